@@ -1,0 +1,504 @@
+//! The secret file (`~/.otp`): parsing from and writing to bytes. Pure; see DESIGN.md.
+//!
+//! ```text
+//! # pam_otp secret file
+//! type = totp
+//! secret = JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+//! algorithm = sha1
+//! digits = 6
+//! period = 30
+//! recovery = sha256:<salt>:<digest>
+//! ```
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::otp::{Algorithm, MAX_DIGITS, MIN_DIGITS};
+use crate::recovery::RecoveryHash;
+
+/// Largest secret file accepted, in bytes.
+pub const MAX_FILE_SIZE: usize = 64 * 1024;
+/// Most recovery entries one file may hold (the state records spent ones in a fixed slot).
+pub const MAX_RECOVERY_CODES: usize = 32;
+/// Longest TOTP step accepted, in seconds.
+pub const MAX_PERIOD: u64 = 300;
+
+/// Time-based or counter-based codes, with the parameter each needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// TOTP with a step of `period` seconds.
+    Totp { period: u64 },
+    /// HOTP starting from `counter` (the state remembers how far the token has moved since).
+    Hotp { counter: u64 },
+}
+
+/// A parsed, validated secret file. The key is wiped from memory when this is dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    pub kind: Kind,
+    pub key: Zeroizing<Vec<u8>>,
+    pub algorithm: Algorithm,
+    pub digits: u32,
+    pub recovery: Vec<RecoveryHash>,
+}
+
+impl fmt::Debug for SecretFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretFile")
+            .field("kind", &self.kind)
+            .field("key", &"[redacted]")
+            .field("algorithm", &self.algorithm)
+            .field("digits", &self.digits)
+            .field("recovery", &self.recovery.len())
+            .finish()
+    }
+}
+
+/// Why a secret file was rejected. The text never contains the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFileError {
+    TooLarge,
+    NotText,
+    Syntax { line: usize },
+    UnknownKey { line: usize, key: String },
+    Repeated { line: usize, key: &'static str },
+    BadValue { line: usize, key: &'static str },
+    WrongKindKey { line: usize, key: &'static str },
+    MissingSecret,
+    TooManyRecoveryCodes,
+    SecretTooShort { bits: usize, min_bits: usize },
+}
+
+impl fmt::Display for SecretFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge => write!(f, "file is larger than {MAX_FILE_SIZE} bytes"),
+            Self::NotText => write!(f, "file is not UTF-8 text or contains a NUL byte"),
+            Self::Syntax { line } => write!(f, "line {line}: expected 'key = value'"),
+            Self::UnknownKey { line, key } => write!(f, "line {line}: unknown key '{key}'"),
+            Self::Repeated { line, key } => write!(f, "line {line}: '{key}' given twice"),
+            Self::BadValue { line, key } => write!(f, "line {line}: invalid value for '{key}'"),
+            Self::WrongKindKey { line, key } => {
+                write!(f, "line {line}: '{key}' does not apply to this token type")
+            }
+            Self::MissingSecret => write!(f, "no 'secret' line"),
+            Self::TooManyRecoveryCodes => {
+                write!(f, "more than {MAX_RECOVERY_CODES} recovery codes")
+            }
+            Self::SecretTooShort { bits, min_bits } => {
+                write!(
+                    f,
+                    "secret has {bits} bits, fewer than the required {min_bits}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SecretFileError {}
+
+/// Decodes RFC 4648 base32, ignoring case, spaces and `=` padding.
+pub fn decode_base32(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let cleaned: Zeroizing<String> = Zeroizing::new(
+        text.chars()
+            .filter(|c| *c != ' ' && *c != '=')
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    );
+    if cleaned.is_empty()
+        || !cleaned
+            .bytes()
+            .all(|b| matches!(b, b'A'..=b'Z' | b'2'..=b'7'))
+    {
+        return None;
+    }
+    base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &cleaned).map(Zeroizing::new)
+}
+
+/// Encodes `key` as unpadded upper-case base32, the form authenticator apps expect.
+pub fn encode_base32(key: &[u8]) -> Zeroizing<String> {
+    Zeroizing::new(base32::encode(
+        base32::Alphabet::Rfc4648 { padding: false },
+        key,
+    ))
+}
+
+#[derive(Default)]
+struct Seen {
+    kind: Option<&'static str>,
+    secret: Option<Zeroizing<Vec<u8>>>,
+    algorithm: Option<Algorithm>,
+    digits: Option<u32>,
+    period: Option<(usize, u64)>,
+    counter: Option<(usize, u64)>,
+}
+
+fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    line: usize,
+    key: &'static str,
+) -> Result<(), SecretFileError> {
+    if slot.is_some() {
+        return Err(SecretFileError::Repeated { line, key });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl SecretFile {
+    /// Parses and validates a secret file's bytes.
+    pub fn parse(bytes: &[u8]) -> Result<SecretFile, SecretFileError> {
+        if bytes.len() > MAX_FILE_SIZE {
+            return Err(SecretFileError::TooLarge);
+        }
+        if bytes.contains(&0) {
+            return Err(SecretFileError::NotText);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| SecretFileError::NotText)?;
+        let mut seen = Seen::default();
+        let mut recovery = Vec::new();
+
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let (key, value) = trimmed
+                .split_once('=')
+                .ok_or(SecretFileError::Syntax { line })?;
+            let (key, value) = (key.trim(), value.trim());
+            let bad = |key: &'static str| SecretFileError::BadValue { line, key };
+            match key {
+                "type" => {
+                    let kind = match value {
+                        "totp" => "totp",
+                        "hotp" => "hotp",
+                        _ => return Err(bad("type")),
+                    };
+                    set_once(&mut seen.kind, kind, line, "type")?;
+                }
+                "secret" => {
+                    let key = decode_base32(value).ok_or_else(|| bad("secret"))?;
+                    set_once(&mut seen.secret, key, line, "secret")?;
+                }
+                "algorithm" => {
+                    let alg = Algorithm::from_name(value).ok_or_else(|| bad("algorithm"))?;
+                    set_once(&mut seen.algorithm, alg, line, "algorithm")?;
+                }
+                "digits" => {
+                    let digits = parse_number(value)
+                        .filter(|d| (u64::from(MIN_DIGITS)..=u64::from(MAX_DIGITS)).contains(d))
+                        .ok_or_else(|| bad("digits"))?;
+                    set_once(&mut seen.digits, digits as u32, line, "digits")?;
+                }
+                "period" => {
+                    let period = parse_number(value)
+                        .filter(|p| (1..=MAX_PERIOD).contains(p))
+                        .ok_or_else(|| bad("period"))?;
+                    set_once(&mut seen.period, (line, period), line, "period")?;
+                }
+                "counter" => {
+                    let counter = parse_number(value).ok_or_else(|| bad("counter"))?;
+                    set_once(&mut seen.counter, (line, counter), line, "counter")?;
+                }
+                "recovery" => {
+                    let hash = RecoveryHash::parse(value).ok_or_else(|| bad("recovery"))?;
+                    if recovery.len() == MAX_RECOVERY_CODES {
+                        return Err(SecretFileError::TooManyRecoveryCodes);
+                    }
+                    recovery.push(hash);
+                }
+                _ => {
+                    return Err(SecretFileError::UnknownKey {
+                        line,
+                        key: printable(key),
+                    })
+                }
+            }
+        }
+
+        let kind = match seen.kind.unwrap_or("totp") {
+            "hotp" => {
+                if let Some((line, _)) = seen.period {
+                    return Err(SecretFileError::WrongKindKey {
+                        line,
+                        key: "period",
+                    });
+                }
+                Kind::Hotp {
+                    counter: seen.counter.map_or(0, |(_, c)| c),
+                }
+            }
+            _ => {
+                if let Some((line, _)) = seen.counter {
+                    return Err(SecretFileError::WrongKindKey {
+                        line,
+                        key: "counter",
+                    });
+                }
+                Kind::Totp {
+                    period: seen.period.map_or(30, |(_, p)| p),
+                }
+            }
+        };
+        Ok(SecretFile {
+            kind,
+            key: seen.secret.ok_or(SecretFileError::MissingSecret)?,
+            algorithm: seen.algorithm.unwrap_or(Algorithm::Sha1),
+            digits: seen.digits.unwrap_or(6),
+            recovery,
+        })
+    }
+
+    /// Refuses keys shorter than `min_bits`.
+    pub fn check_strength(&self, min_bits: usize) -> Result<(), SecretFileError> {
+        let bits = self.key.len() * 8;
+        if bits < min_bits {
+            return Err(SecretFileError::SecretTooShort { bits, min_bits });
+        }
+        Ok(())
+    }
+
+    /// The file's text, every parameter spelled out. Wiped when dropped (it holds the key).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out =
+            String::from("# pam_otp secret file: keep it private (mode 0600). See pam_otp(5).\n");
+        match self.kind {
+            Kind::Totp { period } => {
+                out.push_str(&format!("type = totp\nperiod = {period}\n"));
+            }
+            Kind::Hotp { counter } => {
+                out.push_str(&format!("type = hotp\ncounter = {counter}\n"));
+            }
+        }
+        out.push_str(&format!(
+            "algorithm = {}\ndigits = {}\n",
+            self.algorithm.name(),
+            self.digits
+        ));
+        out.push_str("secret = ");
+        out.push_str(&encode_base32(&self.key));
+        out.push('\n');
+        for hash in &self.recovery {
+            out.push_str("recovery = ");
+            out.push_str(&hash.encode());
+            out.push('\n');
+        }
+        Zeroizing::new(out.into_bytes())
+    }
+}
+
+/// Decimal digits only: no sign, no spaces, no hex.
+fn parse_number(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// A key name made safe for a log line: printable ASCII only, bounded length.
+fn printable(text: &str) -> String {
+    text.chars()
+        .take(32)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"; // "12345678901234567890"
+
+    #[test]
+    fn minimal_file_takes_defaults() {
+        let f = SecretFile::parse(format!("secret = {KEY_B32}\n").as_bytes()).unwrap();
+        assert_eq!(f.kind, Kind::Totp { period: 30 });
+        assert_eq!(f.algorithm, Algorithm::Sha1);
+        assert_eq!(f.digits, 6);
+        assert_eq!(&f.key[..], b"12345678901234567890");
+    }
+
+    #[test]
+    fn secret_ignores_case_spaces_and_padding() {
+        let f =
+            SecretFile::parse(b"secret = gezd gnbv gy3t qojq gezd gnbv gy3t qojq====\n").unwrap();
+        assert_eq!(&f.key[..], b"12345678901234567890");
+    }
+
+    #[test]
+    fn every_key_is_read_and_round_trips() {
+        let text = format!(
+            "# comment\n\ntype = hotp\nsecret = {KEY_B32}\nalgorithm = sha512\ndigits = 8\ncounter = 42\nrecovery = {}\nrecovery = {}\n",
+            RecoveryHash::new([1; 16], b"aaaabbbbcccc").encode(),
+            RecoveryHash::new([2; 16], b"ddddeeeeffff").encode(),
+        );
+        let f = SecretFile::parse(text.as_bytes()).unwrap();
+        assert_eq!(f.kind, Kind::Hotp { counter: 42 });
+        assert_eq!(f.algorithm, Algorithm::Sha512);
+        assert_eq!(f.digits, 8);
+        assert_eq!(f.recovery.len(), 2);
+        assert_eq!(SecretFile::parse(&f.to_bytes()).unwrap(), f);
+    }
+
+    #[test]
+    fn rejections_name_the_problem() {
+        let s = format!("secret = {KEY_B32}\n");
+        let cases: Vec<(String, SecretFileError)> = vec![
+            (
+                format!("{s}colour = blue\n"),
+                SecretFileError::UnknownKey {
+                    line: 2,
+                    key: "colour".into(),
+                },
+            ),
+            (
+                format!("{s}digits = 6\ndigits = 6\n"),
+                SecretFileError::Repeated {
+                    line: 3,
+                    key: "digits",
+                },
+            ),
+            (
+                format!("{s}secret = {KEY_B32}\n"),
+                SecretFileError::Repeated {
+                    line: 2,
+                    key: "secret",
+                },
+            ),
+            (
+                format!("{s}digits = 9\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "digits",
+                },
+            ),
+            (
+                format!("{s}digits = +6\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "digits",
+                },
+            ),
+            (
+                format!("{s}period = 0\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "period",
+                },
+            ),
+            (
+                format!("{s}period = 301\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "period",
+                },
+            ),
+            (
+                format!("{s}algorithm = md5\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "algorithm",
+                },
+            ),
+            (
+                format!("{s}type = motp\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "type",
+                },
+            ),
+            (
+                format!("{s}counter = 3\n"),
+                SecretFileError::WrongKindKey {
+                    line: 2,
+                    key: "counter",
+                },
+            ),
+            (
+                format!("type = hotp\n{s}period = 30\n"),
+                SecretFileError::WrongKindKey {
+                    line: 3,
+                    key: "period",
+                },
+            ),
+            (
+                "secret = 01189998\n".into(),
+                SecretFileError::BadValue {
+                    line: 1,
+                    key: "secret",
+                },
+            ),
+            (
+                "secret =\n".into(),
+                SecretFileError::BadValue {
+                    line: 1,
+                    key: "secret",
+                },
+            ),
+            (
+                format!("{s}just words\n"),
+                SecretFileError::Syntax { line: 2 },
+            ),
+            ("digits = 6\n".into(), SecretFileError::MissingSecret),
+            (
+                format!("{s}recovery = nope\n"),
+                SecretFileError::BadValue {
+                    line: 2,
+                    key: "recovery",
+                },
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(SecretFile::parse(text.as_bytes()), Err(want), "{text:?}");
+        }
+        assert_eq!(
+            SecretFile::parse(b"secret = GEZD\0\n"),
+            Err(SecretFileError::NotText)
+        );
+        assert_eq!(
+            SecretFile::parse(&[0xff, 0xfe]),
+            Err(SecretFileError::NotText)
+        );
+        let big = vec![b'#'; MAX_FILE_SIZE + 1];
+        assert_eq!(SecretFile::parse(&big), Err(SecretFileError::TooLarge));
+    }
+
+    #[test]
+    fn too_many_recovery_codes_rejected() {
+        let mut text = format!("secret = {KEY_B32}\n");
+        for i in 0..=MAX_RECOVERY_CODES {
+            text.push_str(&format!(
+                "recovery = {}\n",
+                RecoveryHash::new([i as u8; 16], b"x").encode()
+            ));
+        }
+        assert_eq!(
+            SecretFile::parse(text.as_bytes()),
+            Err(SecretFileError::TooManyRecoveryCodes)
+        );
+    }
+
+    #[test]
+    fn strength_check() {
+        let f = SecretFile::parse(b"secret = GEZDGNBVGY3TQOJQ\n").unwrap(); // 80 bits
+        assert_eq!(
+            f.check_strength(128),
+            Err(SecretFileError::SecretTooShort {
+                bits: 80,
+                min_bits: 128
+            })
+        );
+        assert!(f.check_strength(80).is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let f = SecretFile::parse(format!("secret = {KEY_B32}\n").as_bytes()).unwrap();
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("12345") && !shown.contains(KEY_B32));
+    }
+}

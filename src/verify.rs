@@ -1,0 +1,276 @@
+//! The decision: given the secret, the stored state, the time and what the user typed,
+//! return the outcome and the new state. Pure: the clock is an argument, nothing is written.
+
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+use zeroize::Zeroizing;
+
+use crate::otp;
+use crate::recovery;
+use crate::secret_file::{Kind, SecretFile};
+use crate::state::{State, MAX_SPENT};
+
+/// Longest lock-out, however many times it has doubled.
+pub const MAX_LOCKOUT_SECS: u64 = 3600;
+/// Longest input considered; anything longer is a wrong code without further work.
+pub const MAX_INPUT_LEN: usize = 64;
+
+/// The rules an administrator sets through module arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// TOTP steps accepted on each side of the current one.
+    pub window: u64,
+    /// HOTP counter values accepted beyond the expected one.
+    pub hotp_lookahead: u64,
+    /// Consecutive failures that trigger a lock-out.
+    pub max_failures: u32,
+    /// First lock-out, in seconds; doubles on each repeat, capped at [`MAX_LOCKOUT_SECS`].
+    pub lockout_secs: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            window: 1,
+            hotp_lookahead: 5,
+            max_failures: 5,
+            lockout_secs: 60,
+        }
+    }
+}
+
+/// How an accepted login proved itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Totp,
+    Hotp,
+    Recovery,
+}
+
+/// Why an attempt was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// Not a valid code.
+    BadCode,
+    /// A valid code that was already used (or an older one).
+    Replay,
+    /// Too many failures: refused without looking at the code until `until`.
+    Locked { until: u64 },
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Result<Method, Denial>,
+    /// The state to store before answering.
+    pub state: State,
+    /// Set when this attempt started a lock-out (until the given time).
+    pub locked_now: Option<u64>,
+}
+
+/// A stable identifier of a secret key, so that a new enrolment starts a new history.
+pub fn secret_id(secret: &SecretFile) -> [u8; 8] {
+    let mut h = Sha256::new();
+    h.update(b"pam_otp secret id v1\0");
+    h.update(&secret.key[..]);
+    let digest = h.finalize();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&digest[..8]);
+    id
+}
+
+/// Strips the spaces people type inside codes ("123 456"); `None` if the rest is not exactly
+/// `digits` decimal digits.
+fn numeric_code(input: &[u8], digits: u32) -> Option<u32> {
+    let compact: Zeroizing<Vec<u8>> =
+        Zeroizing::new(input.iter().copied().filter(|b| *b != b' ').collect());
+    if compact.len() != digits as usize || !compact.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(&compact).ok()?.parse().ok()
+}
+
+/// Decides one attempt. Every candidate code is computed and compared in constant time.
+pub fn decide(
+    secret: &SecretFile,
+    stored: &State,
+    now: u64,
+    input: &[u8],
+    policy: &Policy,
+) -> Decision {
+    let mut state = stored.clone();
+    let id = secret_id(secret);
+    if state.secret_id != id {
+        // A new secret: its codes have never been used, so the replay history starts afresh.
+        // Failures and lock-outs stay: they belong to the account, not to the token.
+        state.secret_id = id;
+        state.last_step = None;
+        state.hotp_next = None;
+        state.spent.clear();
+    }
+    // Forget spent codes the file no longer lists (after `pam-otp recovery --regenerate`).
+    state
+        .spent
+        .retain(|fp| secret.recovery.iter().any(|h| h.fingerprint() == *fp));
+
+    if state.is_locked(now) {
+        return Decision {
+            outcome: Err(Denial::Locked {
+                until: state.locked_until,
+            }),
+            state,
+            locked_now: None,
+        };
+    }
+
+    let input = if input.len() > MAX_INPUT_LEN {
+        &[][..]
+    } else {
+        input
+    };
+    let typed = numeric_code(input, secret.digits);
+    let otp_result = match secret.kind {
+        Kind::Totp { period } => check_totp(secret, &state, now, period, typed, policy),
+        Kind::Hotp { counter } => check_hotp(secret, &state, counter, typed, policy),
+    };
+    let recovery_result = check_recovery(secret, &state, input);
+
+    let outcome = match (otp_result, recovery_result) {
+        (Ok(advance), _) => {
+            match advance {
+                Advance::Step(step) => state.last_step = Some(step),
+                Advance::Counter(next) => state.hotp_next = Some(next),
+            }
+            Ok(match secret.kind {
+                Kind::Totp { .. } => Method::Totp,
+                Kind::Hotp { .. } => Method::Hotp,
+            })
+        }
+        (_, Ok(fingerprint)) => {
+            if state.spent.len() < MAX_SPENT {
+                state.spent.push(fingerprint);
+                Ok(Method::Recovery)
+            } else {
+                Err(Denial::Replay)
+            }
+        }
+        (Err(Denial::Replay), _) | (_, Err(Denial::Replay)) => Err(Denial::Replay),
+        _ => Err(Denial::BadCode),
+    };
+
+    let mut locked_now = None;
+    match outcome {
+        Ok(_) => {
+            state.failures = 0;
+            state.lockouts = 0;
+            state.locked_until = 0;
+        }
+        Err(_) => {
+            state.failures = state.failures.saturating_add(1);
+            if state.failures >= policy.max_failures.max(1) {
+                state.failures = 0;
+                state.lockouts = state.lockouts.saturating_add(1);
+                let doublings = (state.lockouts - 1).min(16);
+                let secs = policy
+                    .lockout_secs
+                    .saturating_mul(1 << doublings)
+                    .min(MAX_LOCKOUT_SECS);
+                state.locked_until = now.saturating_add(secs);
+                locked_now = Some(state.locked_until);
+            }
+        }
+    }
+    Decision {
+        outcome,
+        state,
+        locked_now,
+    }
+}
+
+enum Advance {
+    Step(u64),
+    Counter(u64),
+}
+
+fn code_matches(secret: &SecretFile, counter: u64, typed: Option<u32>) -> Choice {
+    let code = otp::hotp(&secret.key, counter, secret.algorithm, secret.digits);
+    // With no well-formed input, compare against a value no code can take, so the work done
+    // is the same either way.
+    let typed_or_impossible = typed.unwrap_or(u32::MAX);
+    code.ct_eq(&typed_or_impossible)
+}
+
+fn check_totp(
+    secret: &SecretFile,
+    state: &State,
+    now: u64,
+    period: u64,
+    typed: Option<u32>,
+    policy: &Policy,
+) -> Result<Advance, Denial> {
+    let current = otp::totp_step(now, period);
+    let first = current.saturating_sub(policy.window);
+    let last = current.saturating_add(policy.window);
+    let mut fresh: Option<u64> = None;
+    let mut replayed = false;
+    for step in first..=last {
+        if bool::from(code_matches(secret, step, typed)) {
+            if state.last_step.is_none_or(|used| step > used) {
+                fresh = Some(fresh.map_or(step, |f: u64| f.max(step)));
+            } else {
+                replayed = true;
+            }
+        }
+    }
+    match (fresh, replayed) {
+        (Some(step), _) => Ok(Advance::Step(step)),
+        (None, true) => Err(Denial::Replay),
+        (None, false) => Err(Denial::BadCode),
+    }
+}
+
+fn check_hotp(
+    secret: &SecretFile,
+    state: &State,
+    file_counter: u64,
+    typed: Option<u32>,
+    policy: &Policy,
+) -> Result<Advance, Denial> {
+    let expected = state.hotp_next.unwrap_or(0).max(file_counter);
+    let mut found: Option<u64> = None;
+    for counter in expected..=expected.saturating_add(policy.hotp_lookahead) {
+        if bool::from(code_matches(secret, counter, typed)) && found.is_none() {
+            found = Some(counter);
+        }
+    }
+    // The code just before the expected one is the one most recently used: name it a replay.
+    let replayed = state.hotp_next.is_some()
+        && expected > 0
+        && bool::from(code_matches(secret, expected - 1, typed));
+    match found {
+        Some(counter) => Ok(Advance::Counter(counter.saturating_add(1))),
+        None if replayed => Err(Denial::Replay),
+        None => Err(Denial::BadCode),
+    }
+}
+
+fn check_recovery(secret: &SecretFile, state: &State, input: &[u8]) -> Result<[u8; 8], Denial> {
+    let Some(code) = recovery::normalize(input) else {
+        return Err(Denial::BadCode);
+    };
+    let mut result = Err(Denial::BadCode);
+    for hash in &secret.recovery {
+        if hash.matches(&code) {
+            let fingerprint = hash.fingerprint();
+            result = if state.spent.contains(&fingerprint) {
+                Err(Denial::Replay)
+            } else {
+                Ok(fingerprint)
+            };
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;
