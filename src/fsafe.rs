@@ -1,1 +1,321 @@
+//! Opening files a user can influence, treating every such path as hostile.
+//!
+//! The file is opened relative to its already-opened parent directory with no-follow,
+//! non-blocking and close-on-exec flags, and every check is made on the open descriptor:
+//! a regular file, owned as expected, no group/other permission bits, exactly one link,
+//! bounded size. The parent must not be writable by group or others.
 
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+use zeroize::Zeroizing;
+
+use crate::userdb::{self, Account};
+
+/// Why a file was not read. `Unsafe` reasons are short phrases fit for a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// The file (or its directory) does not exist.
+    NotFound,
+    /// The file exists but fails a safety check.
+    Unsafe(&'static str),
+    /// The operating system refused (permission denied, I/O error, ...).
+    Io(Errno),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotFound => write!(f, "file not found"),
+            ReadError::Unsafe(why) => write!(f, "{why}"),
+            ReadError::Io(errno) => write!(f, "{}", errno.desc()),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC)
+    .union(OFlag::O_NOCTTY);
+const FILE_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_CLOEXEC)
+    .union(OFlag::O_NOCTTY);
+
+/// Reads the private file at `path`, which must belong to `owner` and hold at most
+/// `max_size` bytes. The bytes are wiped when dropped.
+pub fn read_private_file(
+    path: &Path,
+    owner: u32,
+    max_size: usize,
+) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    let (dir, name) = open_parent(path)?;
+    check_parent(&dir, owner)?;
+    let fd = openat(&dir, name, FILE_FLAGS, Mode::empty()).map_err(|e| match e {
+        Errno::ENOENT => ReadError::NotFound,
+        Errno::ELOOP => ReadError::Unsafe("is a symbolic link"),
+        other => ReadError::Io(other),
+    })?;
+    let mut file = File::from(fd);
+    let meta = file.metadata().map_err(io_errno)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::Unsafe("is not a regular file"));
+    }
+    if meta.uid() != owner {
+        return Err(ReadError::Unsafe("is not owned by the expected user"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(ReadError::Unsafe(
+            "is accessible to group or others (needs mode 0600 or 0400)",
+        ));
+    }
+    if meta.nlink() != 1 {
+        return Err(ReadError::Unsafe("has more than one hard link"));
+    }
+    if meta.len() > max_size as u64 {
+        return Err(ReadError::Unsafe("is too large"));
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    // Read one byte past the cap, so a file that grew after fstat is still refused.
+    (&mut file)
+        .take(max_size as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_errno)?;
+    if bytes.len() > max_size {
+        return Err(ReadError::Unsafe("is too large"));
+    }
+    Ok(bytes)
+}
+
+/// Opens the directory holding `path` and returns it with the final path component.
+pub fn open_parent(path: &Path) -> Result<(OwnedFd, &Path), ReadError> {
+    if !path.is_absolute() {
+        return Err(ReadError::Unsafe("path is not absolute"));
+    }
+    let name = match path.components().next_back() {
+        Some(Component::Normal(name)) => Path::new(name),
+        _ => return Err(ReadError::Unsafe("path does not name a file")),
+    };
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let dir = nix::fcntl::open(parent, DIR_FLAGS, Mode::empty()).map_err(|e| match e {
+        Errno::ENOENT | Errno::ENOTDIR => ReadError::NotFound,
+        other => ReadError::Io(other),
+    })?;
+    Ok((dir, name))
+}
+
+/// The directory must belong to `owner` or root and must not be writable by group or others,
+/// or someone else could swap the file between our checks and the user's next login.
+fn check_parent(dir: &OwnedFd, owner: u32) -> Result<(), ReadError> {
+    let meta = nix::sys::stat::fstat(dir).map_err(ReadError::Io)?;
+    if meta.st_uid != owner && meta.st_uid != 0 {
+        return Err(ReadError::Unsafe(
+            "directory is not owned by the user or root",
+        ));
+    }
+    if meta.st_mode & 0o022 != 0 {
+        return Err(ReadError::Unsafe(
+            "directory is writable by group or others",
+        ));
+    }
+    Ok(())
+}
+
+fn io_errno(e: std::io::Error) -> ReadError {
+    ReadError::Io(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+/// While alive, file access uses the user's identity: filesystem uid and gid, and the
+/// user's supplementary groups. Dropping it restores the previous identity.
+///
+/// Only root switches; any other caller can already reach only what it may reach.
+pub struct UserIdentity {
+    saved: Option<(Uid, Gid, Vec<Gid>)>,
+}
+
+impl UserIdentity {
+    /// Switches to `account`'s filesystem identity. Fails closed: on any error the
+    /// identity is restored and no file is opened.
+    pub fn assume(account: &Account) -> Result<UserIdentity, ReadError> {
+        if !nix::unistd::geteuid().is_root() || account.uid == 0 {
+            return Ok(UserIdentity { saved: None });
+        }
+        let user_groups = userdb::groups(account).map_err(|e| ReadError::Io(e.0))?;
+        let saved_groups = nix::unistd::getgroups().map_err(ReadError::Io)?;
+        let uid = Uid::from_raw(account.uid);
+        let gid = Gid::from_raw(account.gid);
+        // From here on, Drop restores whatever was changed.
+        let mut guard = UserIdentity {
+            saved: Some((Uid::from_raw(0), Gid::from_raw(0), saved_groups)),
+        };
+        nix::unistd::setgroups(&user_groups).map_err(ReadError::Io)?;
+        let old_gid = nix::unistd::setfsgid(gid);
+        let old_uid = nix::unistd::setfsuid(uid);
+        if let Some(saved) = guard.saved.as_mut() {
+            saved.0 = old_uid;
+            saved.1 = old_gid;
+        }
+        // setfs[ug]id report no errors; asking again returns the id now in force.
+        if nix::unistd::setfsuid(uid) != uid || nix::unistd::setfsgid(gid) != gid {
+            return Err(ReadError::Unsafe("could not switch to the user's identity"));
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for UserIdentity {
+    fn drop(&mut self) {
+        if let Some((uid, gid, groups)) = self.saved.take() {
+            nix::unistd::setfsuid(uid);
+            nix::unistd::setfsgid(gid);
+            // Restoring as root cannot fail for lack of privilege; nothing else can be done
+            // here if it did, and the module has already taken its decision.
+            let _ = nix::unistd::setgroups(&groups);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn me() -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    fn private_dir() -> tempdir::Dir {
+        tempdir::Dir::new()
+    }
+
+    mod tempdir {
+        /// A private temporary directory removed on drop (no extra crate needed).
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "pam_otp-fsafe-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::SeqCst)
+                ));
+                std::fs::create_dir(&p).unwrap();
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                    .unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn write(path: &Path, mode: u32) {
+        fs::write(path, b"secret = X\n").unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn reads_a_private_file() {
+        let d = private_dir();
+        let p = d.0.join("otp");
+        write(&p, 0o600);
+        assert_eq!(
+            &read_private_file(&p, me(), 100).unwrap()[..],
+            b"secret = X\n"
+        );
+    }
+
+    #[test]
+    fn refuses_every_unsafe_shape() {
+        let d = private_dir();
+        let good = d.0.join("good");
+        write(&good, 0o600);
+
+        let link = d.0.join("link");
+        symlink(&good, &link).unwrap();
+        assert_eq!(
+            read_private_file(&link, me(), 100),
+            Err(ReadError::Unsafe("is a symbolic link"))
+        );
+
+        let open = d.0.join("open");
+        write(&open, 0o644);
+        assert!(matches!(
+            read_private_file(&open, me(), 100),
+            Err(ReadError::Unsafe(_))
+        ));
+
+        let hard = d.0.join("hard");
+        fs::hard_link(&good, &hard).unwrap();
+        assert_eq!(
+            read_private_file(&hard, me(), 100),
+            Err(ReadError::Unsafe("has more than one hard link"))
+        );
+        fs::remove_file(&hard).unwrap();
+
+        assert_eq!(
+            read_private_file(Path::new("/"), me(), 100),
+            Err(ReadError::Unsafe("path does not name a file"))
+        );
+        let sub = d.0.join("sub");
+        fs::create_dir(&sub).unwrap();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(
+            read_private_file(&sub, me(), 100),
+            Err(ReadError::Unsafe("is not a regular file"))
+        );
+
+        let fifo = d.0.join("fifo");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(
+            read_private_file(&fifo, me(), 100),
+            Err(ReadError::Unsafe("is not a regular file"))
+        );
+
+        assert_eq!(
+            read_private_file(&good, me(), 5),
+            Err(ReadError::Unsafe("is too large"))
+        );
+        assert_eq!(
+            read_private_file(&good, me() + 1, 100),
+            Err(ReadError::Unsafe("is not owned by the expected user"))
+        );
+        assert_eq!(
+            read_private_file(&d.0.join("missing"), me(), 100),
+            Err(ReadError::NotFound)
+        );
+        assert_eq!(
+            read_private_file(Path::new("relative/otp"), me(), 100),
+            Err(ReadError::Unsafe("path is not absolute"))
+        );
+    }
+
+    #[test]
+    fn refuses_a_group_writable_directory() {
+        let d = private_dir();
+        let p = d.0.join("otp");
+        write(&p, 0o600);
+        fs::set_permissions(&d.0, fs::Permissions::from_mode(0o770)).unwrap();
+        assert_eq!(
+            read_private_file(&p, me(), 100),
+            Err(ReadError::Unsafe(
+                "directory is writable by group or others"
+            ))
+        );
+    }
+}

@@ -1,1 +1,299 @@
+//! Per-user state on disk: one fixed-size file per uid in a root-owned directory, updated
+//! in place under an exclusive lock.
+//!
+//! Each file holds two slots, each `magic | sequence | length | state | checksum`. A save
+//! writes the slot not holding the current state with the next sequence number and
+//! `fdatasync`s it before returning; a reader takes the valid slot with the higher sequence.
+//! A crash at any instant therefore leaves the old or the new state, never a torn one, and a
+//! failed write leaves the current slot untouched. DESIGN.md measured this at about a quarter
+//! of the cost of temp-file-and-rename; new files are still created by write-then-link, once.
 
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use sha2::{Digest, Sha256};
+
+use crate::state::{State, MAX_ENCODED_LEN};
+
+/// Where state lives unless `state_dir=` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/pam_otp";
+
+const SLOT_SIZE: usize = 4096;
+const FILE_SIZE: usize = 2 * SLOT_SIZE;
+const MAGIC: &[u8; 8] = b"PAMOTPS\x01";
+const HEADER_LEN: usize = 8 + 8 + 2;
+const CHECKSUM_LEN: usize = 16;
+
+/// Why state could not be read or saved. Every one of these denies the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// The state directory or a state file fails a safety check.
+    Unsafe(&'static str),
+    /// A system call failed; `op` says which step.
+    Io { op: &'static str, errno: Errno },
+    /// Neither slot holds a valid state: never reset silently (that would reopen replay).
+    Corrupt,
+    /// Another process held the user's lock for longer than the configured bound.
+    LockTimeout,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Unsafe(why) => write!(f, "{why}"),
+            StoreError::Io { op, errno } => write!(f, "{op}: {}", errno.desc()),
+            StoreError::Corrupt => write!(f, "state file is corrupt (no valid copy)"),
+            StoreError::LockTimeout => write!(f, "timed out waiting for the state lock"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Keeps per-user state. Behind a trait so a shared store for a fleet can be added
+/// without touching the decision logic.
+pub trait StateStore {
+    /// Under the user's exclusive lock: reads the state, calls `decide` with it, and if the
+    /// returned state differs, saves it durably before returning it.
+    fn transact(
+        &self,
+        uid: u32,
+        decide: &mut dyn FnMut(&State) -> State,
+    ) -> Result<State, StoreError>;
+}
+
+/// The on-disk store in one directory (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+    lock_timeout: Duration,
+}
+
+fn io(op: &'static str) -> impl Fn(Errno) -> StoreError {
+    move |errno| StoreError::Io { op, errno }
+}
+
+fn io_std(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
+    move |e| StoreError::Io {
+        op,
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    }
+}
+
+impl FileStore {
+    pub fn new(dir: impl Into<PathBuf>, lock_timeout: Duration) -> FileStore {
+        FileStore {
+            dir: dir.into(),
+            lock_timeout,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reads a user's state under the lock without changing it (status display).
+    pub fn load(&self, uid: u32) -> Result<State, StoreError> {
+        self.transact(uid, &mut |s| s.clone())
+    }
+
+    /// Opens the state directory, creating it (mode 0700) when missing. It must belong to
+    /// the module's own user and must not be writable by group or others.
+    fn open_dir(&self) -> Result<OwnedFd, StoreError> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let dir = match nix::fcntl::open(&self.dir, flags, Mode::empty()) {
+            Err(Errno::ENOENT) => {
+                match nix::unistd::mkdir(&self.dir, Mode::S_IRWXU) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(io("create state directory")(e)),
+                }
+                nix::fcntl::open(&self.dir, flags, Mode::empty())
+            }
+            other => other,
+        }
+        .map_err(|e| match e {
+            Errno::ELOOP | Errno::ENOTDIR => {
+                StoreError::Unsafe("state directory is not a directory")
+            }
+            other => io("open state directory")(other),
+        })?;
+        let meta = nix::sys::stat::fstat(&dir).map_err(io("stat state directory"))?;
+        if meta.st_uid != nix::unistd::geteuid().as_raw() {
+            return Err(StoreError::Unsafe("state directory has the wrong owner"));
+        }
+        if meta.st_mode & 0o022 != 0 {
+            return Err(StoreError::Unsafe(
+                "state directory is writable by group or others",
+            ));
+        }
+        Ok(dir)
+    }
+
+    /// Opens (creating on first use) the user's state file and checks it on the descriptor.
+    fn open_file(&self, dir: &OwnedFd, uid: u32) -> Result<File, StoreError> {
+        let name = uid.to_string();
+        let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let fd = match openat(dir, name.as_str(), flags, Mode::empty()) {
+            Err(Errno::ENOENT) => {
+                create_file(dir, &name)?;
+                openat(dir, name.as_str(), flags, Mode::empty())
+            }
+            other => other,
+        }
+        .map_err(|e| match e {
+            Errno::ELOOP => StoreError::Unsafe("state file is a symbolic link"),
+            other => io("open state file")(other),
+        })?;
+        let file = File::from(fd);
+        let meta = file.metadata().map_err(io_std("stat state file"))?;
+        if !meta.file_type().is_file()
+            || meta.uid() != nix::unistd::geteuid().as_raw()
+            || meta.mode() & 0o077 != 0
+            || meta.nlink() != 1
+        {
+            return Err(StoreError::Unsafe(
+                "state file is not a private regular file of the module's user",
+            ));
+        }
+        if meta.len() != FILE_SIZE as u64 {
+            return Err(StoreError::Corrupt);
+        }
+        Ok(file)
+    }
+
+    /// Takes the exclusive lock, retrying until the configured bound.
+    fn lock(&self, file: &File) -> Result<(), StoreError> {
+        let deadline = Instant::now() + self.lock_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(()),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_std("lock state file")(e)),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::LockTimeout);
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+impl StateStore for FileStore {
+    fn transact(
+        &self,
+        uid: u32,
+        decide: &mut dyn FnMut(&State) -> State,
+    ) -> Result<State, StoreError> {
+        let dir = self.open_dir()?;
+        let file = self.open_file(&dir, uid)?;
+        self.lock(&file)?;
+        let mut image = vec![0u8; FILE_SIZE];
+        file.read_exact_at(&mut image, 0)
+            .map_err(io_std("read state file"))?;
+        let (current_slot, seq, state) = newest_slot(&image).ok_or(StoreError::Corrupt)?;
+        let next = decide(&state);
+        if next != state {
+            let target = 1 - current_slot;
+            let bytes = encode_slot(seq.wrapping_add(1), &next);
+            file.write_all_at(&bytes, (target * SLOT_SIZE) as u64)
+                .map_err(io_std("write state file"))?;
+            file.sync_data().map_err(io_std("sync state file"))?;
+        }
+        // The lock is released when `file` is closed, after the save is on disk.
+        Ok(next)
+    }
+}
+
+/// Creates a user's state file holding the default state: written and synced under a
+/// temporary name, then linked into place (so it appears complete or not at all).
+fn create_file(dir: &OwnedFd, name: &str) -> Result<(), StoreError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temp = format!(".{name}.new.{}.{nanos}", std::process::id());
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(dir, temp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(io("create state file"))?;
+    let result = (|| {
+        let file = File::from(fd);
+        let mut image = vec![0u8; FILE_SIZE];
+        let slot = encode_slot(1, &State::default());
+        image[..slot.len()].copy_from_slice(&slot);
+        file.write_all_at(&image, 0)
+            .map_err(io_std("write new state file"))?;
+        file.sync_all().map_err(io_std("sync new state file"))?;
+        match nix::unistd::linkat(dir, temp.as_str(), dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(io("link new state file")(e)),
+        }
+    })();
+    let _ = nix::unistd::unlinkat(dir, temp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    result?;
+    nix::unistd::fsync(dir).map_err(io("sync state directory"))
+}
+
+fn checksum(bytes: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let digest = Sha256::digest(bytes);
+    let mut out = [0u8; CHECKSUM_LEN];
+    out.copy_from_slice(&digest[..CHECKSUM_LEN]);
+    out
+}
+
+/// One slot's bytes: magic, sequence, length, encoded state, checksum of all before it.
+pub fn encode_slot(seq: u64, state: &State) -> Vec<u8> {
+    let payload = state.encode();
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + CHECKSUM_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u16).to_le_bytes());
+    out.extend_from_slice(&payload);
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum);
+    out
+}
+
+/// Parses one slot; `None` if it is not a complete, checksummed, decodable state.
+pub fn decode_slot(slot: &[u8]) -> Option<(u64, State)> {
+    if slot.get(..8)? != MAGIC {
+        return None;
+    }
+    let seq = u64::from_le_bytes(slot.get(8..16)?.try_into().ok()?);
+    let len = usize::from(u16::from_le_bytes(slot.get(16..18)?.try_into().ok()?));
+    if len > MAX_ENCODED_LEN {
+        return None;
+    }
+    let end = HEADER_LEN + len;
+    let stored: [u8; CHECKSUM_LEN] = slot.get(end..end + CHECKSUM_LEN)?.try_into().ok()?;
+    if checksum(&slot[..end]) != stored {
+        return None;
+    }
+    let state = State::decode(&slot[HEADER_LEN..end]).ok()?;
+    Some((seq, state))
+}
+
+/// The valid slot with the higher sequence number: (slot index, sequence, state).
+pub fn newest_slot(image: &[u8]) -> Option<(usize, u64, State)> {
+    let slots = [image.get(..SLOT_SIZE)?, image.get(SLOT_SIZE..FILE_SIZE)?];
+    let mut best: Option<(usize, u64, State)> = None;
+    for (index, slot) in slots.iter().enumerate() {
+        if let Some((seq, state)) = decode_slot(slot) {
+            if best.as_ref().is_none_or(|(_, s, _)| seq > *s) {
+                best = Some((index, seq, state));
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests;
