@@ -1,1 +1,350 @@
+//! Module arguments, parsed strictly: an unknown, repeated or malformed argument is an error
+//! (and the module fails closed), never silently ignored.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::store::DEFAULT_STATE_DIR;
+use crate::userdb::Account;
+use crate::verify::{Policy, MAX_LOCKOUT_SECS};
+
+/// Where the code comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Always ask through the conversation.
+    Prompt,
+    /// Use PAM_AUTHTOK from an earlier module if it looks like a code; otherwise ask.
+    TryFirstPass,
+    /// Use PAM_AUTHTOK from an earlier module; never ask.
+    UseFirstPass,
+}
+
+/// Everything the module arguments configure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Path template of the secret file: `%h` home, `%u` user, `%U` uid, `%%` a percent sign.
+    pub secret: String,
+    pub state_dir: PathBuf,
+    pub nullok: bool,
+    pub policy: Policy,
+    pub prompt: String,
+    pub min_secret_bits: usize,
+    pub debug: bool,
+    pub code_source: CodeSource,
+    pub lock_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            secret: "%h/.otp".into(),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            nullok: false,
+            policy: Policy::default(),
+            prompt: "One-time code: ".into(),
+            min_secret_bits: 128,
+            debug: false,
+            code_source: CodeSource::Prompt,
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A rejected argument, with the argument's name (never its whole value) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    pub arg: String,
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "argument '{}': {}", self.arg, self.why)
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+fn number<T: std::str::FromStr + PartialOrd>(value: &str, min: T, max: T) -> Option<T> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok().filter(|v| *v >= min && *v <= max)
+}
+
+/// Whether a secret path template only uses known escapes and expands to an absolute path.
+fn valid_template(template: &str) -> bool {
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' && !matches!(chars.next(), Some('h' | 'u' | 'U' | '%')) {
+            return false;
+        }
+    }
+    (template.starts_with('/') || template.starts_with("%h"))
+        && !template.chars().any(char::is_control)
+}
+
+/// A printable, bounded rendering of untrusted text for a log line.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Parses the module arguments from a PAM stack line.
+pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, ArgError> {
+    let mut config = Config::default();
+    let mut seen: Vec<String> = Vec::new();
+    for raw in args {
+        let Ok(arg) = std::str::from_utf8(raw) else {
+            return Err(ArgError {
+                arg: sanitize(&String::from_utf8_lossy(raw)),
+                why: "is not UTF-8",
+            });
+        };
+        let (name, value) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (arg, None),
+        };
+        let err = |why| ArgError {
+            arg: sanitize(name),
+            why,
+        };
+        if seen.iter().any(|s| s == name) {
+            return Err(err("given more than once"));
+        }
+        seen.push(name.to_string());
+        let needs = |v: Option<&'a str>| v.ok_or_else(|| err("needs a value (name=value)"));
+        let flag = |v: Option<&'a str>| match v {
+            None => Ok(true),
+            Some(_) => Err(err("takes no value")),
+        };
+        match name {
+            "secret" => {
+                let v = needs(value)?;
+                if !valid_template(v) {
+                    return Err(err(
+                        "must be an absolute path or start with %h, using only %h %u %U %%",
+                    ));
+                }
+                config.secret = v.to_string();
+            }
+            "state_dir" => {
+                let v = needs(value)?;
+                if !v.starts_with('/') || v.chars().any(char::is_control) {
+                    return Err(err("must be an absolute path"));
+                }
+                config.state_dir = PathBuf::from(v);
+            }
+            "nullok" => config.nullok = flag(value)?,
+            "debug" => config.debug = flag(value)?,
+            "try_first_pass" | "use_first_pass" => {
+                flag(value)?;
+                if config.code_source != CodeSource::Prompt {
+                    return Err(err("try_first_pass and use_first_pass exclude each other"));
+                }
+                config.code_source = if name == "try_first_pass" {
+                    CodeSource::TryFirstPass
+                } else {
+                    CodeSource::UseFirstPass
+                };
+            }
+            "window" => {
+                config.policy.window =
+                    number(needs(value)?, 0, 10).ok_or_else(|| err("must be 0 to 10 steps"))?;
+            }
+            "hotp_lookahead" => {
+                config.policy.hotp_lookahead =
+                    number(needs(value)?, 0, 20).ok_or_else(|| err("must be 0 to 20"))?;
+            }
+            "max_failures" => {
+                config.policy.max_failures =
+                    number(needs(value)?, 1, 100).ok_or_else(|| err("must be 1 to 100"))?;
+            }
+            "lockout" => {
+                config.policy.lockout_secs = number(needs(value)?, 1, MAX_LOCKOUT_SECS)
+                    .ok_or_else(|| err("must be 1 to 3600 seconds"))?;
+            }
+            "min_secret_bits" => {
+                config.min_secret_bits =
+                    number(needs(value)?, 80, 1024).ok_or_else(|| err("must be 80 to 1024"))?;
+            }
+            "lock_timeout" => {
+                let secs: u64 =
+                    number(needs(value)?, 1, 60).ok_or_else(|| err("must be 1 to 60 seconds"))?;
+                config.lock_timeout = Duration::from_secs(secs);
+            }
+            "prompt" => {
+                let v = needs(value)?;
+                if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+                    return Err(err("must be 1 to 200 printable characters"));
+                }
+                config.prompt = v.to_string();
+            }
+            _ => return Err(err("unknown argument")),
+        }
+    }
+    Ok(config)
+}
+
+impl Config {
+    /// Whether the secret file lives in the user's home and belongs to the user (read with
+    /// the user's identity), as opposed to an admin-managed store owned by root.
+    pub fn secret_is_users(&self) -> bool {
+        self.secret.starts_with("%h")
+    }
+
+    /// The secret file's path for `account`. `None` if the expansion is not a safe path
+    /// (a relative home directory, or a `..` component).
+    pub fn secret_path(&self, account: &Account) -> Option<PathBuf> {
+        let mut out = String::new();
+        let mut chars = self.secret.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next()? {
+                'h' => out.push_str(account.home.to_str()?),
+                'u' => out.push_str(&account.name),
+                'U' => out.push_str(&account.uid.to_string()),
+                '%' => out.push('%'),
+                _ => return None,
+            }
+        }
+        let path = PathBuf::from(out);
+        let safe = path.is_absolute()
+            && !path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        safe.then_some(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Config, ArgError> {
+        parse(args.iter().map(|a| a.as_bytes()))
+    }
+
+    fn account() -> Account {
+        Account {
+            name: "alice".into(),
+            uid: 1001,
+            gid: 1001,
+            home: "/home/alice".into(),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = p(&[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(
+            c.secret_path(&account()).unwrap(),
+            PathBuf::from("/home/alice/.otp")
+        );
+        assert!(c.secret_is_users());
+    }
+
+    #[test]
+    fn every_argument_is_read() {
+        let c = p(&[
+            "secret=/etc/otp/%u-%U.%%",
+            "state_dir=/run/otp",
+            "nullok",
+            "debug",
+            "use_first_pass",
+            "window=3",
+            "hotp_lookahead=7",
+            "max_failures=9",
+            "lockout=120",
+            "min_secret_bits=80",
+            "lock_timeout=2",
+            "prompt=Your code please: ",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.secret_path(&account()).unwrap(),
+            PathBuf::from("/etc/otp/alice-1001.%")
+        );
+        assert!(!c.secret_is_users());
+        assert_eq!(c.state_dir, PathBuf::from("/run/otp"));
+        assert!(c.nullok && c.debug);
+        assert_eq!(c.code_source, CodeSource::UseFirstPass);
+        assert_eq!(
+            c.policy,
+            Policy {
+                window: 3,
+                hotp_lookahead: 7,
+                max_failures: 9,
+                lockout_secs: 120
+            }
+        );
+        assert_eq!(c.min_secret_bits, 80);
+        assert_eq!(c.lock_timeout, Duration::from_secs(2));
+        assert_eq!(c.prompt, "Your code please: ");
+        assert_eq!(
+            p(&["try_first_pass"]).unwrap().code_source,
+            CodeSource::TryFirstPass
+        );
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        for bad in [
+            "nulok",
+            "window=-1",
+            "window=11",
+            "window=",
+            "window",
+            "window=0x1",
+            "max_failures=0",
+            "lockout=3601",
+            "min_secret_bits=64",
+            "secret=relative/path",
+            "secret=/x/%z",
+            "secret=~/.otp",
+            "state_dir=var/lib",
+            "nullok=yes",
+            "prompt=",
+            "lock_timeout=0",
+            "debug=1",
+        ] {
+            assert!(p(&[bad]).is_err(), "{bad} should be rejected");
+        }
+        assert_eq!(
+            p(&["nullok", "nullok"]).unwrap_err().why,
+            "given more than once"
+        );
+        assert!(p(&["try_first_pass", "use_first_pass"]).is_err());
+        assert!(parse([&b"\xff"[..]]).is_err());
+    }
+
+    #[test]
+    fn errors_name_the_argument_safely() {
+        let e = p(&["bogus\u{1b}[31m=1"]).unwrap_err();
+        assert_eq!(e.arg, "bogus?[31m");
+        assert_eq!(e.to_string(), "argument 'bogus?[31m': unknown argument");
+    }
+
+    #[test]
+    fn unsafe_expansions_are_refused() {
+        let c = p(&["secret=/etc/otp/%u"]).unwrap();
+        let mut a = account();
+        a.name = "..".into();
+        assert_eq!(c.secret_path(&a), None);
+        let home = p(&[]).unwrap();
+        a.home = "relative".into();
+        assert_eq!(home.secret_path(&a), None);
+    }
+}

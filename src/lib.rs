@@ -8,6 +8,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod args;
+pub mod authenticate;
 pub mod fsafe;
 pub mod otp;
 pub mod recovery;

@@ -1,1 +1,99 @@
+//! The only place that talks to libpam: the exported hooks, the conversation, PAM items and
+//! logging. Everything here is thin: gather inputs, call [`crate::authenticate`], and map
+//! its verdict to a PAM return code in [`return_code`].
+//!
+//! `pam_hooks!` (pam-bindings) exports the six `pam_sm_*` functions and turns any panic into
+//! `PAM_ABORT`, so no unwind reaches the host. Hooks other than authenticate and setcred
+//! return `PAM_IGNORE`.
 
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::time::SystemTime;
+
+use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF};
+use pam::conv::Conv;
+use pam::items::{AuthTok, RHost};
+use pam::module::{PamHandle, PamHooks};
+use zeroize::Zeroizing;
+
+use crate::authenticate::{authenticate, Host, Level, Verdict};
+
+struct PamOtp;
+pam::pam_hooks!(PamOtp);
+
+impl PamHooks for PamOtp {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        let mut host = PamHost { pamh };
+        let verdict = authenticate(
+            &mut host,
+            args.iter().map(|a| a.to_bytes()),
+            SystemTime::now(),
+        );
+        return_code(verdict)
+    }
+
+    fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        // A one-time code establishes no credentials; success keeps `auth` stacks working.
+        PamResultCode::PAM_SUCCESS
+    }
+}
+
+/// The one mapping from the module's verdict to PAM's return codes.
+fn return_code(verdict: Verdict) -> PamResultCode {
+    match verdict {
+        Verdict::Success => PamResultCode::PAM_SUCCESS,
+        Verdict::Ignore => PamResultCode::PAM_IGNORE,
+        Verdict::Deny(_) => PamResultCode::PAM_AUTH_ERR,
+        Verdict::BadConfig => PamResultCode::PAM_SERVICE_ERR,
+        Verdict::ConvFailed => PamResultCode::PAM_CONV_ERR,
+    }
+}
+
+#[link(name = "pam")]
+extern "C" {
+    // Linux-PAM's logger: authpriv facility, `pam_otp(service:type):` prefix, and it leaves
+    // the host's own openlog() identity alone.
+    fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
+}
+
+struct PamHost<'h> {
+    pamh: &'h mut PamHandle,
+}
+
+impl Host for PamHost<'_> {
+    fn user(&mut self) -> Option<String> {
+        self.pamh.get_user(None).ok()
+    }
+
+    fn remote_host(&self) -> Option<String> {
+        let item = self.pamh.get_item::<RHost>().ok().flatten()?;
+        Some(item.to_string_lossy().into_owned())
+    }
+
+    fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {
+        let item = self.pamh.get_item::<AuthTok>().ok().flatten()?;
+        Some(Zeroizing::new(item.as_bytes().to_vec()))
+    }
+
+    fn ask(&mut self, prompt: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let conv = self.pamh.get_item::<Conv>().ok().flatten()?;
+        let answer = conv.send(PAM_PROMPT_ECHO_OFF, prompt).ok().flatten()?;
+        Some(Zeroizing::new(answer.as_bytes().to_vec()))
+    }
+
+    fn log(&mut self, level: Level, line: &str) {
+        let priority = match level {
+            Level::Error => libc::LOG_ERR,
+            Level::Warning => libc::LOG_WARNING,
+            Level::Notice => libc::LOG_NOTICE,
+            Level::Info => libc::LOG_INFO,
+            Level::Debug => libc::LOG_DEBUG,
+        };
+        let Ok(message) = CString::new(line.replace('\0', "?")) else {
+            return;
+        };
+        let pamh: *const PamHandle = &*self.pamh;
+        // SAFETY: `pamh` is the live handle libpam passed to this hook; the format is a
+        // constant "%s" and the single argument a NUL-terminated string that outlives the call.
+        unsafe { pam_syslog(pamh, priority, c"%s".as_ptr(), message.as_ptr()) };
+    }
+}
