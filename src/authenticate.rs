@@ -11,7 +11,6 @@ use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
 use crate::fsafe::{self, ReadError, UserIdentity};
-use crate::recovery;
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
 use crate::store::{FileStore, StateStore};
 use crate::userdb::{self, Account};
@@ -343,12 +342,12 @@ impl Attempt<'_> {
     }
 }
 
-/// Whether a token from an earlier module has the shape of a code for this secret.
+/// Whether a token from an earlier module has the shape of a code for this secret. Only
+/// numeric codes qualify: a 12-letter password would look like a recovery code, and trying
+/// it would count a failure against the user. Recovery codes are typed at the prompt.
 fn looks_like_code(token: &[u8], secret: &SecretFile) -> bool {
     let digits = token.iter().filter(|b| **b != b' ').count();
-    let numeric =
-        token.iter().all(|b| b.is_ascii_digit() || *b == b' ') && digits == secret.digits as usize;
-    numeric || recovery::normalize(token).is_some()
+    token.iter().all(|b| b.is_ascii_digit() || *b == b' ') && digits == secret.digits as usize
 }
 
 #[cfg(test)]
