@@ -1,0 +1,33 @@
+//! The built module's dynamic dependencies: what every sshd/sudo login pays to load.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn module() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/linkage-HASH → target/<profile>/libpam_otp.so
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let so = profile_dir.join("libpam_otp.so");
+    assert!(so.exists(), "{} not built", so.display());
+    so
+}
+
+#[test]
+fn module_needs_only_libpam_and_libc() {
+    let out = Command::new("readelf")
+        .args(["-d"])
+        .arg(module())
+        .output()
+        .expect("readelf (Debian package binutils) must be installed");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    needed.sort_unstable();
+    // No libgcc_s.so.1: the unwinder is linked in statically (see build.rs), so hosts that
+    // do not already have it loaded are spared loading it on every login.
+    assert_eq!(needed, ["ld-linux-x86-64.so.2", "libc.so.6", "libpam.so.0"]);
+}
