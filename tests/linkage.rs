@@ -25,9 +25,10 @@ fn module_needs_only_libpam_and_libc() {
         .lines()
         .filter(|l| l.contains("(NEEDED)"))
         .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .filter(|name| !name.starts_with("ld-linux")) // the dynamic loader's name varies by arch
         .collect();
     needed.sort_unstable();
     // No libgcc_s.so.1: the unwinder is linked in statically (see build.rs), so hosts that
     // do not already have it loaded are spared loading it on every login.
-    assert_eq!(needed, ["ld-linux-x86-64.so.2", "libc.so.6", "libpam.so.0"]);
+    assert_eq!(needed, ["libc.so.6", "libpam.so.0"]);
 }
