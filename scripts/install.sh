@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Installs (or uninstalls) pam_otp from a release build.
+#
+#   cargo build --release --locked
+#   sudo scripts/install.sh                 # install
+#   sudo scripts/install.sh --uninstall     # remove exactly what install put there
+#   scripts/install.sh --list               # print the paths it would install
+#
+# Environment (all optional):
+#   DESTDIR       staging root for packagers (nothing outside it is touched)
+#   PREFIX        /usr/local by default; binary, man pages and docs go under it
+#   PAMDIR        PAM module directory; found from where pam_unix.so lives when unset:
+#                 Debian/Ubuntu /usr/lib/<triplet>/security or /lib/<triplet>/security,
+#                 Fedora /usr/lib64/security, Arch /usr/lib/security
+#   TMPFILESDIR   systemd-tmpfiles directory for the state-directory entry
+#                 (/usr/lib/tmpfiles.d with PREFIX=/usr, else /etc/tmpfiles.d)
+#   STATEDIR      /var/lib/pam_otp (must match the module's state_dir= default)
+#   TARGET_DIR    where cargo put the release build (default: target/release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=install
+case "${1:-}" in
+  "") ;;
+  --uninstall) mode=uninstall ;;
+  --list) mode=list ;;
+  *) echo "usage: $0 [--uninstall | --list]" >&2; exit 2 ;;
+esac
+
+DESTDIR="${DESTDIR:-}"
+PREFIX="${PREFIX:-/usr/local}"
+STATEDIR="${STATEDIR:-/var/lib/pam_otp}"
+TARGET_DIR="${TARGET_DIR:-target/release}"
+if [[ -z "${TMPFILESDIR:-}" ]]; then
+  if [[ "$PREFIX" == /usr ]]; then TMPFILESDIR=/usr/lib/tmpfiles.d; else TMPFILESDIR=/etc/tmpfiles.d; fi
+fi
+
+find_pamdir() {
+  local triplet="" d
+  if command -v dpkg-architecture >/dev/null 2>&1; then
+    triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
+  elif command -v gcc >/dev/null 2>&1; then
+    triplet=$(gcc -print-multiarch 2>/dev/null || true)
+  fi
+  for d in ${triplet:+/usr/lib/$triplet/security /lib/$triplet/security} \
+           /usr/lib64/security /lib64/security /usr/lib/security /lib/security; do
+    if [[ -e "$d/pam_unix.so" ]]; then echo "$d"; return; fi
+  done
+  echo "cannot find the PAM module directory (no pam_unix.so found); set PAMDIR" >&2
+  exit 1
+}
+PAMDIR="${PAMDIR:-$(find_pamdir)}"
+
+BINDIR="$PREFIX/bin"
+MANDIR="$PREFIX/share/man"
+DOCDIR="$PREFIX/share/doc/pam_otp"
+
+# source|destination|mode — the single list both install and uninstall use.
+files=(
+  "$TARGET_DIR/libpam_otp.so|$PAMDIR/pam_otp.so|0644"
+  "$TARGET_DIR/pam-otp|$BINDIR/pam-otp|0755"
+  "man/pam_otp.8|$MANDIR/man8/pam_otp.8|0644"
+  "man/pam_otp.5|$MANDIR/man5/pam_otp.5|0644"
+  "man/pam-otp.1|$MANDIR/man1/pam-otp.1|0644"
+  "README.md|$DOCDIR/README.md|0644"
+  "pam.d/sshd|$DOCDIR/examples/pam.d/sshd|0644"
+  "pam.d/sudo|$DOCDIR/examples/pam.d/sudo|0644"
+  "pam.d/otp-rollout|$DOCDIR/examples/pam.d/otp-rollout|0644"
+  "packaging/tmpfiles.d/pam_otp.conf|$TMPFILESDIR/pam_otp.conf|0644"
+)
+
+case $mode in
+  list)
+    for f in "${files[@]}"; do IFS='|' read -r _ dst _ <<<"$f"; echo "$DESTDIR$dst"; done
+    echo "$DESTDIR$STATEDIR/"
+    ;;
+  install)
+    for f in "${files[@]}"; do
+      IFS='|' read -r src _ _ <<<"$f"
+      [[ -f "$src" ]] || { echo "missing $src: run 'cargo build --release --locked' first" >&2; exit 1; }
+    done
+    for f in "${files[@]}"; do
+      IFS='|' read -r src dst perm <<<"$f"
+      install -D -m "$perm" "$src" "$DESTDIR$dst"
+      echo "installed $DESTDIR$dst"
+    done
+    # The module creates it too; creating it here makes the owner and mode explicit.
+    install -d -m 0700 "$DESTDIR$STATEDIR"
+    if [[ $(id -u) -eq 0 ]]; then chown root:root "$DESTDIR$STATEDIR"; fi
+    echo "created $DESTDIR$STATEDIR (mode 0700)"
+    ;;
+  uninstall)
+    for f in "${files[@]}"; do
+      IFS='|' read -r _ dst _ <<<"$f"
+      if [[ -e "$DESTDIR$dst" ]]; then rm -f "$DESTDIR$dst"; echo "removed $DESTDIR$dst"; fi
+    done
+    rmdir "$DESTDIR$DOCDIR/examples/pam.d" "$DESTDIR$DOCDIR/examples" "$DESTDIR$DOCDIR" 2>/dev/null || true
+    # User state is data, not software: kept unless empty.
+    if rmdir "$DESTDIR$STATEDIR" 2>/dev/null; then
+      echo "removed $DESTDIR$STATEDIR"
+    elif [[ -d "$DESTDIR$STATEDIR" ]]; then
+      echo "kept $DESTDIR$STATEDIR (holds user state; remove it by hand if you are done with pam_otp)"
+    fi
+    ;;
+esac
