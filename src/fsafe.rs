@@ -116,7 +116,8 @@ pub fn open_parent(path: &Path) -> Result<(OwnedFd, &Path), ReadError> {
 
 /// The directory must belong to `owner` or root and must not be writable by group or others,
 /// or someone else could swap the file between our checks and the user's next login.
-fn check_parent(dir: &OwnedFd, owner: u32) -> Result<(), ReadError> {
+/// Shared with [`crate::secret_write`], so the writer refuses exactly what the reader would.
+pub fn check_parent(dir: &OwnedFd, owner: u32) -> Result<(), ReadError> {
     let meta = nix::sys::stat::fstat(dir).map_err(ReadError::Io)?;
     if meta.st_uid != owner && meta.st_uid != 0 {
         return Err(ReadError::Unsafe(

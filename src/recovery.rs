@@ -21,8 +21,14 @@ pub struct RecoveryHash {
     digest: [u8; 32],
 }
 
+/// Length of a google-authenticator scratch code, which `pam-otp import` keeps as a
+/// recovery code (all digits, so it cannot be confused with a generated one).
+pub const IMPORTED_CODE_LEN: usize = 8;
+
 /// Strips the separators people type (spaces, dashes) and folds case.
-/// Returns `None` when what is left cannot be a recovery code.
+/// Returns `None` when what is left cannot be a recovery code: a generated code
+/// ([`CODE_LEN`] letters and digits) or an imported scratch code ([`IMPORTED_CODE_LEN`]
+/// decimal digits).
 pub fn normalize(input: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(Vec::with_capacity(input.len()));
     for &b in input {
@@ -32,7 +38,8 @@ pub fn normalize(input: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
             _ => return None,
         }
     }
-    (out.len() == CODE_LEN).then_some(out)
+    let imported = out.len() == IMPORTED_CODE_LEN && out.iter().all(u8::is_ascii_digit);
+    (out.len() == CODE_LEN || imported).then_some(out)
 }
 
 impl RecoveryHash {
@@ -151,5 +158,12 @@ mod tests {
         assert!(normalize(b"123456").is_none());
         assert!(normalize(b"abcd-efgh-ijk!").is_none());
         assert!(normalize(b"ABCD efgh-ijkl").is_some());
+    }
+
+    #[test]
+    fn imported_scratch_codes_are_eight_digits() {
+        assert_eq!(&normalize(b"4419 2654").unwrap()[..], b"44192654");
+        assert!(normalize(b"4419265").is_none());
+        assert!(normalize(b"abcd2654").is_none());
     }
 }

@@ -1,0 +1,97 @@
+//! Administrative views of and changes to per-user state, for the `pam-otp` command:
+//! clearing a lock-out, and counting the recovery codes a user has left.
+
+use crate::secret_file::SecretFile;
+use crate::state::State;
+use crate::store::{StateStore, StoreError};
+use crate::verify;
+
+/// `state` with the throttling record cleared: no failures, no lock-out, and the doubling
+/// of the next lock-out started afresh. Replay history and spent recovery codes are kept,
+/// so an unlock never makes a used code valid again.
+pub fn unlocked(state: &State) -> State {
+    State {
+        failures: 0,
+        lockouts: 0,
+        locked_until: 0,
+        ..state.clone()
+    }
+}
+
+/// Clears a user's lock-out under the store's lock. Returns the state as it was before.
+pub fn unlock(store: &dyn StateStore, uid: u32) -> Result<State, StoreError> {
+    let mut before = None;
+    store.transact(uid, &mut |state| {
+        before = Some(state.clone());
+        unlocked(state)
+    })?;
+    // transact always calls the closure once when it succeeds.
+    Ok(before.unwrap_or_default())
+}
+
+/// How many of the file's recovery codes are not yet spent according to `state`. Spent
+/// records of a different secret (before a re-enrolment) do not count, as in [`verify`].
+pub fn unspent_recovery_codes(secret: &SecretFile, state: &State) -> usize {
+    if state.secret_id != verify::secret_id(secret) {
+        return secret.recovery.len();
+    }
+    secret
+        .recovery
+        .iter()
+        .filter(|h| !state.spent.contains(&h.fingerprint()))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recovery::RecoveryHash;
+    use crate::store::FileStore;
+    use std::time::Duration;
+
+    fn secret() -> SecretFile {
+        let mut s = SecretFile::parse(b"secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n").unwrap();
+        s.recovery = vec![
+            RecoveryHash::new([1; 16], b"aaaabbbbcccc"),
+            RecoveryHash::new([2; 16], b"ddddeeeeffff"),
+        ];
+        s
+    }
+
+    #[test]
+    fn unlock_clears_throttling_only() {
+        let dir = std::env::temp_dir().join(format!("pam_otp-admin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = FileStore::new(&dir, Duration::from_secs(1));
+        let locked = State {
+            secret_id: [3; 8],
+            last_step: Some(99),
+            failures: 2,
+            lockouts: 3,
+            locked_until: u64::MAX,
+            spent: vec![[4; 8]],
+            ..State::default()
+        };
+        store.transact(7, &mut |_| locked.clone()).unwrap();
+        assert_eq!(unlock(&store, 7).unwrap(), locked);
+        let after = store.load(7).unwrap();
+        assert!(!after.is_locked(0));
+        assert_eq!((after.failures, after.lockouts), (0, 0));
+        assert_eq!(after.last_step, Some(99));
+        assert_eq!(after.spent, vec![[4; 8]]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn counts_unspent_codes_of_this_secret_only() {
+        let s = secret();
+        let mut state = State {
+            secret_id: verify::secret_id(&s),
+            spent: vec![s.recovery[0].fingerprint()],
+            ..State::default()
+        };
+        assert_eq!(unspent_recovery_codes(&s, &state), 1);
+        state.secret_id = [0; 8];
+        assert_eq!(unspent_recovery_codes(&s, &state), 2);
+    }
+}
