@@ -80,6 +80,12 @@ impl State {
         let failures = u32::from_le_bytes(r.take()?);
         let lockouts = u32::from_le_bytes(r.take()?);
         let locked_until = u64::from_le_bytes(r.take()?);
+        // A value under an unset flag must be zero: one state, one encoding.
+        if (flags & FLAG_LAST_STEP == 0 && last_step != 0)
+            || (flags & FLAG_HOTP_NEXT == 0 && hotp_next != 0)
+        {
+            return Err(CorruptState);
+        }
         let [count] = r.take::<1>()?;
         if usize::from(count) > MAX_SPENT {
             return Err(CorruptState);
@@ -154,8 +160,16 @@ mod tests {
         let mut bad_version = bytes.clone();
         bad_version[0] = 2;
         assert_eq!(State::decode(&bad_version), Err(CorruptState));
-        let mut bad_flags = bytes;
+        let mut bad_flags = bytes.clone();
         bad_flags[1] = 0x80;
         assert_eq!(State::decode(&bad_flags), Err(CorruptState));
+        // Found by fuzzing (fuzz/regressions/state_file): a value stored under an unset
+        // flag was ignored, so two byte strings decoded to the same state.
+        let mut hidden_step = bytes.clone();
+        hidden_step[10] = 1;
+        assert_eq!(State::decode(&hidden_step), Err(CorruptState));
+        let mut hidden_counter = bytes;
+        hidden_counter[18] = 1;
+        assert_eq!(State::decode(&hidden_counter), Err(CorruptState));
     }
 }
