@@ -1,0 +1,180 @@
+//! `pam-otp enroll`: new secret, QR code, URI, confirmation, atomic save, recovery codes.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use pam_otp::otp::Algorithm;
+use pam_otp::otpauth;
+use pam_otp::secret_file::{encode_base32, Kind, SecretFile};
+use pam_otp::secret_write::Replace;
+use pam_otp::state::State;
+use pam_otp::verify::{self, Policy};
+
+use crate::common::{self, fail, Result, Target};
+use crate::{AlgorithmArg, EnrollArgs, ModuleOpts, QrMode, TokenType};
+
+/// Wrong codes allowed at the confirmation before giving up.
+const CONFIRM_TRIES: usize = 3;
+
+pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
+    let target = Target::new(opts, a.user.as_deref())?;
+    let secret = new_secret(a, target.config.min_secret_bits)?;
+    let host = common::hostname();
+    let issuer = a.issuer.clone().unwrap_or_else(|| host.clone());
+    let label = a
+        .label
+        .clone()
+        .unwrap_or_else(|| format!("{}@{host}", target.account.name));
+    if let Err(why) = otpauth::check_name(&issuer) {
+        fail!("--issuer {why}.");
+    }
+    if let Err(why) = otpauth::check_name(&label) {
+        fail!("--label {why}.");
+    }
+    target.preflight(a.force)?;
+
+    show(&target, &secret, &issuer, &label, a.qr)?;
+    let mut secret = secret;
+    if a.no_confirm {
+        eprintln!("Not asking for a code (--no-confirm): check one before you log out.");
+    } else {
+        confirm(&mut secret)?;
+    }
+
+    let (codes, hashes) = common::new_recovery_codes(a.recovery_codes as usize)?;
+    secret.recovery = hashes;
+    let replace = if a.force {
+        Replace::BackUp
+    } else {
+        Replace::Refuse
+    };
+    let backup = target.write_secret(&secret, replace)?;
+    println!();
+    println!(
+        "Saved {} for {} (mode 0600).",
+        target.shown(),
+        target.account.name
+    );
+    if let Some(b) = backup {
+        println!("The previous file is kept as {}.", b.display());
+    }
+    common::print_recovery_codes(&codes);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new_secret(a: &EnrollArgs, min_bits: usize) -> Result<SecretFile> {
+    if !a.bits.is_multiple_of(8) {
+        fail!("--bits must be a multiple of 8.");
+    }
+    if (a.bits as usize) < min_bits {
+        fail!(
+            "a {}-bit secret is shorter than min_secret_bits={min_bits}, so pam_otp would refuse it. Use --bits {min_bits} or more (or --min-secret-bits if the PAM line lowers it).",
+            a.bits
+        );
+    }
+    let kind = match a.kind {
+        TokenType::Totp => {
+            if a.counter.is_some() {
+                fail!("--counter applies to --type hotp only.");
+            }
+            Kind::Totp {
+                period: a.period.unwrap_or(30),
+            }
+        }
+        TokenType::Hotp => {
+            if a.period.is_some() {
+                fail!("--period applies to --type totp only.");
+            }
+            Kind::Hotp {
+                counter: a.counter.unwrap_or(0),
+            }
+        }
+    };
+    let algorithm = match a.algorithm {
+        AlgorithmArg::Sha1 => Algorithm::Sha1,
+        AlgorithmArg::Sha256 => Algorithm::Sha256,
+        AlgorithmArg::Sha512 => Algorithm::Sha512,
+    };
+    Ok(SecretFile {
+        kind,
+        key: common::random_bytes(a.bits as usize / 8)?,
+        algorithm,
+        digits: a.digits,
+        recovery: Vec::new(),
+    })
+}
+
+fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrMode) -> Result<()> {
+    let uri = otpauth::uri(secret, issuer, label);
+    let drawn = match qr {
+        QrMode::None => None,
+        QrMode::Text => crate::qr::text(&uri),
+        QrMode::Ansi => crate::qr::ansi(&uri),
+        QrMode::Auto if std::io::stdout().is_terminal() => crate::qr::ansi(&uri),
+        QrMode::Auto => crate::qr::text(&uri),
+    };
+    println!(
+        "New one-time-code secret for {} ({}).",
+        target.account.name,
+        common::describe(secret)
+    );
+    println!("Scan this QR code with an authenticator app:");
+    println!();
+    match (qr, drawn) {
+        (QrMode::None, _) => println!("(QR code not shown: --qr none)"),
+        (_, Some(text)) => print!("{}", text.as_str()),
+        (_, None) => println!("(the URI is too long for a QR code; type the secret instead)"),
+    }
+    println!();
+    println!("Or open this URI on the phone:");
+    println!("  {}", uri.as_str());
+    println!("Or type the secret by hand (spaces do not matter):");
+    println!(
+        "  {}",
+        common::grouped(&encode_base32(&secret.key)).as_str()
+    );
+    let unusual = secret.algorithm != Algorithm::Sha1
+        || secret.digits != 6
+        || !matches!(secret.kind, Kind::Totp { period: 30 });
+    if unusual {
+        println!(
+            "Note: many apps (Google Authenticator among them) ignore anything but SHA1, 6 digits \
+             and 30 s, and then show codes that never work: use an app that honours these \
+             parameters (Aegis, FreeOTP, 1Password)."
+        );
+    }
+    Ok(())
+}
+
+/// Asks for a code until one matches (then, for HOTP, moves the file's counter past it so
+/// the code cannot be used again), or fails after [`CONFIRM_TRIES`] wrong ones.
+fn confirm(secret: &mut SecretFile) -> Result<()> {
+    let policy = Policy::default();
+    for attempt in 1..=CONFIRM_TRIES {
+        let Some(typed) = common::ask("\nType the code the app shows now, to confirm: ")? else {
+            fail!(
+                "no code was typed (end of input); nothing was saved. Use --no-confirm to skip the check in scripts."
+            );
+        };
+        let decision = verify::decide(
+            secret,
+            &State::default(),
+            common::now(),
+            typed.as_bytes(),
+            &policy,
+        );
+        if decision.outcome.is_ok() {
+            if let (Kind::Hotp { .. }, Some(next)) = (secret.kind, decision.state.hotp_next) {
+                secret.kind = Kind::Hotp { counter: next };
+            }
+            eprintln!("The code matches.");
+            return Ok(());
+        }
+        if attempt < CONFIRM_TRIES {
+            eprintln!("That code does not match; try the next one the app shows.");
+        }
+    }
+    fail!(
+        "the code did not match {CONFIRM_TRIES} times; nothing was saved. Check that the phone's clock is right and that the app uses the parameters shown above, then enrol again."
+    )
+}

@@ -1,0 +1,74 @@
+//! Admin commands: `pam-otp unlock USER` and `pam-otp reset USER`.
+
+use std::process::ExitCode;
+
+use pam_otp::admin;
+use pam_otp::secret_write;
+
+use crate::common::{self, fail, CliError, Result, Target};
+use crate::{ModuleOpts, ResetArgs, UnlockArgs};
+
+pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
+    let target = Target::new(opts, Some(&a.user))?;
+    common::require_state_owner(&target.config.state_dir)?;
+    let name = &target.account.name;
+    match common::change_state(&target.store(), target.account.uid, admin::unlocked)? {
+        None => println!("{name} has no recorded failures: nothing to unlock."),
+        Some(before) if before.is_locked(common::now()) => println!(
+            "Unlocked {name} (was locked out until {}).",
+            common::utc(before.locked_until)
+        ),
+        Some(before) => println!(
+            "{name} was not locked out; cleared {} recorded failure(s).",
+            before.failures
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
+    let target = Target::new(opts, Some(&a.user))?;
+    // Checked before anything changes, so a reset is not left half done.
+    common::require_state_owner(&target.config.state_dir)?;
+    let name = target.account.name.clone();
+    if !a.yes {
+        let prompt = format!(
+            "This removes {name}'s one-time-code enrolment ({}).\nType the user name to confirm: ",
+            target.shown()
+        );
+        match common::ask(&prompt)? {
+            Some(answer) if answer.as_str() == name => {}
+            _ => fail!("not confirmed; nothing was changed."),
+        }
+    }
+    let owner = target.owner();
+    let retired = target
+        .as_owner(|| secret_write::retire(&target.path, owner))?
+        .map_err(|e| match e {
+            secret_write::WriteError::NoDirectory => CliError(format!(
+                "{name} is not enrolled (the directory of {} does not exist).",
+                target.shown()
+            )),
+            other => target.write_error(other),
+        })?;
+    let unlocked = common::change_state(&target.store(), target.account.uid, admin::unlocked)?;
+    match retired {
+        Some(backup) => println!(
+            "{name} is no longer enrolled: {} was moved to {}.",
+            target.shown(),
+            backup.display()
+        ),
+        None if unlocked.is_some() => {
+            println!("{name} had no secret file; the failure record was cleared.")
+        }
+        None => fail!("{name} is not enrolled: {} does not exist.", target.shown()),
+    }
+    if unlocked.is_some() {
+        println!("Failures and lock-out cleared; used codes stay used.");
+    }
+    println!(
+        "Until they enrol again ('pam-otp enroll'), {name} is asked for a code that cannot be \
+         right, or let through where the PAM line has nullok."
+    );
+    Ok(ExitCode::SUCCESS)
+}
