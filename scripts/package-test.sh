@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Packaging checks: reproducible release build, install/uninstall with DESTDIR, man-page lint,
+# the Debian package (cargo-deb) and the RPM (rpmbuild). One line per check, then a closing
+# "N passed, N failed" line; exits non-zero if any check failed.
+#
+# Needs: cargo-deb (cargo install cargo-deb --locked), rpm, mandoc, dpkg-dev — installed by
+# scripts/install-deps.sh --all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+work=$(mktemp -d /tmp/pam_otp-package.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+passed=0 failed=0
+check() { # name, command...
+  local name=$1; shift
+  if out=$("$@" 2>&1); then
+    passed=$((passed + 1)); echo "ok    $name"
+  else
+    failed=$((failed + 1)); echo "FAIL  $name"; printf '%s\n' "$out" | sed 's/^/      /' | tail -n 30
+  fi
+}
+
+echo "== release build"
+cargo build --release --locked --quiet
+
+reproducible() {
+  # Two clean builds at the same path must give the same bytes.
+  local dir=$repo/target/repro sums=()
+  for _ in 1 2; do
+    rm -rf "$dir"
+    CARGO_TARGET_DIR=$dir cargo build --release --locked --quiet --lib
+    sums+=("$(sha256sum "$dir/release/libpam_otp.so" | cut -d' ' -f1)")
+  done
+  rm -rf "$dir"
+  echo "build 1: ${sums[0]}"; echo "build 2: ${sums[1]}"
+  [[ "${sums[0]}" == "${sums[1]}" ]]
+}
+
+release_profile() {
+  # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use).
+  local so=target/release/libpam_otp.so
+  ! readelf -S "$so" | grep -q '\.symtab' || { echo "not stripped"; return 1; }
+  ! readelf -d "$so" | grep -q 'libgcc_s' || { echo "needs libgcc_s"; return 1; }
+  readelf -S "$so" | grep -q '\.eh_frame_hdr' || { echo "no unwind tables"; return 1; }
+  grep -A4 '^\[profile.release\]' Cargo.toml | grep -q 'panic = "unwind"'
+  ls -l "$so"
+}
+
+install_uninstall() {
+  local dest=$work/destdir
+  DESTDIR=$dest PREFIX=/usr PAMDIR=/usr/lib/x86_64-linux-gnu/security scripts/install.sh >/dev/null
+  local expected
+  expected=$(DESTDIR=$dest PREFIX=/usr PAMDIR=/usr/lib/x86_64-linux-gnu/security scripts/install.sh --list)
+  for f in $expected; do
+    [[ -e "$f" ]] || { echo "missing after install: $f"; return 1; }
+  done
+  [[ $(stat -c %a "$dest/usr/lib/x86_64-linux-gnu/security/pam_otp.so") == 644 ]]
+  [[ $(stat -c %a "$dest/usr/bin/pam-otp") == 755 ]]
+  [[ $(stat -c %a "$dest/var/lib/pam_otp") == 700 ]]
+  # Exactly the listed files, nothing else.
+  local listed actual
+  listed=$(printf '%s\n' $expected | grep -v '/$' | sed "s:^$dest::" | sort)
+  actual=$(cd "$dest" && find . -type f | sed 's:^\.::' | sort)
+  [[ "$listed" == "$actual" ]] || { diff <(echo "$listed") <(echo "$actual"); return 1; }
+  DESTDIR=$dest PREFIX=/usr PAMDIR=/usr/lib/x86_64-linux-gnu/security scripts/install.sh --uninstall >/dev/null
+  local left
+  left=$(find "$dest" -type f)
+  [[ -z "$left" ]] || { echo "left behind: $left"; return 1; }
+}
+
+pamdir_detection() {
+  # Without PAMDIR the script finds the directory holding pam_unix.so on this system.
+  local found
+  found=$(scripts/install.sh --list | head -n1)
+  [[ -e "$(dirname "$found")/pam_unix.so" ]] || { echo "wrong PAM dir: $found"; return 1; }
+}
+
+man_pages() {
+  for m in man/*.[0-9]; do
+    mandoc -T lint -W warning "$m"
+  done
+  ls man/pam_otp.8 man/pam_otp.5 man/pam-otp.1 >/dev/null
+}
+
+deb_package() {
+  rm -rf target/debian
+  cargo deb --no-build --multiarch=same --quiet >/dev/null
+  local deb
+  deb=$(ls target/debian/*.deb)
+  dpkg-deb -c "$deb" | awk '{print $6}' > "$work/deb-files"
+  for f in ./usr/lib/x86_64-linux-gnu/security/pam_otp.so ./usr/bin/pam-otp \
+           ./usr/share/pam-configs/pam_otp ./usr/share/man/man8/pam_otp.8.gz \
+           ./usr/share/man/man5/pam_otp.5.gz ./usr/share/man/man1/pam-otp.1.gz \
+           ./usr/share/doc/libpam-otp/examples/pam.d/sshd; do
+    grep -qx "$f" "$work/deb-files" || { echo "deb lacks $f"; cat "$work/deb-files"; return 1; }
+  done
+  dpkg-deb -I "$deb" postinst | grep -q 'pam-auth-update --package'
+  dpkg-deb -I "$deb" prerm | grep -q 'pam-auth-update --package --remove pam_otp'
+  dpkg-deb -I "$deb" control | grep -q '^Depends:.*libpam0g'
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/pam-configs/pam_otp | grep -q '^Default: no'
+}
+
+rpm_package() {
+  local top=$work/rpm
+  rpmbuild -bb --nodeps --quiet --define "_topdir $top" --define "prebuilt_dir $repo" \
+    packaging/rpm/pam_otp.spec >/dev/null
+  local rpm
+  rpm=$(find "$top/RPMS" -name 'pam_otp-*.rpm')
+  rpm -qlp "$rpm" > "$work/rpm-files"
+  for f in /usr/lib64/security/pam_otp.so /usr/bin/pam-otp /usr/share/man/man8/pam_otp.8.gz \
+           /usr/lib/tmpfiles.d/pam_otp.conf /var/lib/pam_otp; do
+    grep -qx "$f" "$work/rpm-files" || { echo "rpm lacks $f"; cat "$work/rpm-files"; return 1; }
+  done
+  rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" | grep -q '^drwx------ /var/lib/pam_otp$'
+}
+
+check "release build is reproducible" reproducible
+check "release profile: stripped, unwinding, no libgcc_s" release_profile
+check "install.sh: DESTDIR install, then uninstall removes it all" install_uninstall
+check "install.sh finds the PAM module directory" pamdir_detection
+check "man pages lint clean" man_pages
+check "Debian package: layout, pam-auth-update profile off by default" deb_package
+check "RPM package: Fedora layout" rpm_package
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
