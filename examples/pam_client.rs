@@ -1,0 +1,313 @@
+//! `pam_client`: a tiny PAM application with a scripted conversation, used by the
+//! integration tests (`tests/pam_module.rs`, `tests/concurrency.rs`) to drive the built
+//! module through real libpam, usually under pam_wrapper.
+//!
+//! ```text
+//! pam_client [OPTIONS] SERVICE USER
+//!   --answer TEXT   answer every prompt with TEXT (the default answer is empty)
+//!   --answer-stdin  print the prompt, then answer with one line read from stdin
+//!                   (lets a test hold many processes at the prompt and release them at once)
+//!   --big           answer every prompt with 1 MiB of digits
+//!   --conv-error    the conversation fails with PAM_CONV_ERR
+//!   --conv-null     the conversation succeeds but returns no response array (NULL)
+//!   --rhost HOST    set PAM_RHOST before authenticating
+//! ```
+//!
+//! There is no option for PAM_AUTHTOK: libpam lets only modules set it (an application gets
+//! PAM_BAD_ITEM). To hand pam_otp a token as an earlier module would, put pam_wrapper's
+//! `pam_set_items.so` ahead of it in the stack and export `PAM_AUTHTOK=<token>`.
+//!
+//! Output, on stdout: one line `prompt <style>: <text>` per message the conversation
+//! receives (style `echo_off`, `echo_on`, `error` or `info`), then the numeric return
+//! code of `pam_authenticate` alone on the last line. The exit status is 0 whenever that
+//! code was obtained (whatever it is), and 2 for a usage error or a failed `pam_start`,
+//! so that tests assert on the printed code.
+//!
+//! Example, with the service file `otp` in `./services`:
+//!
+//! ```text
+//! LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=./services \
+//!     PAM_WRAPPER_DEBUGLEVEL=2 target/debug/examples/pam_client --answer 123456 otp alice
+//! ```
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::ptr;
+
+const PAM_SUCCESS: c_int = 0;
+const PAM_BUF_ERR: c_int = 5;
+const PAM_CONV_ERR: c_int = 19;
+const PAM_RHOST: c_int = 4;
+const PAM_PROMPT_ECHO_OFF: c_int = 1;
+const PAM_PROMPT_ECHO_ON: c_int = 2;
+const PAM_ERROR_MSG: c_int = 3;
+const PAM_TEXT_INFO: c_int = 4;
+
+/// Size of the `--big` answer.
+const BIG_ANSWER_LEN: usize = 1 << 20;
+
+#[repr(C)]
+struct PamMessage {
+    msg_style: c_int,
+    msg: *const c_char,
+}
+
+#[repr(C)]
+struct PamResponse {
+    resp: *mut c_char,
+    resp_retcode: c_int,
+}
+
+type ConvFn = extern "C" fn(
+    num_msg: c_int,
+    msg: *mut *const PamMessage,
+    resp: *mut *mut PamResponse,
+    appdata_ptr: *mut c_void,
+) -> c_int;
+
+#[repr(C)]
+struct PamConv {
+    conv: ConvFn,
+    appdata_ptr: *mut c_void,
+}
+
+/// Opaque libpam handle.
+#[repr(C)]
+struct PamHandle {
+    _private: [u8; 0],
+}
+
+#[link(name = "pam")]
+extern "C" {
+    fn pam_start(
+        service: *const c_char,
+        user: *const c_char,
+        conv: *const PamConv,
+        pamh: *mut *mut PamHandle,
+    ) -> c_int;
+    fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
+    fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    fn pam_end(pamh: *mut PamHandle, status: c_int) -> c_int;
+    fn pam_strerror(pamh: *mut PamHandle, errnum: c_int) -> *const c_char;
+}
+
+/// What the conversation does when asked something.
+enum Script {
+    Answer(CString),
+    AnswerFromStdin,
+    Big,
+    ConvError,
+    ConvNull,
+}
+
+struct Options {
+    script: Script,
+    rhost: Option<CString>,
+    service: CString,
+    user: CString,
+}
+
+fn usage(why: &str) -> ExitCode {
+    eprintln!("pam_client: {why}");
+    eprintln!(
+        "usage: pam_client [--answer TEXT | --answer-stdin | --big | --conv-error | --conv-null] \
+         [--rhost HOST] SERVICE USER"
+    );
+    ExitCode::from(2)
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut script = Script::Answer(CString::default());
+    let mut rhost = None;
+    let mut positional = Vec::new();
+    let mut args = std::env::args().skip(1);
+    let cstring = |s: String| CString::new(s).map_err(|_| "argument contains NUL".to_string());
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value"))
+                .and_then(cstring)
+        };
+        match arg.as_str() {
+            "--answer" => script = Script::Answer(value("--answer")?),
+            "--answer-stdin" => script = Script::AnswerFromStdin,
+            "--big" => script = Script::Big,
+            "--conv-error" => script = Script::ConvError,
+            "--conv-null" => script = Script::ConvNull,
+            "--rhost" => rhost = Some(value("--rhost")?),
+            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            _ => positional.push(cstring(arg)?),
+        }
+    }
+    let [service, user]: [CString; 2] = positional
+        .try_into()
+        .map_err(|_| "expected SERVICE and USER".to_string())?;
+    Ok(Options {
+        script,
+        rhost,
+        service,
+        user,
+    })
+}
+
+/// A `malloc`ed copy of `bytes` plus a NUL, as libpam frees responses with `free`.
+fn malloc_string(bytes: &[u8]) -> *mut c_char {
+    // SAFETY: plain allocation; the result is checked for NULL before use.
+    let p = unsafe { libc::malloc(bytes.len() + 1) }.cast::<u8>();
+    if !p.is_null() {
+        // SAFETY: `p` points to `bytes.len() + 1` writable bytes that do not overlap `bytes`.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+            *p.add(bytes.len()) = 0;
+        }
+    }
+    p.cast()
+}
+
+fn answer_for(script: &Script) -> Option<Vec<u8>> {
+    match script {
+        Script::Answer(text) => Some(text.as_bytes().to_vec()),
+        Script::Big => Some(vec![b'7'; BIG_ANSWER_LEN]),
+        Script::AnswerFromStdin => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).ok()?;
+            Some(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec())
+        }
+        Script::ConvError | Script::ConvNull => None,
+    }
+}
+
+extern "C" fn conversation(
+    num_msg: c_int,
+    msg: *mut *const PamMessage,
+    resp: *mut *mut PamResponse,
+    appdata_ptr: *mut c_void,
+) -> c_int {
+    // A panic must not unwind into libpam.
+    std::panic::catch_unwind(|| {
+        // SAFETY: `appdata_ptr` is the `&Script` given to pam_start in `main`, which outlives
+        // the PAM transaction; libpam passes it back unchanged.
+        let script = unsafe { &*appdata_ptr.cast::<Script>() };
+        // SAFETY: libpam passes `num_msg` valid messages (Linux-PAM's layout: an array of
+        // pointers) and a writable `resp`, per pam_conv(3).
+        unsafe { converse(script, num_msg, msg, resp) }
+    })
+    .unwrap_or(PAM_CONV_ERR)
+}
+
+/// # Safety
+/// `msg` must point to `num_msg` valid message pointers and `resp` must be writable.
+unsafe fn converse(
+    script: &Script,
+    num_msg: c_int,
+    msg: *mut *const PamMessage,
+    resp: *mut *mut PamResponse,
+) -> c_int {
+    let Ok(count) = usize::try_from(num_msg) else {
+        return PAM_CONV_ERR;
+    };
+    let mut stdout = std::io::stdout().lock();
+    for i in 0..count {
+        // SAFETY: the caller guarantees `count` message pointers, each to a valid message
+        // whose text is a NUL-terminated string.
+        let (style, text) = unsafe {
+            let m = &**msg.add(i);
+            (m.msg_style, CStr::from_ptr(m.msg).to_string_lossy())
+        };
+        let style = match style {
+            PAM_PROMPT_ECHO_OFF => "echo_off",
+            PAM_PROMPT_ECHO_ON => "echo_on",
+            PAM_ERROR_MSG => "error",
+            PAM_TEXT_INFO => "info",
+            _ => "other",
+        };
+        let _ = writeln!(stdout, "prompt {style}: {text}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    match script {
+        Script::ConvError => return PAM_CONV_ERR,
+        Script::ConvNull => {
+            // SAFETY: the caller guarantees `resp` is writable.
+            unsafe { *resp = ptr::null_mut() };
+            return PAM_SUCCESS;
+        }
+        _ => {}
+    }
+    // SAFETY: calloc of `count` zeroed responses; checked for NULL below.
+    let responses = unsafe { libc::calloc(count.max(1), std::mem::size_of::<PamResponse>()) }
+        .cast::<PamResponse>();
+    if responses.is_null() {
+        return PAM_BUF_ERR;
+    }
+    for i in 0..count {
+        // SAFETY: as above, `i < count` message pointers are valid.
+        let style = unsafe { (**msg.add(i)).msg_style };
+        if style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON {
+            let answer = answer_for(script).unwrap_or_default();
+            // SAFETY: `responses` holds `count` zeroed entries and `i < count`.
+            unsafe { (*responses.add(i)).resp = malloc_string(&answer) };
+        }
+    }
+    // SAFETY: the caller guarantees `resp` is writable; libpam takes ownership.
+    unsafe { *resp = responses };
+    PAM_SUCCESS
+}
+
+fn strerror(pamh: *mut PamHandle, code: c_int) -> String {
+    // SAFETY: pam_strerror accepts any handle (even NULL in Linux-PAM) and returns a static
+    // NUL-terminated string or NULL.
+    let text = unsafe { pam_strerror(pamh, code) };
+    if text.is_null() {
+        return code.to_string();
+    }
+    // SAFETY: non-NULL result of pam_strerror: a valid C string.
+    unsafe { CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(why) => return usage(&why),
+    };
+    let conv = PamConv {
+        conv: conversation,
+        appdata_ptr: ptr::from_ref(&options.script).cast_mut().cast(),
+    };
+    let mut pamh: *mut PamHandle = ptr::null_mut();
+    // SAFETY: valid NUL-terminated strings and a conversation struct that live until pam_end.
+    let started = unsafe {
+        pam_start(
+            options.service.as_ptr(),
+            options.user.as_ptr(),
+            &conv,
+            &mut pamh,
+        )
+    };
+    if started != PAM_SUCCESS || pamh.is_null() {
+        eprintln!("pam_client: pam_start failed: {}", strerror(pamh, started));
+        return ExitCode::from(2);
+    }
+    if let Some(rhost) = &options.rhost {
+        // SAFETY: `pamh` is live; libpam copies the string.
+        let set = unsafe { pam_set_item(pamh, PAM_RHOST, rhost.as_ptr().cast()) };
+        if set != PAM_SUCCESS {
+            eprintln!(
+                "pam_client: pam_set_item(PAM_RHOST) failed: {}",
+                strerror(pamh, set)
+            );
+            // SAFETY: `pamh` is live and not used after this call.
+            unsafe { pam_end(pamh, set) };
+            return ExitCode::from(2);
+        }
+    }
+    // SAFETY: `pamh` is live, and `conv` and `options` outlive the call.
+    let code = unsafe { pam_authenticate(pamh, 0) };
+    println!("{code}");
+    // SAFETY: `pamh` is live and not used after this call.
+    unsafe { pam_end(pamh, code) };
+    ExitCode::SUCCESS
+}
