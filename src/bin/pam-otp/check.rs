@@ -1,7 +1,627 @@
-//! `pam-otp check`: placeholder while the checker is written.
-use crate::common::Result;
-use crate::{CheckArgs, ModuleOpts};
+//! `pam-otp check`: reads the PAM services and sshd's configuration and reports what locks
+//! people out or lets them in without a code, each with its fix.
+//!
+//! It reads; it never changes anything. Exit status 0 when nothing would lock anyone out
+//! or skip the code (notes may still be printed), 1 when something would.
+
+mod pam;
+mod sshd;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-pub fn run(_opts: &ModuleOpts, _a: &CheckArgs) -> Result<ExitCode> {
-    Ok(ExitCode::SUCCESS)
+
+use pam_otp::args::{self, Config};
+
+use crate::common::{fail, Result};
+use crate::{CheckArgs, ModuleOpts};
+use pam::{Flat, Place};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Logins that should work are refused.
+    Lockout,
+    /// Logins that should need a code do not.
+    Bypass,
+    /// Worth knowing; nobody is locked out or let through by it alone.
+    Note,
+}
+
+impl Severity {
+    fn label(self) -> &'static str {
+        match self {
+            Severity::Lockout => "LOCKOUT",
+            Severity::Bypass => "BYPASS ",
+            Severity::Note => "note   ",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Finding {
+    severity: Severity,
+    place: String,
+    problem: String,
+    fix: String,
+}
+
+#[derive(Default)]
+struct Report {
+    findings: BTreeSet<Finding>,
+    ok: Vec<String>,
+}
+
+impl Report {
+    fn add(&mut self, severity: Severity, place: impl ToString, problem: String, fix: &str) {
+        self.findings.insert(Finding {
+            severity,
+            place: place.to_string(),
+            problem,
+            fix: fix.to_string(),
+        });
+    }
+}
+
+/// Modules whose `auth` function never returns success (it ignores or denies), so they
+/// cannot stand in for pam_otp when it ignores a user without a secret.
+const NEVER_SUCCEED: &[&str] = &[
+    "pam_deny.so",
+    "pam_env.so",
+    "pam_faildelay.so",
+    "pam_warn.so",
+    "pam_echo.so",
+    "pam_group.so",
+    "pam_motd.so",
+    "pam_keyinit.so",
+    "pam_mail.so",
+    "pam_otp.so",
+];
+
+/// Where modules live, under the checked root.
+const MODULE_DIRS: &[&str] = &[
+    "lib/security",
+    "lib64/security",
+    "usr/lib/security",
+    "usr/lib64/security",
+];
+
+pub fn run(_opts: &ModuleOpts, a: &CheckArgs) -> Result<ExitCode> {
+    let root = a.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    if !root.is_dir() {
+        fail!("--root {} is not a directory.", root.display());
+    }
+    let pam_dir = a.pam_dir.clone().unwrap_or_else(|| root.join("etc/pam.d"));
+    let sshd_config = a
+        .sshd_config
+        .clone()
+        .unwrap_or_else(|| root.join("etc/ssh/sshd_config"));
+    let Ok(listing) = std::fs::read_dir(&pam_dir) else {
+        fail!(
+            "cannot read the PAM service directory {}.",
+            pam_dir.display()
+        );
+    };
+    let mut services: Vec<String> = listing
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.') && !n.ends_with('~') && !n.ends_with(".dpkg-old"))
+        .collect();
+    services.sort();
+
+    let mut report = Report::default();
+    let mut with_otp = Vec::new();
+    let mut configs: Vec<(Config, Place)> = Vec::new();
+    for service in &services {
+        check_other_types(&pam_dir, service, &mut report);
+        // Debian's common-* files are included by services; they are checked through them.
+        if service.starts_with("common-") {
+            continue;
+        }
+        let mut include_problems = Vec::new();
+        let stack = pam::flatten(&pam_dir, service, "auth", &mut |place, p| {
+            include_problems.push((place, p))
+        });
+        let has_otp = stack.iter().any(|f| f.rule.is_otp());
+        if has_otp {
+            for (place, p) in include_problems {
+                report.add(
+                    Severity::Lockout,
+                    place,
+                    format!("{service}: the auth stack {p}; libpam then refuses every login through {service}."),
+                    "Fix the include line or create the file.",
+                );
+            }
+            with_otp.push(service.clone());
+            check_stack(service, &stack, &root, &mut report, &mut configs);
+        }
+    }
+
+    if with_otp.is_empty() {
+        report.add(
+            Severity::Bypass,
+            pam_dir.display(),
+            "pam_otp.so is in no PAM service's auth stack: nobody is asked for a code.".into(),
+            "Add 'auth required pam_otp.so' to the services that need a second factor \
+             (e.g. /etc/pam.d/sshd, /etc/pam.d/sudo); see the example stacks in pam_otp(8).",
+        );
+    }
+    check_state_dirs(&configs, &root, &mut report);
+    check_sshd(&sshd_config, &root, &pam_dir, &with_otp, &mut report);
+
+    print(&pam_dir, &sshd_config, &report);
+    let serious = report.findings.iter().any(|f| f.severity != Severity::Note);
+    Ok(if serious {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// pam_otp only answers `auth`: in other types it does nothing.
+fn check_other_types(dir: &Path, service: &str, report: &mut Report) {
+    let path = dir.join(service);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let (entries, _) = pam::parse(&path, &text);
+    for e in entries {
+        if let pam::Entry::Rule(r) = e {
+            if r.is_otp() && r.kind != "auth" {
+                report.add(
+                    Severity::Note,
+                    &r.place,
+                    format!(
+                        "pam_otp.so does nothing in the {} stack (it only acts in 'auth').",
+                        r.kind
+                    ),
+                    "Move it to an 'auth' line.",
+                );
+            }
+        }
+    }
+}
+
+/// Whether a module's auth function can return success.
+fn can_succeed(rule: &pam::Rule) -> bool {
+    let name = rule.module_name();
+    // pam_nologin ignores when there is no nologin file, unless told `successok`.
+    let ignoring_nologin = name == "pam_nologin.so" && !rule.args.iter().any(|a| a == "successok");
+    !NEVER_SUCCEED.contains(&name) && !ignoring_nologin
+}
+
+fn module_installed(module: &str, root: &Path) -> bool {
+    if module.starts_with('/') {
+        return root.join(module.trim_start_matches('/')).exists();
+    }
+    let mut dirs: Vec<PathBuf> = MODULE_DIRS.iter().map(|d| root.join(d)).collect();
+    // Multiarch directories: /lib/<triplet>/security, /usr/lib/<triplet>/security.
+    for base in ["lib", "usr/lib"] {
+        if let Ok(entries) = std::fs::read_dir(root.join(base)) {
+            dirs.extend(entries.flatten().map(|e| e.path().join("security")));
+        }
+    }
+    dirs.iter().any(|d| d.join(module).exists())
+}
+
+fn check_stack(
+    service: &str,
+    stack: &[Flat],
+    root: &Path,
+    report: &mut Report,
+    configs: &mut Vec<(Config, Place)>,
+) {
+    for (k, otp) in stack.iter().enumerate() {
+        if !otp.rule.is_otp() {
+            continue;
+        }
+        let r = &otp.rule;
+        let before = report.findings.len();
+
+        let config = match args::parse(r.args.iter().map(|a| a.as_bytes())) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                report.add(
+                    Severity::Lockout,
+                    &r.place,
+                    format!("{service}: pam_otp.so {e}; the module refuses every login through {service}."),
+                    "Correct or remove the argument (see pam_otp(8) for the list).",
+                );
+                None
+            }
+        };
+
+        if !module_installed(&r.module, root) {
+            if r.dash {
+                report.add(
+                    Severity::Bypass,
+                    &r.place,
+                    format!("{service}: {} is not installed, and the '-' before the type makes libpam skip the line silently: no code is asked.", r.module),
+                    "Install pam_otp.so (see README), and drop the '-' so a missing module is noticed.",
+                );
+            } else {
+                report.add(
+                    Severity::Lockout,
+                    &r.place,
+                    format!("{service}: {} is not installed: libpam cannot load it and refuses every login through {service}.", r.module),
+                    "Install pam_otp.so into the PAM module directory (see README).",
+                );
+            }
+        }
+
+        match r.control.action("success").as_deref() {
+            Some("ok") | Some("done") => {}
+            None => report.add(
+                Severity::Lockout,
+                &r.place,
+                format!(
+                    "{service}: '{}' is not a PAM control keyword; libpam ignores the line.",
+                    r.control.shown()
+                ),
+                "Use 'required'.",
+            ),
+            _ => {}
+        }
+        let on_failure = r.control.action("auth_err");
+        if matches!(on_failure.as_deref(), Some("ignore") | Some("ok")) {
+            let why = match r.control.shown().as_str() {
+                "sufficient" => {
+                    "'sufficient': a right code alone logs in and a wrong one is ignored"
+                        .to_string()
+                }
+                "optional" => {
+                    "'optional': a wrong code is ignored when another module succeeds".to_string()
+                }
+                other => format!("'{other}': a wrong code is not a failure"),
+            };
+            report.add(
+                Severity::Bypass,
+                &r.place,
+                format!("{service}: pam_otp.so is {why}, so the code is not a second factor."),
+                "Use 'required' (or 'requisite').",
+            );
+        }
+
+        // Earlier modules whose success ends the stack or jumps over pam_otp.
+        for (j, earlier) in stack[..k].iter().enumerate() {
+            if k >= earlier.scope_end {
+                continue;
+            }
+            let e = &earlier.rule;
+            let skips = match e.control.action("success").as_deref() {
+                Some("done") => true,
+                Some(n) => n.parse::<usize>().is_ok_and(|n| j + n >= k),
+                None => false,
+            };
+            // pam_rootok: root switching user (su) needs no authentication, by design.
+            let intended = matches!(e.module_name(), "pam_deny.so" | "pam_rootok.so");
+            if skips && !intended {
+                report.add(
+                    Severity::Bypass,
+                    &e.place,
+                    format!(
+                        "{service}: when {} ('{}') succeeds, the stack {} before pam_otp.so ({}), so no code is asked.",
+                        e.module_name(),
+                        e.control.shown(),
+                        if e.control.action("success").as_deref() == Some("done") { "ends" } else { "jumps" },
+                        r.place
+                    ),
+                    "Put pam_otp.so before that line, or make the line 'required' (Debian: add pam_otp.so after '@include common-auth', not inside common-auth).",
+                );
+            }
+        }
+
+        if let Some(c) = &config {
+            if c.nullok {
+                let others = stack
+                    .iter()
+                    .enumerate()
+                    .any(|(i, f)| i != k && can_succeed(&f.rule));
+                if !others {
+                    report.add(
+                        Severity::Lockout,
+                        &r.place,
+                        format!("{service}: pam_otp.so has nullok, but no other auth module can succeed: users without a secret get PAM_IGNORE from every module, and libpam refuses them."),
+                        "Enrol everyone and drop nullok, or add a module that succeeds for them after pam_otp.so (for sshd with a key already checked: 'auth required pam_permit.so'; elsewhere '@include common-auth').",
+                    );
+                }
+            }
+            if !c.secret_is_users() {
+                check_store(service, c, r, root, report);
+            }
+            configs.push((c.clone(), r.place.clone()));
+        }
+
+        if report.findings.len() == before {
+            report.ok.push(format!(
+                "{service}: asks for a code ({} {} at {})",
+                r.control.shown(),
+                r.module_name(),
+                r.place
+            ));
+        }
+    }
+}
+
+/// An admin-managed store: its directory must exist and pass the module's checks.
+fn check_store(service: &str, c: &Config, r: &pam::Rule, root: &Path, report: &mut Report) {
+    let template = &c.secret;
+    let fixed = template.split('%').next().unwrap_or(template);
+    let dir = Path::new(fixed.trim_end_matches(|ch| ch != '/').trim_end_matches('/'));
+    let on_disk = root.join(dir.to_string_lossy().trim_start_matches('/'));
+    let severity = if c.nullok {
+        Severity::Bypass
+    } else {
+        Severity::Lockout
+    };
+    let consequence = if c.nullok {
+        "every user counts as not enrolled and nullok lets them in without a code"
+    } else {
+        "every user is refused"
+    };
+    match std::fs::metadata(&on_disk) {
+        Err(_) => report.add(
+            severity,
+            &r.place,
+            format!("{service}: the secret store {} does not exist: {consequence}.", dir.display()),
+            "Create it (root, mode 0700) and enrol users with 'pam-otp --secret TEMPLATE enroll --user NAME'.",
+        ),
+        Ok(m) if m.uid() != 0 || m.mode() & 0o022 != 0 => report.add(
+            Severity::Lockout,
+            &r.place,
+            format!("{service}: the secret store {} is not root's or is writable by others: pam_otp refuses every secret in it.", dir.display()),
+            "chown root: and chmod 0700 the directory.",
+        ),
+        Ok(_) => {}
+    }
+}
+
+fn check_state_dirs(configs: &[(Config, Place)], root: &Path, report: &mut Report) {
+    let mut seen = BTreeSet::new();
+    for (c, place) in configs {
+        if !seen.insert(c.state_dir.clone()) {
+            continue;
+        }
+        let shown = c.state_dir.display();
+        let on_disk = root.join(c.state_dir.to_string_lossy().trim_start_matches('/'));
+        match std::fs::symlink_metadata(&on_disk) {
+            Ok(m) if m.file_type().is_symlink() => report.add(
+                Severity::Lockout,
+                place,
+                format!("the state directory {shown} is a symbolic link: pam_otp refuses to use it and denies every login (state_error)."),
+                "Replace it with a real directory owned by root, mode 0700.",
+            ),
+            Ok(m) if !m.is_dir() => report.add(
+                Severity::Lockout,
+                place,
+                format!("the state directory {shown} is not a directory: every login is denied (state_error)."),
+                "Remove it; pam_otp creates the directory on first use.",
+            ),
+            Ok(m) if m.uid() != 0 => report.add(
+                Severity::Lockout,
+                place,
+                format!("the state directory {shown} is not owned by root: pam_otp denies every login (state_error)."),
+                "chown root: the directory (mode 0700).",
+            ),
+            Ok(m) if m.mode() & 0o022 != 0 => report.add(
+                Severity::Lockout,
+                place,
+                format!("the state directory {shown} is writable by group or others: pam_otp denies every login (state_error)."),
+                "chmod 0700 the directory.",
+            ),
+            Ok(m) if m.mode() & 0o077 != 0 => report.add(
+                Severity::Note,
+                place,
+                format!("the state directory {shown} is readable by others: they can see who failed and when."),
+                "chmod 0700 the directory.",
+            ),
+            Ok(m) if m.mode() & 0o300 != 0o300 => report.add(
+                Severity::Lockout,
+                place,
+                format!("the state directory {shown} lacks owner write or search permission: saving state fails and every login is denied (state_error)."),
+                "chmod 0700 the directory.",
+            ),
+            Ok(_) => {}
+            Err(_) => {
+                let parent = on_disk.parent().map(Path::to_path_buf).unwrap_or_default();
+                if !parent.is_dir() {
+                    report.add(
+                        Severity::Lockout,
+                        place,
+                        format!("the state directory {shown} cannot be created (its parent does not exist): every login is denied (state_error)."),
+                        "Create it: install -d -m 0700 -o root -g root DIR.",
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_sshd(
+    config: &Path,
+    root: &Path,
+    pam_dir: &Path,
+    with_otp: &[String],
+    report: &mut Report,
+) {
+    if !config.exists() {
+        return;
+    }
+    let mut problems = Vec::new();
+    let settings = sshd::read(config, root, &mut |place, p| problems.push((place, p)));
+    for (place, p) in problems {
+        report.add(Severity::Note, place, p, "Check the Include lines.");
+    }
+    let sshd_has_otp = with_otp.iter().any(|s| s == "sshd");
+    if !sshd_has_otp {
+        if !with_otp.is_empty() {
+            report.add(
+                Severity::Note,
+                pam_dir.join("sshd").display(),
+                "sshd's PAM stack does not include pam_otp.so: ssh logins are not asked for a code.".into(),
+                "If ssh logins should need a code, add 'auth required pam_otp.so' to /etc/pam.d/sshd.",
+            );
+        }
+        return;
+    }
+    let here = |s: Option<&sshd::Setting>| {
+        s.map_or_else(
+            || format!("{} (default)", config.display()),
+            |s| s.place.to_string(),
+        )
+    };
+    let value = |keys: &[&str], default: &str| -> (String, String) {
+        let s = sshd::global(&settings, keys);
+        (
+            s.map_or(default.to_string(), |s| s.value.to_ascii_lowercase()),
+            here(s),
+        )
+    };
+
+    let (use_pam, at) = value(&["usepam"], "no");
+    if use_pam != "yes" {
+        report.add(
+            Severity::Bypass,
+            at,
+            format!("sshd_config: UsePAM {use_pam}: sshd never runs the PAM stack, so ssh logins are not asked for a code."),
+            "Set 'UsePAM yes'.",
+        );
+    }
+    let (kbd, kbd_at) = value(
+        &[
+            "kbdinteractiveauthentication",
+            "challengeresponseauthentication",
+        ],
+        "yes",
+    );
+    let (methods, methods_at) = value(&["authenticationmethods"], "any");
+    let (pubkey, _) = value(&["pubkeyauthentication"], "yes");
+    let (password, password_at) = value(&["passwordauthentication"], "yes");
+
+    let lists: Vec<&str> = methods.split_whitespace().collect();
+    let needs_kbd = methods != "any"
+        && !lists.is_empty()
+        && lists
+            .iter()
+            .all(|l| l.split(',').any(|m| m.starts_with("keyboard-interactive")));
+    if kbd != "yes" {
+        if needs_kbd {
+            report.add(
+                Severity::Lockout,
+                kbd_at,
+                "sshd_config: KbdInteractiveAuthentication is off, but AuthenticationMethods requires keyboard-interactive: nobody can log in over ssh.".into(),
+                "Set 'KbdInteractiveAuthentication yes'.",
+            );
+        } else {
+            report.add(
+                Severity::Bypass,
+                kbd_at,
+                "sshd_config: KbdInteractiveAuthentication is off: the code prompt cannot be shown, and ssh logins by other methods skip it.".into(),
+                "Set 'KbdInteractiveAuthentication yes'.",
+            );
+        }
+    }
+    if methods == "any" {
+        if pubkey == "yes" {
+            report.add(
+                Severity::Bypass,
+                methods_at,
+                "sshd_config: no AuthenticationMethods, so a public key alone logs in (publickey never runs the PAM auth stack): no code is asked.".into(),
+                "Set 'AuthenticationMethods publickey,keyboard-interactive' (key and code) or 'keyboard-interactive' (PAM password and code).",
+            );
+        }
+        if password == "yes" && use_pam == "yes" {
+            report.add(
+                Severity::Note,
+                password_at,
+                "sshd_config: PasswordAuthentication yes: sshd answers pam_otp's prompt with the password, so that method always fails and counts towards the lock-out.".into(),
+                "Set 'PasswordAuthentication no' and use keyboard-interactive for passwords.",
+            );
+        }
+    } else {
+        check_method_lists(&lists, &methods_at, report);
+    }
+    for s in settings
+        .iter()
+        .filter(|s| s.in_match.is_some() && s.key == "authenticationmethods")
+    {
+        let lists: Vec<&str> = s.value.split_whitespace().collect();
+        if s.value.eq_ignore_ascii_case("any") {
+            report.add(
+                Severity::Bypass,
+                &s.place,
+                "sshd_config: 'AuthenticationMethods any' in a Match block: matching connections log in with a key alone, without a code.".into(),
+                "Require keyboard-interactive in that Match block too, or remove the line.",
+            );
+        } else {
+            check_method_lists(&lists, &s.place.to_string(), report);
+        }
+    }
+    for s in settings
+        .iter()
+        .filter(|s| s.in_match.is_some() && s.key == "kbdinteractiveauthentication")
+        .filter(|s| !s.value.eq_ignore_ascii_case("yes"))
+    {
+        report.add(
+            Severity::Bypass,
+            &s.place,
+            "sshd_config: a Match block turns keyboard-interactive off: matching connections are not asked for a code (or cannot log in).".into(),
+            "Remove the line from the Match block.",
+        );
+    }
+}
+
+fn check_method_lists(lists: &[&str], at: &str, report: &mut Report) {
+    for list in lists {
+        if list
+            .split(',')
+            .any(|m| m.starts_with("keyboard-interactive"))
+        {
+            continue;
+        }
+        let (problem, fix) = if list.split(',').any(|m| m == "password") {
+            (
+                format!("sshd_config: AuthenticationMethods allows '{list}': with the password method sshd answers pam_otp's prompt with the password, so the code is never asked (and the attempt fails)."),
+                "Use keyboard-interactive instead of password in that list.",
+            )
+        } else {
+            (
+                format!("sshd_config: AuthenticationMethods allows '{list}', which never runs keyboard-interactive: those logins skip the code."),
+                "Add keyboard-interactive to that list (e.g. 'publickey,keyboard-interactive') or remove it.",
+            )
+        };
+        report.add(Severity::Bypass, at, problem, fix);
+    }
+}
+
+fn print(pam_dir: &Path, sshd_config: &Path, report: &Report) {
+    println!(
+        "Checked {} and {}.",
+        pam_dir.display(),
+        if sshd_config.exists() {
+            sshd_config.display().to_string()
+        } else {
+            format!("no {} (sshd not checked)", sshd_config.display())
+        }
+    );
+    for ok in &report.ok {
+        println!("ok       {ok}");
+    }
+    for f in &report.findings {
+        println!("{}  {}: {}", f.severity.label(), f.place, f.problem);
+        println!("         fix: {}", f.fix);
+    }
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let (l, b, n) = (
+        count(Severity::Lockout),
+        count(Severity::Bypass),
+        count(Severity::Note),
+    );
+    if l + b == 0 {
+        println!("No problem found that locks people out or skips the code ({n} note(s)).");
+    } else {
+        println!("{l} lock-out problem(s), {b} bypass problem(s), {n} note(s).");
+    }
 }
