@@ -113,7 +113,11 @@ pub fn decode_base32(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     {
         return None;
     }
-    base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &cleaned).map(Zeroizing::new)
+    // One lone character carries fewer than 8 bits: it decodes to no key at all, which the
+    // file could then not even be written back with.
+    base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &cleaned)
+        .filter(|key| !key.is_empty())
+        .map(Zeroizing::new)
 }
 
 /// Encodes `key` as unpadded upper-case base32, the form authenticator apps expect.
@@ -327,6 +331,19 @@ mod tests {
         let f =
             SecretFile::parse(b"secret = gezd gnbv gy3t qojq gezd gnbv gy3t qojq====\n").unwrap();
         assert_eq!(&f.key[..], b"12345678901234567890");
+    }
+
+    #[test]
+    fn a_secret_that_decodes_to_no_bytes_is_refused() {
+        // Found by fuzzing (fuzz/regressions/secret_file): "Q" decoded to an empty key.
+        assert_eq!(decode_base32("Q"), None);
+        assert_eq!(
+            SecretFile::parse(b"secret =Q\n"),
+            Err(SecretFileError::BadValue {
+                line: 1,
+                key: "secret"
+            })
+        );
     }
 
     #[test]
