@@ -29,6 +29,25 @@ pub fn unlock(store: &dyn StateStore, uid: u32) -> Result<State, StoreError> {
     Ok(before.unwrap_or_default())
 }
 
+/// After `pam-otp enroll` checked a TOTP code at `step` for a newly saved `secret`: starts
+/// that secret's replay history at `step`, so the code typed to confirm (seen on screen by
+/// whoever stood by) cannot log in. The throttling record is kept, as [`verify`] keeps it.
+pub fn start_history(
+    store: &dyn StateStore,
+    uid: u32,
+    secret: &SecretFile,
+    step: u64,
+) -> Result<State, StoreError> {
+    let id = verify::secret_id(secret);
+    store.transact(uid, &mut |state| State {
+        secret_id: id,
+        last_step: Some(step),
+        hotp_next: None,
+        spent: Vec::new(),
+        ..state.clone()
+    })
+}
+
 /// How many of the file's recovery codes are not yet spent according to `state`. Spent
 /// records of a different secret (before a re-enrolment) do not count, as in [`verify`].
 pub fn unspent_recovery_codes(secret: &SecretFile, state: &State) -> usize {
@@ -79,6 +98,32 @@ mod tests {
         assert_eq!((after.failures, after.lockouts), (0, 0));
         assert_eq!(after.last_step, Some(99));
         assert_eq!(after.spent, vec![[4; 8]]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn confirmed_code_cannot_log_in_afterwards() {
+        let dir = std::env::temp_dir().join(format!("pam_otp-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = FileStore::new(&dir, Duration::from_secs(1));
+        let s = secret();
+        let now = 1_700_000_000;
+        let code = crate::otp::format_code(
+            crate::otp::totp(&s.key, now, 30, s.algorithm, s.digits),
+            s.digits,
+        );
+        let policy = verify::Policy::default();
+        store
+            .transact(9, &mut |st| State {
+                failures: 2,
+                ..st.clone()
+            })
+            .unwrap();
+        start_history(&store, 9, &s, now / 30).unwrap();
+        let state = store.load(9).unwrap();
+        assert_eq!(state.failures, 2);
+        let d = verify::decide(&s, &state, now + 5, code.as_bytes(), &policy);
+        assert_eq!(d.outcome, Err(verify::Denial::Replay));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

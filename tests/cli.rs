@@ -388,11 +388,33 @@ fn enroll_confirming(home: &Temp, extra: &[&str], answer: impl Fn(&str) -> Strin
 #[test]
 fn enroll_saves_only_after_a_matching_code() {
     let home = Temp::new("confirm");
+    std::fs::create_dir(home.state()).unwrap();
+    std::fs::set_permissions(home.state(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let out = ok(enroll_confirming(&home, &[], |s| {
         format!("{}\n", oathtool(&["--totp", "-b", s]))
     }));
     assert!(out.contains("Saved"), "{out}");
-    assert!(home.otp().exists());
+    // The code typed to confirm was seen on screen: it cannot log in.
+    let secret = secret_of(&home.otp());
+    let code = oathtool(&["--totp", "-b", &b32(&secret)]);
+    let step_now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30;
+    let state = FileStore::new(home.state(), Duration::from_secs(1))
+        .load(nix::unistd::geteuid().as_raw())
+        .unwrap();
+    assert!(
+        state.last_step.is_some_and(|s| s + 2 >= step_now),
+        "{state:?}"
+    );
+    if state.last_step == Some(step_now) {
+        assert_eq!(
+            login(&home.otp(), &home.state(), &code, &[]),
+            Verdict::Deny(Reason::Replay)
+        );
+    }
 
     // Wrong codes three times, then nothing is written.
     let wrong = Temp::new("confirm-wrong");

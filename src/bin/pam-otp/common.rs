@@ -262,9 +262,10 @@ impl Target {
             Ok(true) if !force => Err(self.write_error(WriteError::Exists)),
             Ok(_) => Ok(()),
             Err(ReadError::NotFound) => fail!(
-                "the directory {} does not exist; create it first (pam_otp reads the secret from {}).",
+                "the directory {} does not exist; create it first (pam_otp reads the secret from {}).{}",
                 dir.display(),
-                self.shown()
+                self.shown(),
+                self.store_hint()
             ),
             Err(ReadError::Unsafe(why)) => fail!(
                 "{}: {why}; pam_otp would refuse a secret file there. Fix the directory's permissions first (chmod go-w).",

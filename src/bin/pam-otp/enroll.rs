@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use pam_otp::admin;
 use pam_otp::otp::Algorithm;
 use pam_otp::otpauth;
 use pam_otp::secret_file::{encode_base32, Kind, SecretFile};
@@ -35,11 +36,12 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
 
     show(&target, &secret, &issuer, &label, a.qr)?;
     let mut secret = secret;
-    if a.no_confirm {
+    let confirmed_step = if a.no_confirm {
         eprintln!("Not asking for a code (--no-confirm): check one before you log out.");
+        None
     } else {
-        confirm(&mut secret)?;
-    }
+        confirm(&mut secret)?
+    };
 
     let (codes, hashes) = common::new_recovery_codes(a.recovery_codes as usize)?;
     secret.recovery = hashes;
@@ -58,8 +60,30 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     if let Some(b) = backup {
         println!("The previous file is kept as {}.", b.display());
     }
+    if let Some(step) = confirmed_step {
+        spend_confirmed_code(&target, &secret, step);
+    }
     common::print_recovery_codes(&codes);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the caller may write the module's state (root, normally), marks the TOTP code
+/// typed to confirm as used. Elsewhere it stays valid for a minute or so, as any code does.
+fn spend_confirmed_code(target: &Target, secret: &SecretFile, step: u64) {
+    let dir = &target.config.state_dir;
+    let writable = match std::fs::symlink_metadata(dir) {
+        Ok(m) => std::os::unix::fs::MetadataExt::uid(&m) == common::euid(),
+        Err(_) => common::is_root(),
+    };
+    if !writable {
+        return;
+    }
+    if let Err(e) = admin::start_history(&target.store(), target.account.uid, secret, step) {
+        eprintln!(
+            "Note: could not record the confirming code as used in {} ({e}); it stays valid until it expires.",
+            dir.display()
+        );
+    }
 }
 
 fn new_secret(a: &EnrollArgs, min_bits: usize) -> Result<SecretFile> {
@@ -147,8 +171,9 @@ fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrM
 }
 
 /// Asks for a code until one matches (then, for HOTP, moves the file's counter past it so
-/// the code cannot be used again), or fails after [`CONFIRM_TRIES`] wrong ones.
-fn confirm(secret: &mut SecretFile) -> Result<()> {
+/// the code cannot be used again), or fails after [`CONFIRM_TRIES`] wrong ones. Returns the
+/// TOTP step of the matching code.
+fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
     let policy = Policy::default();
     for attempt in 1..=CONFIRM_TRIES {
         let Some(typed) = common::ask("\nType the code the app shows now, to confirm: ")? else {
@@ -168,7 +193,7 @@ fn confirm(secret: &mut SecretFile) -> Result<()> {
                 secret.kind = Kind::Hotp { counter: next };
             }
             eprintln!("The code matches.");
-            return Ok(());
+            return Ok(decision.state.last_step);
         }
         if attempt < CONFIRM_TRIES {
             eprintln!("That code does not match; try the next one the app shows.");

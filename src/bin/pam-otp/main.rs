@@ -21,6 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// What the module's arguments say; pass the same values as on the `pam_otp.so` line.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Module settings (as on the pam_otp.so line)")]
 pub struct ModuleOpts {
     /// Secret file path template, as the module's secret= argument (%h home, %u user, %U uid).
     /// A template starting with %h is a user-owned file; an absolute one is an admin-managed
