@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::fcntl::{openat, renameat2, AtFlags, OFlag, RenameFlags};
 use nix::sys::stat::Mode;
 use sha2::{Digest, Sha256};
 
@@ -213,8 +213,27 @@ impl StateStore for FileStore {
     }
 }
 
+/// Moves the finished temporary file to `name` unless another process created it first.
+///
+/// `renameat2(RENAME_NOREPLACE)` makes the file appear with exactly one link. The fallback
+/// for file systems without it (link, then the caller unlinks the temporary name) leaves a
+/// moment in which the file has two links, so a concurrent first login on such a file
+/// system may be refused once; it is never accepted wrongly.
+fn publish(dir: &OwnedFd, temp: &str, name: &str) -> Result<(), StoreError> {
+    match renameat2(dir, temp, dir, name, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(Errno::EINVAL | Errno::ENOSYS) => {
+            match nix::unistd::linkat(dir, temp, dir, name, AtFlags::empty()) {
+                Ok(()) | Err(Errno::EEXIST) => Ok(()),
+                Err(e) => Err(io("link new state file")(e)),
+            }
+        }
+        Err(e) => Err(io("rename new state file")(e)),
+    }
+}
+
 /// Creates a user's state file holding the default state: written and synced under a
-/// temporary name, then linked into place (so it appears complete or not at all).
+/// temporary name, then moved into place (so it appears complete or not at all).
 fn create_file(dir: &OwnedFd, name: &str) -> Result<(), StoreError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -232,10 +251,7 @@ fn create_file(dir: &OwnedFd, name: &str) -> Result<(), StoreError> {
         file.write_all_at(&image, 0)
             .map_err(io_std("write new state file"))?;
         file.sync_all().map_err(io_std("sync new state file"))?;
-        match nix::unistd::linkat(dir, temp.as_str(), dir, name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::EEXIST) => Ok(()),
-            Err(e) => Err(io("link new state file")(e)),
-        }
+        publish(dir, &temp, name)
     })();
     let _ = nix::unistd::unlinkat(dir, temp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     result?;

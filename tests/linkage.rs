@@ -1,22 +1,14 @@
 //! The built module's dynamic dependencies: what every sshd/sudo login pays to load.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn module() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/linkage-HASH → target/<profile>/libpam_otp.so
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let so = profile_dir.join("libpam_otp.so");
-    assert!(so.exists(), "{} not built", so.display());
-    so
-}
+mod support;
 
 #[test]
 fn module_needs_only_libpam_and_libc() {
     let out = Command::new("readelf")
         .args(["-d"])
-        .arg(module())
+        .arg(support::module_path())
         .output()
         .expect("readelf (Debian package binutils) must be installed");
     assert!(out.status.success());
