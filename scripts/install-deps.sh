@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and the tests need (Debian 12 "bookworm").
-# Runs apt-get only for what is missing; without root it prints the command instead.
+# Installs what the build and the tests need on Debian 12 "bookworm": Debian packages through
+# apt-get (only those missing; without root it prints the command instead), then pinned cargo
+# subcommands through `cargo install`.
 #
 #   scripts/install-deps.sh            build + unit/libpam tests
-#   scripts/install-deps.sh --all      also the container suite and the benchmarks
+#   scripts/install-deps.sh --all      also containers, packaging checks and benchmarks
 set -euo pipefail
+
+all=false
+[[ "${1:-}" == "--all" ]] && all=true
 
 packages=(
   gcc libpam0g-dev          # linking against libpam
   pamtester libpam-wrapper  # driving the built module through real libpam
   oathtool                  # an independent OTP implementation to cross-check codes
   zbar-tools mandoc         # QR-code decoding, man-page lint
-  binutils                  # nm, to check the module's exported symbols
+  binutils                  # nm/readelf, to check the module's symbols and dependencies
 )
-if [[ "${1:-}" == "--all" ]]; then
+if [[ $all == true ]]; then
   packages+=(
     podman runc debootstrap uidmap  # container tests (see DESIGN.md for the podman settings)
+    rpm dpkg-dev                    # packaging checks (rpmbuild, dpkg-architecture)
     libpam-google-authenticator libpam-oath  # the incumbents, for side-by-side benchmarks
   )
 fi
@@ -24,14 +29,20 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "missing packages: ${missing[*]}" >&2
-  echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Cargo subcommands, pinned so that CI runs are repeatable.
+if [[ $all == true ]] && ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "installing cargo-deb (cargo install)"
+  cargo install --locked --quiet cargo-deb@3.8.0
+fi

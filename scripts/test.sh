@@ -1,38 +1,44 @@
 #!/usr/bin/env bash
-# Runs every test of pam_otp, from a fresh Debian 12 machine with a Rust toolchain:
-#   1. installs the Debian packages the tests need (scripts/install-deps.sh),
-#   2. checks formatting and lints,
-#   3. runs the unit tests and the tests that drive the built module through real libpam,
-#   4. as root: the container suite (real sshd, sudo, pamtester in a Debian container).
+# Runs every test of pam_otp, from a fresh Debian 12 machine with a Rust toolchain.
 #
-#   scripts/test.sh             everything (containers only when run as root)
-#   scripts/test.sh --quick     skip the container suite
+#   sudo scripts/test.sh        everything: lints, unit and libpam tests (root-only ones too),
+#                               packaging checks, fuzz smoke run, container suite
+#   scripts/test.sh --quick     no root needed: lints, unit and libpam tests
+#
+# Each stage prints its own summary; the script stops at the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=false
-[[ "${1:-}" == "--quick" ]] && quick=true
-containers=false
-if [[ $quick == false && $(id -u) -eq 0 ]]; then
-  containers=true
+full=true
+[[ "${1:-}" == "--quick" ]] && full=false
+if [[ $full == true && $(id -u) -ne 0 ]]; then
+  echo "the full run needs root (containers, tmpfs mounts); use 'sudo scripts/test.sh' or --quick" >&2
+  exit 1
 fi
 
-if [[ $containers == true ]]; then
+stage() { printf '\n== %s\n' "$*"; }
+
+if [[ $full == true ]]; then
   scripts/install-deps.sh --all
 else
   scripts/install-deps.sh
 fi
 
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --locked
+stage "cargo test"
+if [[ $full == true ]]; then
+  # Root-only tests (tmpfs mounts for disk-full) are #[ignore]d for ordinary users.
+  cargo test --locked -- --include-ignored
+else
+  cargo test --locked
+fi
 
-if [[ $containers == true ]]; then
-  echo "== container tests"
+if [[ $full == true ]]; then
+  stage "packaging checks"
+  scripts/package-test.sh
+  stage "container tests"
   scripts/container-test.sh
-elif [[ $quick == false ]]; then
-  echo "== container tests skipped: they need root (podman); run 'sudo scripts/test.sh'"
 fi
