@@ -1343,3 +1343,67 @@ fn check_error_paths() {
         "cannot read the PAM service directory /nonexistent/pam.d",
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// An ordinary user (root drops to nobody with setpriv)
+
+/// `pam-otp ARGS` as nobody; `None` when that cannot run here (not root, no setpriv, or the
+/// build directory is not reachable by nobody).
+fn as_nobody(args: &[&str]) -> Option<Output> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let cmd = |a: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_pam-otp"))
+            .args(a)
+            .env_remove("PAM_OTP_SECRET")
+            .env_remove("PAM_OTP_STATE_DIR");
+        c
+    };
+    let probe = cmd(&["--version"]).output().ok()?;
+    if !probe.status.success() {
+        eprintln!("nobody cannot run the built pam-otp here: skipped");
+        return None;
+    }
+    Some(run_with_input(cmd(args), ""))
+}
+
+#[test]
+fn ordinary_users_cannot_act_for_others_or_read_root_state() {
+    let Some(o) = as_nobody(&["status", "--user", "root"]) else {
+        eprintln!("needs root and setpriv: skipped");
+        return;
+    };
+    fails(o, 1, "only root can act for another user");
+    let o = as_nobody(&["unlock", "root"]).unwrap();
+    fails(o, 1, "only root can act for another user");
+
+    let nobody = pam_otp::userdb::lookup("nobody").unwrap().unwrap();
+    let home = Temp::new("nobody-status");
+    nix::unistd::chown(&home.0, Some(nix::unistd::Uid::from_raw(nobody.uid)), None).unwrap();
+    std::fs::create_dir(home.state()).unwrap();
+    std::fs::set_permissions(home.state(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (h, s) = (home.0.to_str().unwrap(), home.state());
+    let s = s.to_str().unwrap();
+    let o = as_nobody(&[
+        "--home",
+        h,
+        "--state-dir",
+        s,
+        "enroll",
+        "--no-confirm",
+        "--qr",
+        "none",
+    ])
+    .unwrap();
+    ok(o);
+    assert_eq!(std::fs::metadata(home.otp()).unwrap().uid(), nobody.uid);
+    let out = ok(as_nobody(&["--home", h, "--state-dir", s, "status"]).unwrap());
+    assert!(out.contains("not readable as this user"), "{out}");
+    assert!(out.contains("known only to root"), "{out}");
+    let o = as_nobody(&["--home", h, "--state-dir", s, "reset", "nobody", "--yes"]).unwrap();
+    fails(o, 1, "only the owner of");
+    assert!(home.otp().exists(), "nothing changed");
+}
