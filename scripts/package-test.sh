@@ -108,9 +108,12 @@ rpm_package() {
   local rpm
   rpm=$(find "$top/RPMS" -name 'pam_otp-*.rpm')
   rpm -qlp "$rpm" > "$work/rpm-files"
-  for f in /usr/lib64/security/pam_otp.so /usr/bin/pam-otp /usr/share/man/man8/pam_otp.8.gz \
-           /usr/lib/tmpfiles.d/pam_otp.conf /var/lib/pam_otp; do
-    grep -qx "$f" "$work/rpm-files" || { echo "rpm lacks $f"; cat "$work/rpm-files"; return 1; }
+  # Man pages are gzipped by brp-compress where it works (not with Debian's rpm).
+  for f in '/usr/lib64/security/pam_otp\.so' '/usr/bin/pam-otp' \
+           '/usr/share/man/man8/pam_otp\.8(\.gz)?' '/usr/share/man/man5/pam_otp\.5(\.gz)?' \
+           '/usr/share/man/man1/pam-otp\.1(\.gz)?' '/usr/lib/tmpfiles\.d/pam_otp\.conf' \
+           '/usr/share/doc/pam_otp/examples/pam\.d/sshd' '/var/lib/pam_otp'; do
+    grep -Eqx "$f" "$work/rpm-files" || { echo "rpm lacks $f"; cat "$work/rpm-files"; return 1; }
   done
   rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" | grep -q '^drwx------ /var/lib/pam_otp$'
 }
