@@ -1,0 +1,184 @@
+//! The properties each fuzz target checks, as plain functions over bytes.
+//!
+//! Shared by the cargo-fuzz targets (`fuzz_targets/*.rs`) and by `tests/fuzz_corpus.rs`,
+//! which replays the kept corpus and every past crash (`fuzz/regressions/`) under plain
+//! `cargo test`, so a crash once found stays fixed without cargo-fuzz installed.
+
+// Each target uses one of these; the corpus test uses them all.
+#![allow(dead_code)]
+
+use pam_otp::args;
+use pam_otp::otp::{self, Algorithm};
+use pam_otp::recovery::{self, RecoveryHash};
+use pam_otp::secret_file::{Kind, SecretFile};
+use pam_otp::state::State;
+use pam_otp::store::{decode_slot, encode_slot, newest_slot};
+use pam_otp::userdb::Account;
+use pam_otp::verify::{self, Method, Policy};
+use zeroize::Zeroizing;
+
+/// Secret-file parser: never panics; whatever it accepts survives a write-and-parse round
+/// trip unchanged (what `pam-otp` writes, the module reads back identically).
+pub fn secret_file(data: &[u8]) {
+    let Ok(parsed) = SecretFile::parse(data) else {
+        return;
+    };
+    let _ = parsed.check_strength(128);
+    let written = parsed.to_bytes();
+    let again = SecretFile::parse(&written).expect("a written secret file parses again");
+    assert_eq!(again, parsed, "round trip changed the secret file");
+}
+
+/// State encoding, one checksummed slot, and a whole two-slot file image: never panic;
+/// whatever decodes re-encodes to the same bytes (the decoders are strict inverses of the
+/// encoders, so no corruption can pass as a different valid state).
+pub fn state_file(data: &[u8]) {
+    if let Ok(state) = State::decode(data) {
+        assert_eq!(
+            state.encode(),
+            data,
+            "State::decode accepted a non-canonical encoding"
+        );
+    }
+    if let Some((seq, state)) = decode_slot(data) {
+        let slot = encode_slot(seq, &state);
+        assert_eq!(
+            &data[..slot.len()],
+            &slot[..],
+            "decode_slot/encode_slot disagree"
+        );
+    }
+    if let Some((index, seq, state)) = newest_slot(data) {
+        assert!(index < 2);
+        let slot = &data[index * 4096..(index + 1) * 4096];
+        assert_eq!(decode_slot(slot), Some((seq, state)));
+    }
+}
+
+/// Module arguments, NUL-separated as a PAM stack line hands them over: never panics, and
+/// any secret path let through expands to an absolute path without `..`.
+pub fn module_args(data: &[u8]) {
+    let argv: Vec<&[u8]> = data.split(|b| *b == 0).collect();
+    let Ok(config) = args::parse(argv.iter().copied()) else {
+        return;
+    };
+    for (name, home) in [
+        ("alice", "/home/alice"),
+        ("..", "/"),
+        ("a b", "relative/home"),
+    ] {
+        let account = Account {
+            name: name.into(),
+            uid: 1000,
+            gid: 1000,
+            home: home.into(),
+        };
+        if let Some(path) = config.secret_path(&account) {
+            assert!(path.is_absolute(), "relative secret path {path:?}");
+            assert!(
+                !path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir)),
+                "secret path with '..': {path:?}"
+            );
+        }
+    }
+}
+
+/// The recovery code known to the secret used by [`typed_code`].
+pub const RECOVERY_CODE: &[u8] = b"abcdefgh2345";
+
+/// The decision on arbitrary typed input, stored state and clock: never panics, and accepts
+/// only what a real token or the recovery code would produce.
+///
+/// Layout: byte 0 picks the token (TOTP/HOTP, algorithm, digits, stored history or not),
+/// bytes 1..9 the clock, 9..17 the stored HOTP counter or last TOTP step, byte 17 the stored
+/// failure count; the rest is what the user typed.
+pub fn typed_code(data: &[u8]) {
+    if data.len() < 18 {
+        return;
+    }
+    let pick = data[0];
+    let now = u64::from_le_bytes(data[1..9].try_into().unwrap());
+    let stored = u64::from_le_bytes(data[9..17].try_into().unwrap());
+    let failures = u32::from(data[17]);
+    let input = &data[18..];
+
+    let algorithm = [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512][usize::from(pick % 3)];
+    let digits = 6 + u32::from((pick >> 2) % 3);
+    let kind = if pick & 0x20 == 0 {
+        Kind::Totp { period: 30 }
+    } else {
+        Kind::Hotp { counter: 0 }
+    };
+    let secret = SecretFile {
+        kind,
+        key: Zeroizing::new(b"12345678901234567890".to_vec()),
+        algorithm,
+        digits,
+        recovery: vec![RecoveryHash::new([7; 16], RECOVERY_CODE)],
+    };
+    let mut state = State {
+        secret_id: verify::secret_id(&secret),
+        failures,
+        ..State::default()
+    };
+    if pick & 0x40 != 0 {
+        match kind {
+            Kind::Totp { .. } => state.last_step = Some(stored),
+            Kind::Hotp { .. } => state.hotp_next = Some(stored),
+        }
+    }
+    let policy = Policy::default();
+    let d = verify::decide(&secret, &state, now, input, &policy);
+
+    let typed: Vec<u8> = input.iter().copied().filter(|b| *b != b' ').collect();
+    let typed_code = std::str::from_utf8(&typed)
+        .ok()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u32>().ok());
+    match d.outcome {
+        Ok(Method::Totp) => {
+            let step = d
+                .state
+                .last_step
+                .expect("an accepted TOTP code records its step");
+            assert!(
+                state.last_step.is_none_or(|s| step > s),
+                "TOTP replay accepted"
+            );
+            assert!(step.abs_diff(otp::totp_step(now, 30)) <= policy.window);
+            assert_eq!(typed.len(), digits as usize);
+            assert_eq!(
+                typed_code,
+                Some(otp::hotp(&secret.key, step, algorithm, digits))
+            );
+        }
+        Ok(Method::Hotp) => {
+            let next = d
+                .state
+                .hotp_next
+                .expect("an accepted HOTP code moves the counter");
+            assert!(
+                next > state.hotp_next.unwrap_or(0),
+                "HOTP counter moved backwards"
+            );
+            assert_eq!(typed.len(), digits as usize);
+            assert_eq!(
+                typed_code,
+                Some(otp::hotp(&secret.key, next - 1, algorithm, digits))
+            );
+        }
+        Ok(Method::Recovery) => {
+            let normalized = recovery::normalize(input);
+            assert_eq!(normalized.as_deref().map(|v| &v[..]), Some(RECOVERY_CODE));
+        }
+        Err(_) => assert!(
+            d.state.failures > state.failures || d.state.locked_until > 0,
+            "a refused attempt was not counted"
+        ),
+    }
+    if d.outcome.is_ok() {
+        assert_eq!((d.state.failures, d.state.locked_until), (0, 0));
+    }
+}
