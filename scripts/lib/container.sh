@@ -231,6 +231,8 @@ ct_build_image() {
     tail -n 20 "$log" | sed 's/^/    /' >&2
     return 1
   fi
+  # The copies this build superseded (untagged now), not other images.
+  ct image prune -f --filter label=org.pam-otp.test-image=1 >>"$log" 2>&1 || true
 }
 
 # ct_wait_ready NAME: waits for the container's entrypoint to have started syslogd and sshd.
