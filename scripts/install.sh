@@ -36,14 +36,13 @@ if [[ -z "${TMPFILESDIR:-}" ]]; then
 fi
 
 find_pamdir() {
-  local triplet="" d
-  if command -v dpkg-architecture >/dev/null 2>&1; then
-    triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
-  elif command -v gcc >/dev/null 2>&1; then
-    triplet=$(gcc -print-multiarch 2>/dev/null || true)
-  fi
-  for d in ${triplet:+/usr/lib/$triplet/security /lib/$triplet/security} \
-           /usr/lib64/security /lib64/security /usr/lib/security /lib/security; do
+  # Where the system's own modules are: next to libpam's own library directory first (exact
+  # on multiarch systems), then the usual places.
+  local libpam d
+  libpam=$(ldconfig -p 2>/dev/null | awk '/libpam\.so\.0 /{print $NF; exit}')
+  for d in ${libpam:+"$(dirname "$libpam")/security"} /usr/lib/*-linux-*/security \
+           /lib/*-linux-*/security /usr/lib64/security /lib64/security /usr/lib/security \
+           /lib/security; do
     if [[ -e "$d/pam_unix.so" ]]; then echo "$d"; return; fi
   done
   echo "cannot find the PAM module directory (no pam_unix.so found); set PAMDIR" >&2

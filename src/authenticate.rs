@@ -97,24 +97,27 @@ pub fn authenticate<'a>(
     raw_args: impl IntoIterator<Item = &'a [u8]>,
     now: SystemTime,
 ) -> Verdict {
+    let user = host.user();
+    let user_shown = user
+        .as_deref()
+        .map_or_else(|| "?".to_string(), args::sanitize);
+    let rhost = host
+        .remote_host()
+        .map_or_else(|| "-".to_string(), |h| args::sanitize(&h));
     let config = match args::parse(raw_args) {
         Ok(c) => c,
         Err(e) => {
-            host.log(
-                Level::Error,
-                &format!("{} {e}; refusing every login", Reason::BadArgs.word()),
+            let line = format!(
+                "{} user={user_shown} rhost={rhost}: {e}; refusing every login",
+                Reason::BadArgs.word()
             );
+            host.log(Level::Error, &line);
             return Verdict::BadConfig;
         }
     };
-    let user = host.user();
     let attempt = Attempt {
-        user: user
-            .as_deref()
-            .map_or_else(|| "?".to_string(), args::sanitize),
-        rhost: host
-            .remote_host()
-            .map_or_else(|| "-".to_string(), |h| args::sanitize(&h)),
+        user: user_shown,
+        rhost,
         config: &config,
     };
     let Some(user) = user else {
@@ -163,7 +166,10 @@ pub fn authenticate<'a>(
         );
         host.log(
             Level::Debug,
-            &format!("debug user={}: {detail}", attempt.user),
+            &format!(
+                "debug user={} rhost={}: {detail}",
+                attempt.user, attempt.rhost
+            ),
         );
     }
     let Some(input) = attempt.read_code(host, &secret) else {

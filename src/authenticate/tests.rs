@@ -264,10 +264,12 @@ fn bad_arguments_refuse_without_asking() {
     let mut host = FakeHost::new(&s.user);
     assert_eq!(s.run(&mut host, &["nulok"]), Verdict::BadConfig);
     assert!(host.prompts.is_empty());
-    assert_eq!(
-        host.outcome_line(),
-        "bad_args argument 'nulok': unknown argument; refusing every login"
+    let want = format!(
+        "bad_args user={} rhost=192.0.2.7: argument 'nulok': unknown argument; \
+         refusing every login",
+        s.user
     );
+    assert_eq!(host.outcome_line(), want);
 }
 
 #[test]
