@@ -25,7 +25,7 @@ fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
+  cargo install cargo-fuzz --version "^0.13" --locked
 fi
 
 flags=(--sanitizer none -O)
