@@ -42,6 +42,11 @@ fn state_lock_held_by_another_process_fails_closed_within_the_bound() {
     }
 
     let denied = logged_login(&f, &f.user, &hotp(1), LOGIN_LIMIT);
+    eprintln!(
+        "lock held elsewhere, after {:?}: {}",
+        denied.elapsed,
+        denied.line()
+    );
     holder.kill().unwrap();
     holder.wait().unwrap();
     assert_eq!(denied.rc, PAM_AUTH_ERR);
@@ -226,6 +231,7 @@ fn disk_full_new_user_denied_cleanly_existing_user_unaffected() {
     let denied = logged_login(&f, &newcomer, &hotp(0), LOGIN_LIMIT);
     assert_eq!(denied.rc, PAM_AUTH_ERR);
     let line = denied.line();
+    eprintln!("disk full, new user: {line}");
     assert!(
         line.starts_with(&format!("state_error user={newcomer} ")),
         "{line}"
@@ -300,6 +306,7 @@ fn disk_full_failed_in_place_write_keeps_old_state_byte_identical() {
     let denied = logged_login(&f, &f.user, &hotp(2), LOGIN_LIMIT);
     assert_eq!(denied.rc, PAM_AUTH_ERR);
     let line = denied.line();
+    eprintln!("disk full, in-place write failed: {line}");
     assert!(
         line.starts_with(&format!("state_error user={} ", f.user)),
         "{line}"
