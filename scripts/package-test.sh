@@ -60,7 +60,7 @@ install_uninstall() {
   [[ $(stat -c %a "$dest/var/lib/pam_otp") == 700 ]]
   # Exactly the listed files, nothing else.
   local listed actual
-  listed=$(printf '%s\n' $expected | grep -v '/$' | sed "s:^$dest::" | sort)
+  listed=$(printf '%s\n' "$expected" | grep -v '/$' | sed "s:^$dest::" | sort)
   actual=$(cd "$dest" && find . -type f | sed 's:^\.::' | sort)
   [[ "$listed" == "$actual" ]] || { diff <(echo "$listed") <(echo "$actual"); return 1; }
   DESTDIR=$dest PREFIX=/usr PAMDIR=/usr/lib/x86_64-linux-gnu/security scripts/install.sh --uninstall >/dev/null

@@ -2,7 +2,7 @@
 # Runs every test of pam_otp, from a fresh Debian 12 machine with a Rust toolchain.
 #
 #   sudo scripts/test.sh        everything: lints, unit and libpam tests (root-only ones too),
-#                               packaging checks, fuzz smoke run, container suite
+#                               packaging checks, the .deb in a clean container, container suite
 #   scripts/test.sh --quick     no root needed: lints, unit and libpam tests
 #
 # Each stage prints its own summary; the script stops at the first failing stage.
@@ -39,6 +39,8 @@ fi
 if [[ $full == true ]]; then
   stage "packaging checks"
   scripts/package-test.sh
+  stage "Debian package in a clean container"
+  scripts/deb-test.sh
   stage "container tests"
   scripts/container-test.sh
 fi
