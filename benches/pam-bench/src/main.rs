@@ -18,6 +18,7 @@
 //!         --module PATH (pam_otp.so, default target/release/libpam_otp.so)
 //!         --dir DIR (scratch directory, default $TMPDIR or /var/tmp; it holds the state)
 //!         --tmpfs (root: a private tmpfs over the scratch directory, to leave the disk out)
+//!         --compare PATH (a second pam_otp.so build, measured as pam_otp-B beside the first)
 //! ```
 //!
 //! Output is Markdown, so that scripts/bench.sh can write it into BENCHMARKS.md as it is.
@@ -434,6 +435,8 @@ struct Options {
     per_proc: usize,
     /// Module names to include (all when empty); pam_permit is always kept as the floor.
     only: Vec<String>,
+    /// A second build of pam_otp.so, measured as "pam_otp-B" beside the first (A/B).
+    compare: Option<PathBuf>,
 }
 
 fn find_system_module(name: &str) -> Option<PathBuf> {
@@ -470,6 +473,13 @@ fn modules(opts: &Options) -> Vec<Module> {
         name: "pam_otp",
         path: fs::canonicalize(&opts.module).unwrap(),
     });
+    if let Some(path) = &opts.compare {
+        out.push(Module {
+            kind: Kind::Otp,
+            name: "pam_otp-B",
+            path: path.clone(),
+        });
+    }
     for (kind, name, file, package) in [
         (Kind::Oath, "pam_oath", "pam_oath.so", "libpam-oath"),
         (
@@ -1111,14 +1121,18 @@ fn private_dev_log(scratch: &Path, tmpfs: bool) -> Option<std::sync::Arc<AtomicU
 impl Options {
     /// The options a child process needs to find the same module and scratch directory.
     fn child_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--module".into(),
             self.module.display().to_string(),
             "--exact-dir".into(),
             self.dir.display().to_string(),
             "--logins".into(),
             self.logins.to_string(),
-        ]
+        ];
+        if let Some(b) = &self.compare {
+            args.extend(["--compare".into(), b.display().to_string()]);
+        }
+        args
     }
 }
 
@@ -1136,6 +1150,7 @@ fn main() {
         procs: vec![1, 2, 4, 8],
         per_proc: 500,
         only: Vec::new(),
+        compare: None,
     };
     let mut exact_dir = false;
     let mut tmpfs = false;
@@ -1152,6 +1167,7 @@ fn main() {
             }
             "--logins" => opts.logins = value().parse().unwrap(),
             "--tmpfs" => tmpfs = true,
+            "--compare" => opts.compare = Some(fs::canonicalize(value()).expect("--compare path")),
             "--logins-per-proc" => opts.per_proc = value().parse().unwrap(),
             "--only" => opts.only = value().split(',').map(str::to_string).collect(),
             "--procs" => {
