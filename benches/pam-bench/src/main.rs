@@ -1233,5 +1233,11 @@ fn main() {
         ),
         None => eprintln!("({:.1} s)", started.elapsed().as_secs_f64()),
     }
+    if tmpfs {
+        // The tmpfs goes with this process's mount namespace; the directory under it stays.
+        let dir = CString::new(opts.dir.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a live C string; MNT_DETACH has no other precondition.
+        unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
+    }
     let _ = fs::remove_dir_all(&opts.dir);
 }
