@@ -130,7 +130,7 @@ fn fds_child(dir: &Path) {
     }
     // A user without a secret file, and the state lock held elsewhere (lock timeout).
     assert_eq!(
-        prove::pam_login(Some(&services), "otp", "nobody", &hotp(21)),
+        prove::pam_login(Some(&services), "otp", &other_user(), &hotp(21)),
         PAM_AUTH_ERR
     );
     let state = File::open(dir.join("state").join(uid.to_string())).unwrap();
