@@ -2,7 +2,8 @@
 # Runs every test of pam_otp, from a fresh Debian 12 machine with a Rust toolchain.
 #
 #   sudo scripts/test.sh        everything: lints, unit and libpam tests (root-only ones too),
-#                               packaging checks, the .deb in a clean container, container suite
+#                               packaging checks, the .deb in a clean container, a fuzz
+#                               smoke run, the container suite
 #   scripts/test.sh --quick     no root needed: lints, unit and libpam tests
 #
 # Each stage prints its own summary; the script stops at the first failing stage.
@@ -41,6 +42,8 @@ if [[ $full == true ]]; then
   scripts/package-test.sh
   stage "Debian package in a clean container"
   scripts/deb-test.sh
+  stage "fuzz smoke run"
+  scripts/fuzz-smoke.sh
   stage "container tests"
   scripts/container-test.sh
 fi
