@@ -147,14 +147,9 @@ pub fn pam_login(confdir: Option<&Path>, service: &str, user: &str, answer: &str
     }
 }
 
-/// `target/<profile>/libpam_otp.so`, built by cargo for the tests.
-pub fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile = exe.parent().and_then(Path::parent).expect("target dir");
-    let so = profile.join("libpam_otp.so");
-    assert!(so.exists(), "{} not built", so.display());
-    so
-}
+#[path = "../support/built.rs"]
+mod built;
+pub use built::module_path;
 
 /// The module's own user: the secret store and state belong to it (root in CI).
 pub fn current_user() -> (String, u32) {
