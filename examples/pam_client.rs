@@ -35,62 +35,16 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::ptr;
 
-const PAM_SUCCESS: c_int = 0;
-const PAM_BUF_ERR: c_int = 5;
-const PAM_CONV_ERR: c_int = 19;
-const PAM_RHOST: c_int = 4;
-const PAM_PROMPT_ECHO_OFF: c_int = 1;
-const PAM_PROMPT_ECHO_ON: c_int = 2;
-const PAM_ERROR_MSG: c_int = 3;
-const PAM_TEXT_INFO: c_int = 4;
+#[path = "../tests/support/pam_client_ffi.rs"]
+mod pam_ffi;
+use pam_ffi::{
+    pam_authenticate, pam_end, pam_set_item, pam_start, pam_strerror, PamConv, PamHandle,
+    PamMessage, PamResponse, PAM_BUF_ERR, PAM_CONV_ERR, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF,
+    PAM_PROMPT_ECHO_ON, PAM_RHOST, PAM_SUCCESS, PAM_TEXT_INFO,
+};
 
 /// Size of the `--big` answer.
 const BIG_ANSWER_LEN: usize = 1 << 20;
-
-#[repr(C)]
-struct PamMessage {
-    msg_style: c_int,
-    msg: *const c_char,
-}
-
-#[repr(C)]
-struct PamResponse {
-    resp: *mut c_char,
-    resp_retcode: c_int,
-}
-
-type ConvFn = extern "C" fn(
-    num_msg: c_int,
-    msg: *mut *const PamMessage,
-    resp: *mut *mut PamResponse,
-    appdata_ptr: *mut c_void,
-) -> c_int;
-
-#[repr(C)]
-struct PamConv {
-    conv: ConvFn,
-    appdata_ptr: *mut c_void,
-}
-
-/// Opaque libpam handle.
-#[repr(C)]
-struct PamHandle {
-    _private: [u8; 0],
-}
-
-#[link(name = "pam")]
-extern "C" {
-    fn pam_start(
-        service: *const c_char,
-        user: *const c_char,
-        conv: *const PamConv,
-        pamh: *mut *mut PamHandle,
-    ) -> c_int;
-    fn pam_set_item(pamh: *mut PamHandle, item_type: c_int, item: *const c_void) -> c_int;
-    fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_end(pamh: *mut PamHandle, status: c_int) -> c_int;
-    fn pam_strerror(pamh: *mut PamHandle, errnum: c_int) -> *const c_char;
-}
 
 /// What the conversation does when asked something.
 enum Script {

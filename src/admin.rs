@@ -66,6 +66,7 @@ mod tests {
     use super::*;
     use crate::recovery::RecoveryHash;
     use crate::store::FileStore;
+    use crate::testutil::TempDir;
     use std::time::Duration;
 
     fn secret() -> SecretFile {
@@ -79,8 +80,8 @@ mod tests {
 
     #[test]
     fn unlock_clears_throttling_only() {
-        let dir = std::env::temp_dir().join(format!("pam_otp-admin-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let t = TempDir::new("admin");
+        let dir = t.0.join("state");
         let store = FileStore::new(&dir, Duration::from_secs(1));
         let locked = State {
             secret_id: [3; 8],
@@ -98,13 +99,12 @@ mod tests {
         assert_eq!((after.failures, after.lockouts), (0, 0));
         assert_eq!(after.last_step, Some(99));
         assert_eq!(after.spent, vec![[4; 8]]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn confirmed_code_cannot_log_in_afterwards() {
-        let dir = std::env::temp_dir().join(format!("pam_otp-history-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let t = TempDir::new("history");
+        let dir = t.0.join("state");
         let store = FileStore::new(&dir, Duration::from_secs(1));
         let s = secret();
         let now = 1_700_000_000;
@@ -124,7 +124,6 @@ mod tests {
         assert_eq!(state.failures, 2);
         let d = verify::decide(&s, &state, now + 5, code.as_bytes(), &policy);
         assert_eq!(d.outcome, Err(verify::Denial::Replay));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

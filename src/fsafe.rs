@@ -192,37 +192,14 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::{symlink, PermissionsExt};
 
+    use crate::testutil::TempDir;
+
     fn me() -> u32 {
         nix::unistd::geteuid().as_raw()
     }
 
-    fn private_dir() -> tempdir::Dir {
-        tempdir::Dir::new()
-    }
-
-    mod tempdir {
-        /// A private temporary directory removed on drop (no extra crate needed).
-        pub struct Dir(pub std::path::PathBuf);
-        impl Dir {
-            pub fn new() -> Dir {
-                use std::sync::atomic::{AtomicUsize, Ordering};
-                static N: AtomicUsize = AtomicUsize::new(0);
-                let p = std::env::temp_dir().join(format!(
-                    "pam_otp-fsafe-{}-{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::SeqCst)
-                ));
-                std::fs::create_dir(&p).unwrap();
-                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                    .unwrap();
-                Dir(p)
-            }
-        }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
+    fn private_dir() -> TempDir {
+        TempDir::new("fsafe")
     }
 
     fn write(path: &Path, mode: u32) {

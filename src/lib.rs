@@ -25,3 +25,5 @@ pub mod userdb;
 pub mod verify;
 
 mod pam;
+#[cfg(test)]
+pub(crate) mod testutil;

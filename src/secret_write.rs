@@ -268,43 +268,15 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     use crate::secret_file::MAX_FILE_SIZE;
+    use crate::testutil::TempDir;
 
     fn me() -> u32 {
         nix::unistd::geteuid().as_raw()
     }
 
-    struct Dir(PathBuf);
-    impl Dir {
-        fn new() -> Dir {
-            use std::sync::atomic::{AtomicUsize, Ordering};
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "pam_otp-write-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            fs::create_dir(&p).unwrap();
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
-            Dir(p)
-        }
-        fn names(&self) -> Vec<String> {
-            let mut v: Vec<String> = fs::read_dir(&self.0)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect();
-            v.sort();
-            v
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
     #[test]
     fn writes_a_private_file_the_reader_accepts() {
-        let d = Dir::new();
+        let d = TempDir::new("write");
         let p = d.0.join(".otp");
         let old_umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o277));
         let written = write_private_file(&p, me(), b"secret = X\n", Replace::Refuse);
@@ -320,7 +292,7 @@ mod tests {
 
     #[test]
     fn refuses_to_replace_unless_asked_and_backs_up() {
-        let d = Dir::new();
+        let d = TempDir::new("write");
         let p = d.0.join(".otp");
         write_private_file(&p, me(), b"one", Replace::Refuse).unwrap();
         assert_eq!(
@@ -349,7 +321,7 @@ mod tests {
 
     #[test]
     fn never_follows_or_replaces_a_link() {
-        let d = Dir::new();
+        let d = TempDir::new("write");
         let victim = d.0.join("victim");
         fs::write(&victim, b"precious").unwrap();
         let p = d.0.join(".otp");
@@ -367,7 +339,7 @@ mod tests {
 
     #[test]
     fn refuses_unsafe_or_missing_directories() {
-        let d = Dir::new();
+        let d = TempDir::new("write");
         fs::set_permissions(&d.0, fs::Permissions::from_mode(0o777)).unwrap();
         assert_eq!(
             write_private_file(&d.0.join(".otp"), me(), b"x", Replace::Refuse),
@@ -388,7 +360,7 @@ mod tests {
 
     #[test]
     fn refuses_a_file_that_would_belong_to_someone_else() {
-        let d = Dir::new();
+        let d = TempDir::new("write");
         let other = if me() == 0 { 1 } else { 0 };
         // The directory check passes for root-owned directories, so the owner check on the
         // new file itself is what must refuse.
@@ -399,7 +371,7 @@ mod tests {
 
     #[test]
     fn retire_moves_the_file_to_its_backup() {
-        let d = Dir::new();
+        let d = TempDir::new("write");
         let p = d.0.join("alice");
         assert_eq!(retire(&p, me()), Ok(None));
         write_private_file(&p, me(), b"old", Replace::Refuse).unwrap();

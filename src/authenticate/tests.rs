@@ -4,11 +4,10 @@ use super::*;
 use std::collections::VecDeque;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::otp::{format_code, totp, Algorithm};
+use crate::testutil::TempDir;
 
 const SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const KEY: &[u8] = b"12345678901234567890";
@@ -88,20 +87,13 @@ impl Host for FakeHost {
 }
 
 struct Setup {
-    dir: PathBuf,
+    dir: TempDir,
     user: String,
 }
 
 impl Setup {
     fn new() -> Setup {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "pam_otp-auth-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        fs::create_dir(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = TempDir::new("auth");
         let uid = nix::unistd::geteuid().as_raw();
         let user = userdb::lookup_uid(uid)
             .unwrap()
@@ -111,15 +103,15 @@ impl Setup {
     }
 
     fn write_secret(&self, text: &str, mode: u32) {
-        let path = self.dir.join(format!("{}.otp", self.user));
+        let path = self.dir.0.join(format!("{}.otp", self.user));
         fs::write(&path, text).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
     }
 
     fn args(&self, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
-            format!("secret={}/%u.otp", self.dir.display()),
-            format!("state_dir={}/state", self.dir.display()),
+            format!("secret={}/%u.otp", self.dir.0.display()),
+            format!("state_dir={}/state", self.dir.0.display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args
@@ -132,12 +124,6 @@ impl Setup {
             args.iter().map(|a| a.as_bytes()),
             UNIX_EPOCH + Duration::from_secs(NOW),
         )
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -278,7 +264,7 @@ fn failed_conversation_is_reported_and_counts_nothing() {
     let mut host = FakeHost::new(&s.user).failing_conversation();
     assert_eq!(s.run(&mut host, &[]), Verdict::ConvFailed);
     assert!(host.outcome_line().starts_with("conv_error "));
-    let store = FileStore::new(s.dir.join("state"), Duration::from_secs(1));
+    let store = FileStore::new(s.dir.0.join("state"), Duration::from_secs(1));
     let uid = nix::unistd::geteuid().as_raw();
     assert!(store.load(uid).unwrap().failures == 0);
 }
@@ -320,7 +306,7 @@ fn custom_prompt_is_used() {
 #[test]
 fn unusable_state_directory_denies() {
     let s = enrolled();
-    let state = s.dir.join("state");
+    let state = s.dir.0.join("state");
     fs::create_dir(&state).unwrap();
     fs::set_permissions(&state, fs::Permissions::from_mode(0o777)).unwrap();
     let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());

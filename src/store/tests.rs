@@ -3,29 +3,8 @@
 use super::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "pam_otp-store-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        fs::create_dir(&p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use crate::testutil::TempDir;
 
 fn store(dir: &Path) -> FileStore {
     FileStore::new(dir.join("state"), Duration::from_millis(300))
@@ -40,7 +19,7 @@ fn bump(s: &State) -> State {
 
 #[test]
 fn creates_directory_and_file_privately_and_counts() {
-    let t = TempDir::new();
+    let t = TempDir::new("store");
     let st = store(&t.0);
     for want in 1..=5 {
         assert_eq!(st.transact(1000, &mut bump).unwrap().failures, want);
@@ -65,7 +44,7 @@ fn creates_directory_and_file_privately_and_counts() {
 
 #[test]
 fn torn_newer_slot_falls_back_to_older() {
-    let t = TempDir::new();
+    let t = TempDir::new("store");
     let st = store(&t.0);
     st.transact(7, &mut bump).unwrap(); // seq 2 in slot 1, failures 1
     st.transact(7, &mut bump).unwrap(); // seq 3 in slot 0, failures 2
@@ -103,7 +82,7 @@ fn every_torn_prefix_of_a_save_reads_old_or_new() {
 
 #[test]
 fn corrupt_file_is_refused_not_reset() {
-    let t = TempDir::new();
+    let t = TempDir::new("store");
     let st = store(&t.0);
     st.transact(8, &mut bump).unwrap();
     let path = t.0.join("state/8");
@@ -120,7 +99,7 @@ fn corrupt_file_is_refused_not_reset() {
 
 #[test]
 fn unsafe_directory_and_files_are_refused() {
-    let t = TempDir::new();
+    let t = TempDir::new("store");
     let st = store(&t.0);
     fs::create_dir(t.0.join("state")).unwrap();
     fs::set_permissions(t.0.join("state"), fs::Permissions::from_mode(0o777)).unwrap();
@@ -145,7 +124,7 @@ fn unsafe_directory_and_files_are_refused() {
 
 #[test]
 fn held_lock_times_out() {
-    let t = TempDir::new();
+    let t = TempDir::new("store");
     let st = store(&t.0);
     st.load(9).unwrap();
     let holder = File::open(t.0.join("state/9")).unwrap();
@@ -159,7 +138,7 @@ fn held_lock_times_out() {
 
 #[test]
 fn unchanged_state_is_not_rewritten() {
-    let t = TempDir::new();
+    let t = TempDir::new("store");
     let st = store(&t.0);
     st.transact(10, &mut bump).unwrap();
     let before = fs::read(t.0.join("state/10")).unwrap();

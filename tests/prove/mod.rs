@@ -26,61 +26,13 @@ use pam_otp::secret_file::encode_base32;
 use pam_otp::state::State;
 use pam_otp::store::FileStore;
 
-pub const PAM_SUCCESS: c_int = 0;
-pub const PAM_AUTH_ERR: c_int = 7;
-
-const PAM_PROMPT_ECHO_OFF: c_int = 1;
-const PAM_PROMPT_ECHO_ON: c_int = 2;
-const PAM_BUF_ERR: c_int = 5;
-
-#[repr(C)]
-struct PamMessage {
-    msg_style: c_int,
-    msg: *const c_char,
-}
-
-#[repr(C)]
-struct PamResponse {
-    resp: *mut c_char,
-    resp_retcode: c_int,
-}
-
-type ConvFn = unsafe extern "C" fn(
-    c_int,
-    *mut *const PamMessage,
-    *mut *mut PamResponse,
-    *mut c_void,
-) -> c_int;
-
-#[repr(C)]
-struct PamConv {
-    conv: ConvFn,
-    appdata_ptr: *mut c_void,
-}
-
-#[repr(C)]
-struct PamHandle {
-    _opaque: [u8; 0],
-}
-
-#[link(name = "pam")]
-extern "C" {
-    fn pam_start(
-        service: *const c_char,
-        user: *const c_char,
-        conv: *const PamConv,
-        pamh: *mut *mut PamHandle,
-    ) -> c_int;
-    fn pam_start_confdir(
-        service: *const c_char,
-        user: *const c_char,
-        conv: *const PamConv,
-        confdir: *const c_char,
-        pamh: *mut *mut PamHandle,
-    ) -> c_int;
-    fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_end(pamh: *mut PamHandle, status: c_int) -> c_int;
-}
+#[path = "../support/pam_client_ffi.rs"]
+mod pam_ffi;
+use pam_ffi::{
+    pam_authenticate, pam_end, pam_start, pam_start_confdir, PamConv, PamHandle, PamMessage,
+    PamResponse, PAM_BUF_ERR, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON,
+};
+pub use pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
 /// Answers every prompt with the C string `appdata` points to; other messages get no answer.
 unsafe extern "C" fn answer_prompts(

@@ -37,53 +37,14 @@ use hmac::{Hmac, KeyInit, Mac};
 // ---------------------------------------------------------------------------------------
 // libpam
 
-const PAM_SUCCESS: c_int = 0;
-const PAM_PROMPT_ECHO_OFF: c_int = 1;
-const PAM_PROMPT_ECHO_ON: c_int = 2;
-const PAM_BUF_ERR: c_int = 5;
-
-#[repr(C)]
-struct PamMessage {
-    msg_style: c_int,
-    msg: *const c_char,
-}
-
-#[repr(C)]
-struct PamResponse {
-    resp: *mut c_char,
-    resp_retcode: c_int,
-}
-
-type ConvFn = unsafe extern "C" fn(
-    c_int,
-    *mut *const PamMessage,
-    *mut *mut PamResponse,
-    *mut c_void,
-) -> c_int;
-
-#[repr(C)]
-struct PamConv {
-    conv: ConvFn,
-    appdata_ptr: *mut c_void,
-}
-
-#[repr(C)]
-struct PamHandle {
-    _opaque: [u8; 0],
-}
-
-#[link(name = "pam")]
-extern "C" {
-    fn pam_start_confdir(
-        service: *const c_char,
-        user: *const c_char,
-        conv: *const PamConv,
-        confdir: *const c_char,
-        pamh: *mut *mut PamHandle,
-    ) -> c_int;
-    fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
-    fn pam_end(pamh: *mut PamHandle, status: c_int) -> c_int;
-}
+// Declarations shared with examples/pam_client.rs and tests/prove (a file, not a crate: this
+// crate links nothing of pam_otp).
+#[path = "../../../tests/support/pam_client_ffi.rs"]
+mod pam_ffi;
+use pam_ffi::{
+    pam_authenticate, pam_end, pam_start_confdir, PamConv, PamHandle, PamMessage, PamResponse,
+    PAM_BUF_ERR, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_SUCCESS,
+};
 
 /// Answers every prompt with the C string in `appdata` (what a user types at sshd's prompt).
 unsafe extern "C" fn answer_prompts(
