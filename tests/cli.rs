@@ -1344,27 +1344,22 @@ fn check_error_paths() {
 // ---------------------------------------------------------------------------------------
 // An ordinary user (root drops to nobody with setpriv)
 
-/// A copy of the built `pam-otp` in a directory every user can reach (the build directory
-/// may sit under a private home), made once per test process.
-fn world_runnable_cli() -> &'static Path {
-    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pam-otp-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let exe = dir.join("pam-otp");
-        std::fs::copy(env!("CARGO_BIN_EXE_pam-otp"), &exe).unwrap();
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        exe
-    })
+/// A copy of the built `pam-otp` in `dir`, opened up so every user can run it (the build
+/// directory may sit under a private home).
+fn world_runnable_cli(dir: &Temp) -> PathBuf {
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.path("pam-otp");
+    std::fs::copy(env!("CARGO_BIN_EXE_pam-otp"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    exe
 }
 
 /// `pam-otp ARGS` as nobody (root drops privileges with setpriv).
-fn as_nobody(args: &[&str]) -> Output {
+fn as_nobody(cli: &Path, args: &[&str]) -> Output {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root");
     let mut c = Command::new("setpriv");
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(world_runnable_cli())
+        .arg(cli)
         .args(args)
         .env_remove("PAM_OTP_SECRET")
         .env_remove("PAM_OTP_STATE_DIR");
@@ -1374,9 +1369,11 @@ fn as_nobody(args: &[&str]) -> Output {
 #[test]
 #[ignore = "needs root: run by `sudo scripts/test.sh`"]
 fn ordinary_users_cannot_act_for_others_or_read_root_state() {
-    let o = as_nobody(&["status", "--user", "root"]);
+    let bin = Temp::new("bin");
+    let cli = world_runnable_cli(&bin);
+    let o = as_nobody(&cli, &["status", "--user", "root"]);
     fails(o, 1, "only root can act for another user");
-    let o = as_nobody(&["unlock", "root"]);
+    let o = as_nobody(&cli, &["unlock", "root"]);
     fails(o, 1, "only root can act for another user");
 
     let nobody = pam_otp::userdb::lookup("nobody").unwrap().unwrap();
@@ -1386,22 +1383,28 @@ fn ordinary_users_cannot_act_for_others_or_read_root_state() {
     std::fs::set_permissions(home.state(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let (h, s) = (home.0.to_str().unwrap(), home.state());
     let s = s.to_str().unwrap();
-    let o = as_nobody(&[
-        "--home",
-        h,
-        "--state-dir",
-        s,
-        "enroll",
-        "--no-confirm",
-        "--qr",
-        "none",
-    ]);
+    let o = as_nobody(
+        &cli,
+        &[
+            "--home",
+            h,
+            "--state-dir",
+            s,
+            "enroll",
+            "--no-confirm",
+            "--qr",
+            "none",
+        ],
+    );
     ok(o);
     assert_eq!(std::fs::metadata(home.otp()).unwrap().uid(), nobody.uid);
-    let out = ok(as_nobody(&["--home", h, "--state-dir", s, "status"]));
+    let out = ok(as_nobody(&cli, &["--home", h, "--state-dir", s, "status"]));
     assert!(out.contains("not readable as this user"), "{out}");
     assert!(out.contains("known only to root"), "{out}");
-    let o = as_nobody(&["--home", h, "--state-dir", s, "reset", "nobody", "--yes"]);
+    let o = as_nobody(
+        &cli,
+        &["--home", h, "--state-dir", s, "reset", "nobody", "--yes"],
+    );
     fails(o, 1, "only the owner of");
     assert!(home.otp().exists(), "nothing changed");
 }
