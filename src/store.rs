@@ -9,7 +9,7 @@
 //! of the cost of temp-file-and-rename; new files are still created by write-then-link, once.
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -214,28 +214,62 @@ impl StateStore for FileStore {
     }
 }
 
-/// Moves the finished temporary file to `name` unless another process created it first.
-///
-/// `renameat2(RENAME_NOREPLACE)` makes the file appear with exactly one link. The fallback
-/// for file systems without it (link, then the caller unlinks the temporary name) leaves a
-/// moment in which the file has two links, so a concurrent first login on such a file
-/// system may be refused once; it is never accepted wrongly.
-fn publish(dir: &OwnedFd, temp: &str, name: &str) -> Result<(), StoreError> {
-    match renameat2(dir, temp, dir, name, RenameFlags::RENAME_NOREPLACE) {
-        Ok(()) | Err(Errno::EEXIST) => Ok(()),
-        Err(Errno::EINVAL | Errno::ENOSYS) => {
-            match nix::unistd::linkat(dir, temp, dir, name, AtFlags::empty()) {
-                Ok(()) | Err(Errno::EEXIST) => Ok(()),
-                Err(e) => Err(io("link new state file")(e)),
-            }
-        }
-        Err(e) => Err(io("rename new state file")(e)),
+/// A new state file's bytes: the default state in slot 0, slot 1 empty.
+fn initial_image() -> Vec<u8> {
+    let mut image = vec![0u8; FILE_SIZE];
+    let slot = encode_slot(1, &State::default());
+    image[..slot.len()].copy_from_slice(&slot);
+    image
+}
+
+/// Writes `image` to a new file and makes it durable.
+fn write_new(fd: OwnedFd, image: &[u8]) -> Result<File, StoreError> {
+    let file = File::from(fd);
+    file.write_all_at(image, 0)
+        .map_err(io_std("write new state file"))?;
+    file.sync_all().map_err(io_std("sync new state file"))?;
+    Ok(file)
+}
+
+/// Creates a user's state file holding the default state, so that it appears complete, with
+/// one link, or not at all, and nothing is left behind if the process is killed meanwhile.
+fn create_file(dir: &OwnedFd, name: &str) -> Result<(), StoreError> {
+    let image = initial_image();
+    if !create_anonymous(dir, name, &image)? {
+        create_named(dir, name, &image)?;
+    }
+    nix::unistd::fsync(dir).map_err(io("sync state directory"))
+}
+
+/// The usual way: an unnamed O_TMPFILE file, written and synced, then linked into place
+/// through /proc (linkat fails rather than replace a file another login created first).
+/// `Ok(false)`: the file system or the system lacks what this needs; use [`create_named`].
+fn create_anonymous(dir: &OwnedFd, name: &str, image: &[u8]) -> Result<bool, StoreError> {
+    let flags = OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let fd = match openat(dir, ".", flags, Mode::S_IRUSR | Mode::S_IWUSR) {
+        Ok(fd) => fd,
+        Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL) => return Ok(false),
+        Err(e) => return Err(io("create state file")(e)),
+    };
+    let file = write_new(fd, image)?;
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match nix::unistd::linkat(
+        dir,
+        proc_path.as_str(),
+        dir,
+        name,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    ) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(true),
+        Err(Errno::ENOENT) => Ok(false), // no /proc
+        Err(e) => Err(io("link new state file")(e)),
     }
 }
 
-/// Creates a user's state file holding the default state: written and synced under a
-/// temporary name, then moved into place (so it appears complete or not at all).
-fn create_file(dir: &OwnedFd, name: &str) -> Result<(), StoreError> {
+/// The fallback: a temporary name, then renameat2(RENAME_NOREPLACE) (or, where that is
+/// missing too, link + unlink, which leaves a moment with two links in which a concurrent
+/// first login is refused once). A kill at the wrong moment can leave the temporary file.
+fn create_named(dir: &OwnedFd, name: &str, image: &[u8]) -> Result<(), StoreError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -244,19 +278,20 @@ fn create_file(dir: &OwnedFd, name: &str) -> Result<(), StoreError> {
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = openat(dir, temp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
         .map_err(io("create state file"))?;
-    let result = (|| {
-        let file = File::from(fd);
-        let mut image = vec![0u8; FILE_SIZE];
-        let slot = encode_slot(1, &State::default());
-        image[..slot.len()].copy_from_slice(&slot);
-        file.write_all_at(&image, 0)
-            .map_err(io_std("write new state file"))?;
-        file.sync_all().map_err(io_std("sync new state file"))?;
-        publish(dir, &temp, name)
-    })();
+    let result = write_new(fd, image).and_then(|_| {
+        match renameat2(dir, temp.as_str(), dir, name, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(Errno::EINVAL | Errno::ENOSYS) => {
+                match nix::unistd::linkat(dir, temp.as_str(), dir, name, AtFlags::empty()) {
+                    Ok(()) | Err(Errno::EEXIST) => Ok(()),
+                    Err(e) => Err(io("link new state file")(e)),
+                }
+            }
+            Err(e) => Err(io("rename new state file")(e)),
+        }
+    });
     let _ = nix::unistd::unlinkat(dir, temp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
-    result?;
-    nix::unistd::fsync(dir).map_err(io("sync state directory"))
+    result
 }
 
 fn checksum(bytes: &[u8]) -> [u8; CHECKSUM_LEN] {
