@@ -11,7 +11,7 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -29,39 +29,9 @@ use pam_otp::store::FileStore;
 #[path = "../support/pam_client_ffi.rs"]
 mod pam_ffi;
 use pam_ffi::{
-    pam_authenticate, pam_end, pam_start, pam_start_confdir, PamConv, PamHandle, PamMessage,
-    PamResponse, PAM_BUF_ERR, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON,
+    answer_prompts, pam_authenticate, pam_end, pam_start, pam_start_confdir, PamConv, PamHandle,
 };
 pub use pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
-
-/// Answers every prompt with the C string `appdata` points to; other messages get no answer.
-unsafe extern "C" fn answer_prompts(
-    count: c_int,
-    messages: *mut *const PamMessage,
-    responses: *mut *mut PamResponse,
-    appdata: *mut c_void,
-) -> c_int {
-    let Ok(n) = usize::try_from(count) else {
-        return PAM_BUF_ERR;
-    };
-    // SAFETY: libpam frees the array and each answer with free(), so both come from calloc
-    // and strdup; `messages` holds `count` valid pointers (Linux-PAM's layout); `appdata`
-    // is the CString that `login` keeps alive for the whole transaction.
-    unsafe {
-        let out = libc::calloc(n.max(1), std::mem::size_of::<PamResponse>()) as *mut PamResponse;
-        if out.is_null() {
-            return PAM_BUF_ERR;
-        }
-        for i in 0..n {
-            let style = (**messages.add(i)).msg_style;
-            if style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON {
-                (*out.add(i)).resp = libc::strdup(appdata as *const c_char);
-            }
-        }
-        *responses = out;
-    }
-    PAM_SUCCESS
-}
 
 /// One PAM transaction, as sshd or sudo runs it: start (libpam reads the service file and
 /// loads the module), authenticate with `answer` typed at every prompt, end (the module is

@@ -1,5 +1,5 @@
 //! The libpam *application* interface (pam_start(3), pam_conv(3)): declarations, types and
-//! constants only, no behaviour. Written once and included with `#[path = …] mod pam_ffi;`
+//! constants, plus the one scripted conversation two of the applications share. Written once and included with `#[path = …] mod pam_ffi;`
 //! by the three PAM applications of the project: `examples/pam_client.rs`,
 //! `tests/prove/mod.rs` and `benches/pam-bench/src/main.rs` (a crate of its own that must not
 //! link the pam_otp library, hence a shared file rather than a shared crate).
@@ -77,4 +77,37 @@ extern "C" {
     pub fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
     pub fn pam_end(pamh: *mut PamHandle, status: c_int) -> c_int;
     pub fn pam_strerror(pamh: *mut PamHandle, errnum: c_int) -> *const c_char;
+}
+
+/// A conversation that answers every prompt with the C string `appdata` points to (what a
+/// user types at sshd's prompt); other messages get no answer.
+///
+/// # Safety
+/// Called by libpam only: `messages` holds `count` valid pointers (Linux-PAM's layout) and
+/// `appdata` is a NUL-terminated string alive for the whole transaction.
+pub unsafe extern "C" fn answer_prompts(
+    count: c_int,
+    messages: *mut *const PamMessage,
+    responses: *mut *mut PamResponse,
+    appdata: *mut c_void,
+) -> c_int {
+    let Ok(n) = usize::try_from(count) else {
+        return PAM_BUF_ERR;
+    };
+    // SAFETY: libpam frees the array and each answer with free(), so both come from calloc
+    // and strdup; the pointers are valid as the function's contract says.
+    unsafe {
+        let out = libc::calloc(n.max(1), std::mem::size_of::<PamResponse>()) as *mut PamResponse;
+        if out.is_null() {
+            return PAM_BUF_ERR;
+        }
+        for i in 0..n {
+            let style = (**messages.add(i)).msg_style;
+            if style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON {
+                (*out.add(i)).resp = libc::strdup(appdata as *const c_char);
+            }
+        }
+        *responses = out;
+    }
+    PAM_SUCCESS
 }

@@ -23,7 +23,7 @@
 //!
 //! Output is Markdown, so that scripts/bench.sh can write it into BENCHMARKS.md as it is.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -42,37 +42,8 @@ use hmac::{Hmac, KeyInit, Mac};
 #[path = "../../../tests/support/pam_client_ffi.rs"]
 mod pam_ffi;
 use pam_ffi::{
-    pam_authenticate, pam_end, pam_start_confdir, PamConv, PamHandle, PamMessage, PamResponse,
-    PAM_BUF_ERR, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_SUCCESS,
+    answer_prompts, pam_authenticate, pam_end, pam_start_confdir, PamConv, PamHandle, PAM_SUCCESS,
 };
-
-/// Answers every prompt with the C string in `appdata` (what a user types at sshd's prompt).
-unsafe extern "C" fn answer_prompts(
-    count: c_int,
-    messages: *mut *const PamMessage,
-    responses: *mut *mut PamResponse,
-    appdata: *mut c_void,
-) -> c_int {
-    let Ok(n) = usize::try_from(count) else {
-        return PAM_BUF_ERR;
-    };
-    // SAFETY: libpam frees the array and the answers with free(), so they come from calloc and
-    // strdup; `messages` holds `count` valid pointers; `appdata` is a live C string.
-    unsafe {
-        let out = libc::calloc(n.max(1), std::mem::size_of::<PamResponse>()) as *mut PamResponse;
-        if out.is_null() {
-            return PAM_BUF_ERR;
-        }
-        for i in 0..n {
-            let style = (**messages.add(i)).msg_style;
-            if style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON {
-                (*out.add(i)).resp = libc::strdup(appdata as *const c_char);
-            }
-        }
-        *responses = out;
-    }
-    PAM_SUCCESS
-}
 
 /// One whole transaction; returns pam_authenticate's result.
 fn login(confdir: &Path, service: &str, user: &str, answer: &str) -> c_int {
