@@ -14,6 +14,17 @@ pub struct Account {
     pub home: PathBuf,
 }
 
+impl From<User> for Account {
+    fn from(u: User) -> Account {
+        Account {
+            name: u.name,
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+            home: u.dir,
+        }
+    }
+}
+
 /// Longest user name accepted (Linux's own limit is 32; some directories allow more).
 pub const MAX_USER_NAME: usize = 256;
 
@@ -40,23 +51,13 @@ pub fn lookup(name: &str) -> Result<Option<Account>, LookupError> {
         return Ok(None);
     }
     let user = User::from_name(name).map_err(LookupError)?;
-    Ok(user.map(|u| Account {
-        name: u.name,
-        uid: u.uid.as_raw(),
-        gid: u.gid.as_raw(),
-        home: u.dir,
-    }))
+    Ok(user.map(Account::from))
 }
 
 /// Looks a uid up with `getpwuid_r` (for the command-line tool).
 pub fn lookup_uid(uid: u32) -> Result<Option<Account>, LookupError> {
     let user = User::from_uid(nix::unistd::Uid::from_raw(uid)).map_err(LookupError)?;
-    Ok(user.map(|u| Account {
-        name: u.name,
-        uid: u.uid.as_raw(),
-        gid: u.gid.as_raw(),
-        home: u.dir,
-    }))
+    Ok(user.map(Account::from))
 }
 
 /// The user's primary and supplementary groups, from the group database.
