@@ -155,17 +155,16 @@ impl UserIdentity {
         let saved_groups = nix::unistd::getgroups().map_err(ReadError::Io)?;
         let uid = Uid::from_raw(account.uid);
         let gid = Gid::from_raw(account.gid);
-        // From here on, Drop restores whatever was changed.
-        let mut guard = UserIdentity {
-            saved: Some((Uid::from_raw(0), Gid::from_raw(0), saved_groups)),
-        };
+        // setgroups changes nothing when it fails; once it succeeds, the guard's Drop restores
+        // the groups and the previous file-system ids that setfs[ug]id return.
         nix::unistd::setgroups(&user_groups).map_err(ReadError::Io)?;
-        let old_gid = nix::unistd::setfsgid(gid);
-        let old_uid = nix::unistd::setfsuid(uid);
-        if let Some(saved) = guard.saved.as_mut() {
-            saved.0 = old_uid;
-            saved.1 = old_gid;
-        }
+        let guard = UserIdentity {
+            saved: Some((
+                nix::unistd::setfsuid(uid),
+                nix::unistd::setfsgid(gid),
+                saved_groups,
+            )),
+        };
         // setfs[ug]id report no errors; asking again returns the id now in force.
         if nix::unistd::setfsuid(uid) != uid || nix::unistd::setfsgid(gid) != gid {
             return Err(ReadError::Unsafe("could not switch to the user's identity"));
