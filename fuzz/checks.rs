@@ -7,14 +7,14 @@
 // Each target uses one of these; the corpus test uses them all.
 #![allow(dead_code)]
 
-use pam_otp::args;
-use pam_otp::otp::{self, Algorithm};
-use pam_otp::recovery::{self, RecoveryHash};
-use pam_otp::secret_file::{Kind, SecretFile};
-use pam_otp::state::State;
-use pam_otp::store::{decode_slot, encode_slot, newest_slot};
-use pam_otp::userdb::Account;
-use pam_otp::verify::{self, Method, Policy};
+use pam_otp_core::args;
+use pam_otp_core::otp::{self, Algorithm};
+use pam_otp_core::recovery::{self, RecoveryHash};
+use pam_otp_core::secret_file::{Kind, SecretFile};
+use pam_otp_core::state::State;
+use pam_otp_core::store::{decode_slot, encode_slot, newest_slot};
+use pam_otp_core::userdb::Account;
+use pam_otp_core::verify::{self, Method, Policy};
 use zeroize::Zeroizing;
 
 /// Secret-file parser: never panics; whatever it accepts survives a write-and-parse round

@@ -28,13 +28,13 @@ fi
 stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "cargo test"
 if [[ $full == true ]]; then
   # Root-only tests (tmpfs mounts for disk-full) are #[ignore]d for ordinary users.
-  cargo test --locked -- --include-ignored
+  cargo test --workspace --locked -- --include-ignored
 else
-  cargo test --locked
+  cargo test --workspace --locked
 fi
 
 if [[ $full == true ]]; then

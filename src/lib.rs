@@ -1,29 +1,54 @@
-//! pam_otp: one-time-code (TOTP/HOTP) second factor for Linux-PAM.
+//! `pam_otp.so`: the PAM module. The only crate that talks to libpam: the exported hooks
+//! (here), the conversation, PAM items and logging ([`host`]). Everything here is thin:
+//! gather inputs, call [`pam_otp_core::authenticate`], and map its verdict to a PAM return
+//! code in [`return_code`]. The layers it drives live in the `pam-otp-core` crate
+//! (ARCHITECTURE.md).
 //!
-//! Layers, inside out (DESIGN.md): [`otp`] computes codes, [`secret_file`] parses the user's
-//! secret, [`verify`] decides, [`store`] keeps per-user state durably under a lock, [`fsafe`]
-//! opens files the user can influence, and `pam` is the only place that talks to libpam.
-//! For the `pam-otp` command: [`secret_write`] writes the secret file, [`otpauth`] builds the
-//! enrolment URI, [`google_authenticator`] reads files to import, [`admin`] unlocks users.
+//! `pam_hooks!` (pam-bindings) exports the six `pam_sm_*` functions and turns any panic into
+//! `PAM_ABORT`, so no unwind reaches the host. Hooks other than authenticate and setcred
+//! return `PAM_IGNORE`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod admin;
-pub mod args;
-pub mod authenticate;
-pub mod fsafe;
-pub mod google_authenticator;
-pub mod otp;
-pub mod otpauth;
-pub mod recovery;
-pub mod secret_file;
-pub mod secret_write;
-pub mod state;
-pub mod store;
-pub mod userdb;
-pub mod verify;
+use std::ffi::CStr;
+use std::time::SystemTime;
 
-mod pam;
-#[cfg(test)]
-pub(crate) mod testutil;
+use pam::constants::{PamFlag, PamResultCode};
+use pam::module::{PamHandle, PamHooks};
+
+use pam_otp_core::authenticate::{authenticate, Verdict};
+
+mod host;
+use host::PamHost;
+
+struct PamOtp;
+pam::pam_hooks!(PamOtp);
+
+impl PamHooks for PamOtp {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        let mut host = PamHost::new(pamh);
+        let verdict = authenticate(
+            &mut host,
+            args.iter().map(|a| a.to_bytes()),
+            SystemTime::now(),
+        );
+        return_code(verdict)
+    }
+
+    fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        // A one-time code establishes no credentials; success keeps `auth` stacks working.
+        PamResultCode::PAM_SUCCESS
+    }
+}
+
+/// The one mapping from the module's verdict to PAM's return codes.
+fn return_code(verdict: Verdict) -> PamResultCode {
+    match verdict {
+        Verdict::Success => PamResultCode::PAM_SUCCESS,
+        Verdict::Ignore => PamResultCode::PAM_IGNORE,
+        Verdict::Deny(_) => PamResultCode::PAM_AUTH_ERR,
+        Verdict::BadConfig => PamResultCode::PAM_SERVICE_ERR,
+        Verdict::ConvFailed => PamResultCode::PAM_CONV_ERR,
+    }
+}

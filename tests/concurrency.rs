@@ -7,7 +7,7 @@
 //! are all loaded), then all answers are written at once, so that the processes race for the
 //! state lock. Start-up is serialised (see `tests/support/mod.rs`); the race is not.
 
-mod support;
+use pam_otp_testkit::support;
 
 use std::sync::Mutex;
 

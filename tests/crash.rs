@@ -7,14 +7,14 @@
 //! can (the kernel finishes a small write it has started): it builds every torn and
 //! partially written version of a save, as a power cut could leave it, and reads each back.
 
-mod prove;
+use pam_otp_testkit::prove;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use pam_otp::state::State;
-use pam_otp::store::{encode_slot, newest_slot, FileStore, StateStore};
+use pam_otp_core::state::State;
+use pam_otp_core::store::{encode_slot, newest_slot, FileStore, StateStore};
 use prove::{child, child_mode, hotp, names_in, Fixture, PAM_AUTH_ERR, PAM_SUCCESS};
 
 const KILLS: usize = 100;

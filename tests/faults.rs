@@ -6,7 +6,7 @@
 //! them with `--include-ignored` as root (as CI does), and run that way without root they
 //! fail (never pass silently).
 
-mod prove;
+use pam_otp_testkit::prove;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -211,7 +211,7 @@ fn other_user() -> String {
     let me = prove::current_user().0;
     ["nobody", "daemon", "bin"]
         .into_iter()
-        .find(|u| *u != me && pam_otp::userdb::lookup(u).ok().flatten().is_some())
+        .find(|u| *u != me && pam_otp_core::userdb::lookup(u).ok().flatten().is_some())
         .expect("a second account in the user database")
         .to_string()
 }
@@ -275,7 +275,7 @@ fn disk_full_failed_in_place_write_keeps_old_state_byte_identical() {
     assert_eq!(f.login(&hotp(1)), PAM_SUCCESS);
     let path = f.state_file(f.uid);
     let image = fs::read(&path).unwrap();
-    let (current, _, _) = pam_otp::store::newest_slot(&image).unwrap();
+    let (current, _, _) = pam_otp_core::store::newest_slot(&image).unwrap();
     let target = 1 - current;
     let file = OpenOptions::new().write(true).open(&path).unwrap();
     let punched = nix::fcntl::fallocate(
@@ -298,8 +298,8 @@ fn disk_full_failed_in_place_write_keeps_old_state_byte_identical() {
     drop(file);
     let before = fs::read(&path).unwrap();
     assert_eq!(
-        pam_otp::store::newest_slot(&before),
-        pam_otp::store::newest_slot(&image)
+        pam_otp_core::store::newest_slot(&before),
+        pam_otp_core::store::newest_slot(&image)
     );
     tmpfs.fill();
 

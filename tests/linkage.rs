@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-mod support;
+use pam_otp_testkit::support;
 
 #[test]
 fn module_needs_only_libpam_and_libc() {

@@ -6,7 +6,7 @@
 //! Every run also checks that no log line or prompt contains the secret, a recovery code or
 //! what was typed.
 
-mod support;
+use pam_otp_testkit::support;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -3,7 +3,7 @@
 //! per transaction, as in sshd or sudo); the store's `flock` contends per open file
 //! description, so threads race exactly as processes do.
 
-mod prove;
+use pam_otp_testkit::prove;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;

@@ -37,11 +37,7 @@ use hmac::{Hmac, KeyInit, Mac};
 // ---------------------------------------------------------------------------------------
 // libpam
 
-// Declarations shared with examples/pam_client.rs and tests/prove (a file, not a crate: this
-// crate links nothing of pam_otp).
-#[path = "../../../tests/support/pam_client_ffi.rs"]
-mod pam_ffi;
-use pam_ffi::{
+use pam_otp_testkit::pam_ffi::{
     answer_prompts, pam_authenticate, pam_end, pam_start_confdir, PamConv, PamHandle, PAM_SUCCESS,
 };
 

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pam_otp::args::{self, Config};
+use pam_otp_core::args::{self, Config};
 
 use crate::common::{fail, Result};
 use crate::{CheckArgs, ModuleOpts};

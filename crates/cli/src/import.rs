@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use pam_otp::fsafe::{self, ReadError};
-use pam_otp::google_authenticator::GoogleAuthFile;
-use pam_otp::secret_file::MAX_FILE_SIZE;
-use pam_otp::secret_write::Replace;
+use crate::google_authenticator::GoogleAuthFile;
+use pam_otp_core::fsafe::{self, ReadError};
+use pam_otp_core::secret_file::MAX_FILE_SIZE;
+use pam_otp_core::secret_write::Replace;
 
 use crate::common::{self, fail, Result, Target};
 use crate::{ImportArgs, ModuleOpts};
@@ -22,7 +22,7 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     }
     let shown = source.display();
     // The old file is the user's: read it as the user, with the same checks as a secret.
-    let identity = pam_otp::fsafe::UserIdentity::assume(&target.account)
+    let identity = pam_otp_core::fsafe::UserIdentity::assume(&target.account)
         .map_err(|e| common::CliError(format!("could not take on the user's identity: {e}.")))?;
     let bytes = fsafe::read_private_file(&source, target.account.uid, MAX_FILE_SIZE);
     drop(identity);

@@ -1,10 +1,10 @@
 //! Administrative views of and changes to per-user state, for the `pam-otp` command:
 //! clearing a lock-out, and counting the recovery codes a user has left.
 
-use crate::secret_file::SecretFile;
-use crate::state::State;
-use crate::store::{StateStore, StoreError};
-use crate::verify;
+use pam_otp_core::secret_file::SecretFile;
+use pam_otp_core::state::State;
+use pam_otp_core::store::{StateStore, StoreError};
+use pam_otp_core::verify;
 
 /// `state` with the throttling record cleared: no failures, no lock-out, and the doubling
 /// of the next lock-out started afresh. Replay history and spent recovery codes are kept,
@@ -16,17 +16,6 @@ pub fn unlocked(state: &State) -> State {
         locked_until: 0,
         ..state.clone()
     }
-}
-
-/// Clears a user's lock-out under the store's lock. Returns the state as it was before.
-pub fn unlock(store: &dyn StateStore, uid: u32) -> Result<State, StoreError> {
-    let mut before = None;
-    store.transact(uid, &mut |state| {
-        before = Some(state.clone());
-        unlocked(state)
-    })?;
-    // transact always calls the closure once when it succeeds.
-    Ok(before.unwrap_or_default())
 }
 
 /// After `pam-otp enroll` checked a TOTP code at `step` for a newly saved `secret`: starts
@@ -64,9 +53,9 @@ pub fn unspent_recovery_codes(secret: &SecretFile, state: &State) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recovery::RecoveryHash;
-    use crate::store::FileStore;
-    use crate::testutil::TempDir;
+    use pam_otp_core::recovery::RecoveryHash;
+    use pam_otp_core::store::FileStore;
+    use pam_otp_testkit::support::TestDir;
     use std::time::Duration;
 
     fn secret() -> SecretFile {
@@ -80,8 +69,8 @@ mod tests {
 
     #[test]
     fn unlock_clears_throttling_only() {
-        let t = TempDir::new("admin");
-        let dir = t.0.join("state");
+        let t = TestDir::new();
+        let dir = t.path().join("state");
         let store = FileStore::new(&dir, Duration::from_secs(1));
         let locked = State {
             secret_id: [3; 8],
@@ -93,7 +82,7 @@ mod tests {
             ..State::default()
         };
         store.transact(7, &mut |_| locked.clone()).unwrap();
-        assert_eq!(unlock(&store, 7).unwrap(), locked);
+        store.transact(7, &mut unlocked).unwrap();
         let after = store.load(7).unwrap();
         assert!(!after.is_locked(0));
         assert_eq!((after.failures, after.lockouts), (0, 0));
@@ -103,13 +92,13 @@ mod tests {
 
     #[test]
     fn confirmed_code_cannot_log_in_afterwards() {
-        let t = TempDir::new("history");
-        let dir = t.0.join("state");
+        let t = TestDir::new();
+        let dir = t.path().join("state");
         let store = FileStore::new(&dir, Duration::from_secs(1));
         let s = secret();
         let now = 1_700_000_000;
-        let code = crate::otp::format_code(
-            crate::otp::totp(&s.key, now, 30, s.algorithm, s.digits),
+        let code = pam_otp_core::otp::format_code(
+            pam_otp_core::otp::totp(&s.key, now, 30, s.algorithm, s.digits),
             s.digits,
         );
         let policy = verify::Policy::default();

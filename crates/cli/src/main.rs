@@ -1,15 +1,18 @@
 //! `pam-otp`: enrol, inspect and manage pam_otp one-time-code users.
 //!
-//! A thin shell over the library: codes come from `pam_otp::otp`, the file format from
-//! `pam_otp::secret_file`, recovery hashes from `pam_otp::recovery`, state from
-//! `pam_otp::store`, safe reads from `pam_otp::fsafe` and safe writes from
-//! `pam_otp::secret_write`. One file per subcommand.
+//! A thin shell over the library: codes come from `pam_otp_core::otp`, the file format from
+//! `pam_otp_core::secret_file`, recovery hashes from `pam_otp_core::recovery`, state from
+//! `pam_otp_core::store`, safe reads from `pam_otp_core::fsafe` and safe writes from
+//! `pam_otp_core::secret_write`. One file per subcommand.
 
+mod admin;
 mod check;
 mod common;
 mod enroll;
+mod google_authenticator;
 mod import;
 mod manage;
+mod otpauth;
 mod qr;
 mod recovery;
 mod status;
@@ -36,7 +39,7 @@ pub struct ModuleOpts {
     pub secret: String,
 
     /// State directory, as the module's state_dir= argument.
-    #[arg(long, global = true, value_name = "DIR", env = "PAM_OTP_STATE_DIR", default_value = pam_otp::store::DEFAULT_STATE_DIR)]
+    #[arg(long, global = true, value_name = "DIR", env = "PAM_OTP_STATE_DIR", default_value = pam_otp_core::store::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
 
     /// Shortest secret the module accepts, as its min_secret_bits= argument.

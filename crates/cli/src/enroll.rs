@@ -3,13 +3,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use pam_otp::admin;
-use pam_otp::otp::Algorithm;
-use pam_otp::otpauth;
-use pam_otp::secret_file::{encode_base32, Kind, SecretFile};
-use pam_otp::secret_write::Replace;
-use pam_otp::state::State;
-use pam_otp::verify::{self, Policy};
+use crate::admin;
+use crate::otpauth;
+use pam_otp_core::otp::Algorithm;
+use pam_otp_core::secret_file::{encode_base32, Kind, SecretFile};
+use pam_otp_core::secret_write::Replace;
+use pam_otp_core::state::State;
+use pam_otp_core::verify::{self, Policy};
 
 use crate::common::{self, fail, Result, Target};
 use crate::{AlgorithmArg, EnrollArgs, ModuleOpts, QrMode, TokenType};

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use pam_otp::admin;
-use pam_otp::secret_file::Kind;
+use crate::admin;
+use pam_otp_core::secret_file::Kind;
 
 use crate::common::{self, Result, StateView, Target};
 use crate::{ModuleOpts, StatusArgs};
@@ -80,7 +80,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
                     s.lockouts
                 );
             }
-            let current = s.secret_id == pam_otp::verify::secret_id(&secret);
+            let current = s.secret_id == pam_otp_core::verify::secret_id(&secret);
             match (secret.kind, current, s.last_step, s.hotp_next) {
                 (Kind::Totp { period }, true, Some(step), _) => println!(
                     "Last code used:  {}",

@@ -21,17 +21,15 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pam_otp::otp::{self, Algorithm};
-use pam_otp::secret_file::encode_base32;
-use pam_otp::state::State;
-use pam_otp::store::FileStore;
+use pam_otp_core::otp::{self, Algorithm};
+use pam_otp_core::secret_file::encode_base32;
+use pam_otp_core::state::State;
+use pam_otp_core::store::FileStore;
 
-#[path = "../support/pam_client_ffi.rs"]
-mod pam_ffi;
-use pam_ffi::{
+use crate::pam_ffi::{
     answer_prompts, pam_authenticate, pam_end, pam_start, pam_start_confdir, PamConv, PamHandle,
 };
-pub use pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+pub use crate::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
 /// One PAM transaction, as sshd or sudo runs it: start (libpam reads the service file and
 /// loads the module), authenticate with `answer` typed at every prompt, end (the module is
@@ -69,14 +67,12 @@ pub fn pam_login(confdir: Option<&Path>, service: &str, user: &str, answer: &str
     }
 }
 
-#[path = "../support/built.rs"]
-mod built;
-pub use built::module_path;
+pub use crate::built::module_path;
 
 /// The module's own user: the secret store and state belong to it (root in CI).
 pub fn current_user() -> (String, u32) {
     let uid = nix::unistd::geteuid().as_raw();
-    let account = pam_otp::userdb::lookup_uid(uid)
+    let account = pam_otp_core::userdb::lookup_uid(uid)
         .expect("user database")
         .expect("the current uid has a passwd entry");
     (account.name, uid)

@@ -16,9 +16,11 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::otp::Algorithm;
-use crate::recovery::{self, RecoveryHash};
-use crate::secret_file::{decode_base32, Kind, SecretFile, MAX_FILE_SIZE, MAX_RECOVERY_CODES};
+use pam_otp_core::otp::Algorithm;
+use pam_otp_core::recovery::{self, RecoveryHash};
+use pam_otp_core::secret_file::{
+    decode_base32, Kind, SecretFile, MAX_FILE_SIZE, MAX_RECOVERY_CODES,
+};
 
 /// The module's smallest accepted secret (`min_secret_bits=80`); anything shorter is useless.
 pub const MIN_IMPORT_BITS: usize = 80;
@@ -151,7 +153,7 @@ impl GoogleAuthFile {
                     "STEP_SIZE" => {
                         step = Some(
                             number(words.next())
-                                .filter(|s| (1..=crate::secret_file::MAX_PERIOD).contains(s))
+                                .filter(|s| (1..=pam_otp_core::secret_file::MAX_PERIOD).contains(s))
                                 .ok_or_else(bad)?,
                         );
                     }

@@ -7,14 +7,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pam_otp::args::{self, Config};
-use pam_otp::fsafe::{self, ReadError, UserIdentity};
-use pam_otp::recovery::{self, RecoveryHash};
-use pam_otp::secret_file::{Kind, SecretFile, MAX_FILE_SIZE};
-use pam_otp::secret_write::{self, Replace, WriteError};
-use pam_otp::state::State;
-use pam_otp::store::{FileStore, StateStore};
-use pam_otp::userdb::{self, Account};
+use pam_otp_core::args::{self, Config};
+use pam_otp_core::fsafe::{self, ReadError, UserIdentity};
+use pam_otp_core::recovery::{self, RecoveryHash};
+use pam_otp_core::secret_file::{Kind, SecretFile, MAX_FILE_SIZE};
+use pam_otp_core::secret_write::{self, Replace, WriteError};
+use pam_otp_core::state::State;
+use pam_otp_core::store::{FileStore, StateStore};
+use pam_otp_core::userdb::{self, Account};
 use zeroize::Zeroizing;
 
 use crate::ModuleOpts;

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use pam_otp::admin;
-use pam_otp::secret_write;
+use crate::admin;
+use pam_otp_core::secret_write;
 
 use crate::common::{self, fail, CliError, Result, Target};
 use crate::{ModuleOpts, ResetArgs, UnlockArgs};

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use pam_otp::admin;
-use pam_otp::secret_write::Replace;
+use crate::admin;
+use pam_otp_core::secret_write::Replace;
 
 use crate::common::{self, fail, Result, StateView, Target};
 use crate::{ModuleOpts, RecoveryArgs};

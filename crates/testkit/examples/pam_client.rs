@@ -35,9 +35,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::ptr;
 
-#[path = "../tests/support/pam_client_ffi.rs"]
-mod pam_ffi;
-use pam_ffi::{
+use pam_otp_testkit::pam_ffi::{
     pam_authenticate, pam_end, pam_set_item, pam_start, pam_strerror, PamConv, PamHandle,
     PamMessage, PamResponse, PAM_BUF_ERR, PAM_CONV_ERR, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF,
     PAM_PROMPT_ECHO_ON, PAM_RHOST, PAM_SUCCESS, PAM_TEXT_INFO,

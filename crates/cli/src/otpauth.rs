@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::secret_file::{encode_base32, Kind, SecretFile};
+use pam_otp_core::secret_file::{encode_base32, Kind, SecretFile};
 
 /// Longest issuer or account name accepted.
 pub const MAX_NAME_LEN: usize = 100;

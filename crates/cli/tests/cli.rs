@@ -1,6 +1,6 @@
 //! The `pam-otp` command, run as a user would run it, with every path redirected into a
 //! temporary directory. What it writes is then put through the module's own decision path
-//! (`pam_otp::authenticate::authenticate` with a scripted host), with codes computed by
+//! (`pam_otp_core::authenticate::authenticate` with a scripted host), with codes computed by
 //! `oathtool`, an independent implementation.
 
 use std::io::{BufRead, BufReader, Write};
@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
-use pam_otp::authenticate::{authenticate, Host, Level, Reason, Verdict};
-use pam_otp::secret_file::{encode_base32, SecretFile};
-use pam_otp::state::State;
-use pam_otp::store::{FileStore, StateStore};
+use pam_otp_core::authenticate::{authenticate, Host, Level, Reason, Verdict};
+use pam_otp_core::secret_file::{encode_base32, SecretFile};
+use pam_otp_core::state::State;
+use pam_otp_core::store::{FileStore, StateStore};
 use zeroize::Zeroizing;
 
 // ---------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ impl Host for FakeHost {
 
 fn me() -> String {
     let uid = nix::unistd::geteuid().as_raw();
-    pam_otp::userdb::lookup_uid(uid).unwrap().unwrap().name
+    pam_otp_core::userdb::lookup_uid(uid).unwrap().unwrap().name
 }
 
 /// One login through the module's decision path with the secret at `secret` (an absolute
@@ -894,7 +894,7 @@ fn reset_keeps_replay_history_and_clears_the_lockout() {
 #[ignore = "needs root: run by `sudo scripts/test.sh`"]
 fn root_enrols_another_user_as_that_user() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root");
-    let nobody = pam_otp::userdb::lookup("nobody").unwrap().unwrap();
+    let nobody = pam_otp_core::userdb::lookup("nobody").unwrap().unwrap();
     let home = Temp::new("nobody");
     nix::unistd::chown(
         &home.0,
@@ -1376,7 +1376,7 @@ fn ordinary_users_cannot_act_for_others_or_read_root_state() {
     let o = as_nobody(&cli, &["unlock", "root"]);
     fails(o, 1, "only root can act for another user");
 
-    let nobody = pam_otp::userdb::lookup("nobody").unwrap().unwrap();
+    let nobody = pam_otp_core::userdb::lookup("nobody").unwrap().unwrap();
     let home = Temp::new("nobody-status");
     nix::unistd::chown(&home.0, Some(nix::unistd::Uid::from_raw(nobody.uid)), None).unwrap();
     std::fs::create_dir(home.state()).unwrap();

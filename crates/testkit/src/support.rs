@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pam_otp::state::State;
-use pam_otp::store::FileStore;
+use pam_otp_core::state::State;
+use pam_otp_core::store::FileStore;
 
 pub const PAM_SUCCESS: i32 = 0;
 pub const PAM_SERVICE_ERR: i32 = 3;
@@ -84,9 +84,7 @@ pub fn require_tool(program: &str, args: &[&str], package: &str) {
     );
 }
 
-#[path = "built.rs"]
-mod built;
-pub use built::{modified, module_path, profile_dir};
+pub use crate::built::{modified, module_path, profile_dir};
 
 /// The test client, `target/<profile>/examples/pam_client`. A plain `cargo test` builds it;
 /// `cargo test --test NAME` does not, so when it is missing or older than its source it is

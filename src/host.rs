@@ -1,52 +1,15 @@
-//! The only place that talks to libpam: the exported hooks, the conversation, PAM items and
-//! logging. Everything here is thin: gather inputs, call [`crate::authenticate`], and map
-//! its verdict to a PAM return code in [`return_code`].
-//!
-//! `pam_hooks!` (pam-bindings) exports the six `pam_sm_*` functions and turns any panic into
-//! `PAM_ABORT`, so no unwind reaches the host. Hooks other than authenticate and setcred
-//! return `PAM_IGNORE`.
+//! The conversation, PAM items and logging of one transaction, behind the core's [`Host`]
+//! trait. The one `unsafe` call of the module (`pam_syslog`) is here.
 
-use std::ffi::{c_char, c_int, CStr, CString};
-use std::time::SystemTime;
+use std::ffi::{c_char, c_int, CString};
 
-use pam::constants::{PamFlag, PamResultCode, PAM_PROMPT_ECHO_OFF};
+use pam::constants::PAM_PROMPT_ECHO_OFF;
 use pam::conv::Conv;
 use pam::items::{AuthTok, RHost};
-use pam::module::{PamHandle, PamHooks};
+use pam::module::PamHandle;
 use zeroize::Zeroizing;
 
-use crate::authenticate::{authenticate, Host, Level, Verdict};
-
-struct PamOtp;
-pam::pam_hooks!(PamOtp);
-
-impl PamHooks for PamOtp {
-    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
-        let mut host = PamHost { pamh };
-        let verdict = authenticate(
-            &mut host,
-            args.iter().map(|a| a.to_bytes()),
-            SystemTime::now(),
-        );
-        return_code(verdict)
-    }
-
-    fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
-        // A one-time code establishes no credentials; success keeps `auth` stacks working.
-        PamResultCode::PAM_SUCCESS
-    }
-}
-
-/// The one mapping from the module's verdict to PAM's return codes.
-fn return_code(verdict: Verdict) -> PamResultCode {
-    match verdict {
-        Verdict::Success => PamResultCode::PAM_SUCCESS,
-        Verdict::Ignore => PamResultCode::PAM_IGNORE,
-        Verdict::Deny(_) => PamResultCode::PAM_AUTH_ERR,
-        Verdict::BadConfig => PamResultCode::PAM_SERVICE_ERR,
-        Verdict::ConvFailed => PamResultCode::PAM_CONV_ERR,
-    }
-}
+use pam_otp_core::authenticate::{Host, Level};
 
 #[link(name = "pam")]
 extern "C" {
@@ -55,8 +18,15 @@ extern "C" {
     fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
 }
 
-struct PamHost<'h> {
+/// The module's view of one PAM transaction: the [`Host`] that `authenticate` talks to.
+pub(crate) struct PamHost<'h> {
     pamh: &'h mut PamHandle,
+}
+
+impl<'h> PamHost<'h> {
+    pub(crate) fn new(pamh: &'h mut PamHandle) -> Self {
+        PamHost { pamh }
+    }
 }
 
 impl Host for PamHost<'_> {

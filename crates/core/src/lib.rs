@@ -1,0 +1,26 @@
+//! pam_otp's core: every layer of the module and the `pam-otp` command that needs no FFI.
+//!
+//! Layers, inside out (ARCHITECTURE.md): [`otp`] computes codes, [`secret_file`] parses the
+//! user's secret, [`recovery`] hashes recovery codes, [`state`] encodes per-user state,
+//! [`verify`] decides, [`store`] keeps that state durably under a lock, [`fsafe`] opens files
+//! the user can influence and [`secret_write`] writes them, [`userdb`] looks up accounts,
+//! [`args`] parses module arguments, and [`authenticate`] runs one attempt against a small
+//! [`authenticate::Host`] trait that the PAM module implements over libpam.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod args;
+pub mod authenticate;
+pub mod fsafe;
+pub mod otp;
+pub mod recovery;
+pub mod secret_file;
+pub mod secret_write;
+pub mod state;
+pub mod store;
+pub mod userdb;
+pub mod verify;
+
+#[cfg(test)]
+pub(crate) mod testutil;

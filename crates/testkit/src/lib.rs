@@ -1,0 +1,13 @@
+//! Dev-only harness for pam_otp's tests and benchmark: drive the built `pam_otp.so` through
+//! real libpam, as sshd and sudo do.
+//!
+//! - [`pam_ffi`]: the few libpam client calls (`pam_start_confdir`, `pam_authenticate`,
+//!   `pam_end`) and a scripted conversation.
+//! - [`built`]: where cargo put the module and the helper programs.
+//! - [`support`]: whole-process runs of the PAM client under pam_wrapper, with captured syslog.
+//! - [`prove`]: in-process logins for the race, crash and fault tests.
+
+pub mod built;
+pub mod pam_ffi;
+pub mod prove;
+pub mod support;
