@@ -1,0 +1,204 @@
+//! What every CLI test needs: a fake home, running `pam-otp` with input, asserting on its
+//! exit and message, codes from oathtool, and one login through the module's decision path.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::SystemTime;
+
+use pam_otp_core::authenticate::{authenticate, Host, Level, Verdict};
+use pam_otp_core::secret_file::{encode_base32, SecretFile};
+use pam_otp_testkit::support::TestDir;
+use zeroize::Zeroizing;
+
+/// A fake home directory (a private test directory, removed on drop) with the state directory
+/// inside it: every path `pam-otp` touches is redirected here.
+pub struct Home(TestDir);
+
+impl Home {
+    pub fn new() -> Home {
+        Home(TestDir::new())
+    }
+    /// The home directory itself.
+    pub fn root(&self) -> &Path {
+        self.0.path()
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root().join(name)
+    }
+    pub fn otp(&self) -> PathBuf {
+        self.path(".otp")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+    /// `--home HOME --state-dir HOME/state`, then `args`.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pam-otp"));
+        c.arg("--home")
+            .arg(self.root())
+            .arg("--state-dir")
+            .arg(self.state())
+            .args(args)
+            .env_remove("PAM_OTP_SECRET")
+            .env_remove("PAM_OTP_STATE_DIR")
+            .env_remove("PAM_OTP_MIN_SECRET_BITS");
+        c
+    }
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        run_with_input(self.cli(args), stdin)
+    }
+}
+
+pub fn run_with_input(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pam-otp");
+    let mut input = child.stdin.take().unwrap();
+    // The command may exit before reading; a broken pipe here is not the test's concern.
+    let _ = input.write_all(stdin.as_bytes());
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "pam-otp failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Asserts failure with `code`, a "pam-otp: " sentence on stderr containing `needle`.
+#[track_caller]
+pub fn fails(o: Output, code: i32, needle: &str) -> String {
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{err}",
+        stdout(&o)
+    );
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    if code == 1 {
+        // A prompt left unanswered on the same line may precede the message.
+        let line = err.lines().last().unwrap();
+        let at = line
+            .find("pam-otp: ")
+            .unwrap_or_else(|| panic!("no message in {err}"));
+        let line = &line[at..];
+        assert!(line.ends_with('.'), "not a sentence: {line}");
+    }
+    err
+}
+
+/// Runs oathtool (Debian package oathtool), the independent implementation.
+pub fn oathtool(args: &[&str]) -> String {
+    let out = Command::new("oathtool")
+        .args(args)
+        .output()
+        .expect("oathtool is needed for these tests: apt-get install oathtool");
+    assert!(out.status.success(), "oathtool {args:?} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn secret_of(path: &Path) -> SecretFile {
+    SecretFile::parse(&std::fs::read(path).unwrap()).unwrap()
+}
+
+pub fn b32(secret: &SecretFile) -> String {
+    encode_base32(&secret.key).to_string()
+}
+
+/// The module's host, scripted: one user, one answer, logs kept.
+pub struct FakeHost {
+    pub user: String,
+    pub answer: Vec<u8>,
+    pub logs: Vec<String>,
+}
+
+impl Host for FakeHost {
+    fn user(&mut self) -> Option<String> {
+        Some(self.user.clone())
+    }
+    fn remote_host(&self) -> Option<String> {
+        None
+    }
+    fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {
+        None
+    }
+    fn ask(&mut self, _prompt: &str) -> Option<Zeroizing<Vec<u8>>> {
+        Some(Zeroizing::new(self.answer.clone()))
+    }
+    fn log(&mut self, _level: Level, line: &str) {
+        self.logs.push(line.to_string());
+    }
+}
+
+pub fn me() -> String {
+    let uid = nix::unistd::geteuid().as_raw();
+    pam_otp_core::userdb::lookup_uid(uid).unwrap().unwrap().name
+}
+
+/// One login through the module's decision path with the secret at `secret` (an absolute
+/// path: a store owned by the module's user, who is also the one running pam-otp here).
+pub fn login(secret: &Path, state: &Path, typed: &str, extra: &[&str]) -> Verdict {
+    let mut args = vec![
+        format!("secret={}", secret.display()),
+        format!("state_dir={}", state.display()),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut host = FakeHost {
+        user: me(),
+        answer: typed.as_bytes().to_vec(),
+        logs: Vec::new(),
+    };
+    let verdict = authenticate(
+        &mut host,
+        args.iter().map(|a| a.as_bytes()),
+        SystemTime::now(),
+    );
+    assert_eq!(host.logs.len(), 1, "{:?}", host.logs);
+    verdict
+}
+
+pub fn recovery_codes(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (n, code) = l.split_once(". ")?;
+            (n.parse::<u32>().is_ok() && code.len() == 14).then(|| code.to_string())
+        })
+        .collect()
+}
+
+pub fn uri_line(out: &str) -> String {
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("otpauth://"))
+        .expect("an otpauth:// line")
+        .to_string()
+}
+
+/// A fixture tree or file under `crates/cli/tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}

@@ -1,0 +1,15 @@
+//! The `pam-otp` command, run as a user would run it, with every path redirected into a
+//! temporary directory. What it writes is then put through the module's own decision path
+//! (`pam_otp_core::authenticate::authenticate` with a scripted host), with codes computed by
+//! `oathtool`, an independent implementation. One file per thing a user or admin does.
+
+mod harness;
+
+mod acting_for_others;
+mod check;
+mod enroll;
+mod import;
+mod qr;
+mod recovery;
+mod status;
+mod unlock_reset;
