@@ -1,7 +1,7 @@
 //! The libpam *application* interface (pam_start(3), pam_conv(3)): declarations, types and
 //! constants, plus the one scripted conversation two of the applications share. Written once and included with `#[path = …] mod pam_ffi;`
 //! by the three PAM applications of the project: `examples/pam_client.rs`,
-//! `tests/prove/mod.rs` and `benches/pam-bench/src/main.rs` (a crate of its own that must not
+//! `tests/prove/mod.rs` and `benches/pam-bench/src/session.rs` (a crate of its own that must not
 //! link the pam_otp library, hence a shared file rather than a shared crate).
 //!
 //! Every call through these declarations is `unsafe` and is documented where it is made.
