@@ -6,6 +6,15 @@
 //! them with `--include-ignored` as root (as CI does), and run that way without root they
 //! fail (never pass silently).
 
+// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
+// and it reads the clock as the world outside the module does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 use pam_otp_testkit::prove;
 
 use std::fs::{self, File, OpenOptions};

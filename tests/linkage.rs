@@ -1,5 +1,14 @@
 //! The built module's dynamic dependencies: what every sshd/sudo login pays to load.
 
+// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
+// and it reads the clock as the world outside the module does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 use std::process::Command;
 
 use pam_otp_testkit::support;

@@ -23,6 +23,15 @@
 //!
 //! Output is Markdown, so that scripts/bench.sh can write it into BENCHMARKS.md as it is.
 
+// A benchmark, not a host process: a broken assumption should stop the run loudly, so unwrap/expect/panic are fine,
+// and it reads the clock as the world outside the module does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 mod codes;
 mod devlog;
 mod disk;

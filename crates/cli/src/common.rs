@@ -375,14 +375,6 @@ pub fn random_bytes(len: usize) -> Result<Zeroizing<Vec<u8>>> {
     Ok(buf)
 }
 
-/// A fresh salt for a recovery hash. Panics only if the OS random source fails, which
-/// [`random_bytes`] has already been seen to work for in every caller.
-pub fn salt() -> [u8; 16] {
-    let mut s = [0u8; 16];
-    getrandom::fill(&mut s).expect("the OS random source failed");
-    s
-}
-
 /// `count` new recovery codes (display form) and their hashes.
 pub fn new_recovery_codes(count: usize) -> Result<(Vec<Zeroizing<String>>, Vec<RecoveryHash>)> {
     let mut codes = Vec::with_capacity(count);
@@ -461,7 +453,8 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Seconds since 1970.
+/// Seconds since 1970: the command's one reading of the clock, passed to every decision.
+#[allow(clippy::disallowed_methods)]
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -40,9 +40,14 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
         Err(e) => fail!("{shown} is not a google-authenticator file pam-otp can import: {e}."),
     };
     target.preflight(a.force)?;
-    // Fail now, rather than while hashing, if the random source does not work.
-    common::random_bytes(16)?;
-    let secret = old.to_secret_file(&mut common::salt);
+    // One salt per scratch code, drawn before anything is written.
+    let pool = common::random_bytes(16 * old.scratch_codes.len())?;
+    let mut salts = pool.chunks_exact(16).map(|c| {
+        let mut salt = [0u8; 16];
+        salt.copy_from_slice(c);
+        salt
+    });
+    let secret = old.to_secret_file(&mut || salts.next().unwrap_or_default());
     let replace = if a.force {
         Replace::BackUp
     } else {

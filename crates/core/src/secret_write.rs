@@ -207,6 +207,8 @@ fn write_at(
     bytes: &[u8],
     may_replace: bool,
 ) -> Result<(), WriteError> {
+    // Only to make a temporary name unlikely to collide; no decision depends on it.
+    #[allow(clippy::disallowed_methods)]
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -270,6 +270,8 @@ fn create_anonymous(dir: &OwnedFd, name: &str, image: &[u8]) -> Result<bool, Sto
 /// missing too, link + unlink, which leaves a moment with two links in which a concurrent
 /// first login is refused once). A kill at the wrong moment can leave the temporary file.
 fn create_named(dir: &OwnedFd, name: &str, image: &[u8]) -> Result<(), StoreError> {
+    // Only to make a temporary name unlikely to collide; no decision depends on it.
+    #[allow(clippy::disallowed_methods)]
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

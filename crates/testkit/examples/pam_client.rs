@@ -30,6 +30,15 @@
 //!     PAM_WRAPPER_DEBUGLEVEL=2 target/debug/examples/pam_client --answer 123456 otp alice
 //! ```
 
+// The test client: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
+// and it reads the clock as the world outside the module does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;

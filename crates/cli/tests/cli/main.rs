@@ -3,6 +3,15 @@
 //! (`pam_otp_core::authenticate::authenticate` with a scripted host), with codes computed by
 //! `oathtool`, an independent implementation. One file per thing a user or admin does.
 
+// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
+// and it reads the clock as the world outside the module does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 mod harness;
 
 mod acting_for_others;
