@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use pam::constants::{PamFlag, PamResultCode};
 use pam::module::{PamHandle, PamHooks};
 
-use pam_otp_core::authenticate::{authenticate, Verdict};
+use pam_otp_core::authenticate::{authenticate, Reason, Verdict};
 
 mod host;
 use host::PamHost;
@@ -38,13 +38,62 @@ impl PamHooks for PamOtp {
     }
 }
 
-/// The one mapping from the module's verdict to PAM's return codes.
+/// The one mapping from the module's verdict to PAM's return codes (pam_otp(8), RETURN
+/// VALUES): a configuration error is the service's fault, a failed conversation the
+/// application's, every other refusal the user's.
 fn return_code(verdict: Verdict) -> PamResultCode {
     match verdict {
         Verdict::Success => PamResultCode::PAM_SUCCESS,
         Verdict::Ignore => PamResultCode::PAM_IGNORE,
-        Verdict::Deny(_) => PamResultCode::PAM_AUTH_ERR,
-        Verdict::BadConfig => PamResultCode::PAM_SERVICE_ERR,
-        Verdict::ConvFailed => PamResultCode::PAM_CONV_ERR,
+        Verdict::Deny(Reason::BadArgs) => PamResultCode::PAM_SERVICE_ERR,
+        Verdict::Deny(Reason::ConvError | Reason::NoAuthtok) => PamResultCode::PAM_CONV_ERR,
+        Verdict::Deny(
+            Reason::Ok
+            | Reason::BadCode
+            | Reason::Replay
+            | Reason::Locked
+            | Reason::NoSecret
+            | Reason::BadSecretFile
+            | Reason::StateError
+            | Reason::UnknownUser
+            | Reason::ClockError,
+        ) => PamResultCode::PAM_AUTH_ERR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every verdict the core can return maps to the code pam_otp(8) documents, and only
+    /// success maps to PAM_SUCCESS: a denial can never turn into a login.
+    #[test]
+    fn every_verdict_maps_to_its_documented_code() {
+        use PamResultCode::*;
+        let documented = |reason: Reason| match reason.word() {
+            "bad_args" => PAM_SERVICE_ERR,
+            "conv_error" | "no_authtok" => PAM_CONV_ERR,
+            _ => PAM_AUTH_ERR,
+        };
+        assert_eq!(return_code(Verdict::Success), PAM_SUCCESS);
+        assert_eq!(return_code(Verdict::Ignore), PAM_IGNORE);
+        for reason in Reason::ALL {
+            let code = return_code(Verdict::Deny(reason));
+            assert_eq!(code, documented(reason), "{}", reason.word());
+            assert_ne!(code, PAM_SUCCESS);
+            assert_ne!(code, PAM_IGNORE);
+        }
+    }
+
+    /// The reason words round-trip, and no two reasons share a word (log rules match them).
+    #[test]
+    fn reason_words_round_trip() {
+        for reason in Reason::ALL {
+            assert_eq!(Reason::from_word(reason.word()), Some(reason));
+        }
+        let mut words: Vec<_> = Reason::ALL.iter().map(|r| r.word()).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), Reason::ALL.len());
     }
 }

@@ -40,24 +40,54 @@ pub trait Host {
     fn log(&mut self, level: Level, line: &str);
 }
 
-/// The stable reason words that start every log line.
+/// The stable reason words that start every log line (part of the interface: alerting and
+/// fail2ban rules match them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
+    /// A valid code or an unused recovery code was accepted.
     Ok,
+    /// Not a valid code (or recovery code) for this user.
     BadCode,
+    /// A valid code that was already used, or older than the last one used.
     Replay,
+    /// Too many failures: refused without looking at the code.
     Locked,
+    /// The user has no secret file (accepted as "not enrolled" only with `nullok`).
     NoSecret,
+    /// The secret file is unsafe (owner, mode, links, type) or malformed.
     BadSecretFile,
+    /// The state could not be read, locked or saved; never reset silently.
     StateError,
+    /// No such account.
     UnknownUser,
+    /// A module argument is unknown or malformed: every login is refused.
     BadArgs,
+    /// The conversation failed or gave no answer.
     ConvError,
+    /// `use_first_pass`, but no earlier module set a token.
     NoAuthtok,
+    /// The system clock is before 1970.
     ClockError,
 }
 
 impl Reason {
+    /// Every reason, for tables and tests.
+    pub const ALL: [Reason; 12] = [
+        Reason::Ok,
+        Reason::BadCode,
+        Reason::Replay,
+        Reason::Locked,
+        Reason::NoSecret,
+        Reason::BadSecretFile,
+        Reason::StateError,
+        Reason::UnknownUser,
+        Reason::BadArgs,
+        Reason::ConvError,
+        Reason::NoAuthtok,
+        Reason::ClockError,
+    ];
+
+    /// The word that starts the log line.
     pub fn word(self) -> &'static str {
         match self {
             Reason::Ok => "ok",
@@ -74,21 +104,23 @@ impl Reason {
             Reason::ClockError => "clock_error",
         }
     }
+
+    /// The reason a log line's first word names, if any.
+    pub fn from_word(word: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.word() == word)
+    }
 }
 
-/// The module's answer; the PAM layer maps it to a return code in one place.
+/// The module's answer; the PAM layer maps it to a return code in one place. Every refusal
+/// carries the reason that was logged for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// A valid code.
     Success,
     /// `nullok` and no secret file: let the rest of the stack decide.
     Ignore,
-    /// Refused, for the given reason.
+    /// Refused, for the given reason (never [`Reason::Ok`]).
     Deny(Reason),
-    /// The module arguments are wrong: a configuration error, also refused.
-    BadConfig,
-    /// The conversation failed.
-    ConvFailed,
 }
 
 /// Runs one attempt. Every path ends in exactly one log line with a reason word.
@@ -112,7 +144,7 @@ pub fn authenticate<'a>(
                 Reason::BadArgs.word()
             );
             host.log(Level::Error, &line);
-            return Verdict::BadConfig;
+            return Verdict::Deny(Reason::BadArgs);
         }
     };
     let attempt = Attempt {
@@ -172,8 +204,9 @@ pub fn authenticate<'a>(
             ),
         );
     }
-    let Some(input) = attempt.read_code(host, &secret) else {
-        return Verdict::ConvFailed;
+    let input = match attempt.read_code(host, &secret) {
+        Ok(input) => input,
+        Err(reason) => return Verdict::Deny(reason),
     };
     attempt.decide(host, &account, &secret, &input, elapsed.as_secs())
 }
@@ -237,8 +270,12 @@ impl Attempt<'_> {
         Ok(secret)
     }
 
-    /// The code from PAM_AUTHTOK or the conversation; `None` (logged) when there is none.
-    fn read_code(&self, host: &mut dyn Host, secret: &SecretFile) -> Option<Zeroizing<Vec<u8>>> {
+    /// The code from PAM_AUTHTOK or the conversation; the (logged) reason when there is none.
+    fn read_code(
+        &self,
+        host: &mut dyn Host,
+        secret: &SecretFile,
+    ) -> Result<Zeroizing<Vec<u8>>, Reason> {
         let from_stack = match self.config.code_source {
             CodeSource::Prompt => None,
             CodeSource::TryFirstPass => host.authtok().filter(|t| looks_like_code(t, secret)),
@@ -251,23 +288,22 @@ impl Attempt<'_> {
                         Reason::NoAuthtok,
                         "use_first_pass but no earlier module set a token",
                     );
-                    return None;
+                    return Err(Reason::NoAuthtok);
                 }
             },
         };
-        if from_stack.is_some() {
-            return from_stack;
+        if let Some(token) = from_stack {
+            return Ok(token);
         }
-        let answer = host.ask(&self.config.prompt);
-        if answer.is_none() {
+        host.ask(&self.config.prompt).ok_or_else(|| {
             self.log(
                 host,
                 Level::Warning,
                 Reason::ConvError,
                 "the conversation failed or gave no answer",
             );
-        }
-        answer
+            Reason::ConvError
+        })
     }
 
     fn decide(

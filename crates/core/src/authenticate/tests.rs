@@ -248,7 +248,7 @@ fn unsafe_or_malformed_secret_files_are_denied() {
 fn bad_arguments_refuse_without_asking() {
     let s = enrolled();
     let mut host = FakeHost::new(&s.user);
-    assert_eq!(s.run(&mut host, &["nulok"]), Verdict::BadConfig);
+    assert_eq!(s.run(&mut host, &["nulok"]), Verdict::Deny(Reason::BadArgs));
     assert!(host.prompts.is_empty());
     let want = format!(
         "bad_args user={} rhost=192.0.2.7: argument 'nulok': unknown argument; \
@@ -262,7 +262,7 @@ fn bad_arguments_refuse_without_asking() {
 fn failed_conversation_is_reported_and_counts_nothing() {
     let s = enrolled();
     let mut host = FakeHost::new(&s.user).failing_conversation();
-    assert_eq!(s.run(&mut host, &[]), Verdict::ConvFailed);
+    assert_eq!(s.run(&mut host, &[]), Verdict::Deny(Reason::ConvError));
     assert!(host.outcome_line().starts_with("conv_error "));
     let store = FileStore::new(s.dir.0.join("state"), Duration::from_secs(1));
     let uid = nix::unistd::geteuid().as_raw();
@@ -279,7 +279,10 @@ fn first_pass_options() {
     assert!(host.prompts.is_empty());
     // use_first_pass without one: refused, still no prompt.
     let mut none = FakeHost::new(&s.user);
-    assert_eq!(s.run(&mut none, &["use_first_pass"]), Verdict::ConvFailed);
+    assert_eq!(
+        s.run(&mut none, &["use_first_pass"]),
+        Verdict::Deny(Reason::NoAuthtok)
+    );
     assert!(none.outcome_line().starts_with("no_authtok "));
     // try_first_pass with a password-shaped token asks for the code instead.
     let s2 = enrolled();
