@@ -14,6 +14,7 @@ pub mod args;
 pub mod authenticate;
 pub mod fsafe;
 pub mod google_authenticator;
+pub mod log_text;
 pub mod otp;
 pub mod otpauth;
 pub mod recovery;

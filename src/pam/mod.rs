@@ -53,6 +53,10 @@ extern "C" {
     // Linux-PAM's logger: authpriv facility, `pam_otp(service:type):` prefix, and it leaves
     // the host's own openlog() identity alone.
     fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
+    // pam-bindings' `get_user` refuses a name that is not UTF-8; the module wants the bytes
+    // (to log them escaped, then refuse the user).
+    fn pam_get_user(pamh: *mut PamHandle, user: *mut *const c_char, prompt: *const c_char)
+        -> c_int;
 }
 
 struct PamHost<'h> {
@@ -60,13 +64,23 @@ struct PamHost<'h> {
 }
 
 impl Host for PamHost<'_> {
-    fn user(&mut self) -> Option<String> {
-        self.pamh.get_user(None).ok()
+    fn user(&mut self) -> Option<Vec<u8>> {
+        let mut user: *const c_char = std::ptr::null();
+        let pamh: *mut PamHandle = &mut *self.pamh;
+        // SAFETY: `pamh` is the live handle libpam passed to this hook, `user` a valid place
+        // for the answer, and a NULL prompt asks libpam for its default one.
+        let rc = unsafe { pam_get_user(pamh, &mut user, std::ptr::null()) };
+        if rc != PamResultCode::PAM_SUCCESS as c_int || user.is_null() {
+            return None;
+        }
+        // SAFETY: on success libpam points `user` at its own NUL-terminated copy of the
+        // name, valid until the item changes; it is copied before anything else runs.
+        Some(unsafe { CStr::from_ptr(user) }.to_bytes().to_vec())
     }
 
-    fn remote_host(&self) -> Option<String> {
+    fn remote_host(&self) -> Option<Vec<u8>> {
         let item = self.pamh.get_item::<RHost>().ok().flatten()?;
-        Some(item.to_string_lossy().into_owned())
+        Some(item.to_bytes().to_vec())
     }
 
     fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {
