@@ -14,6 +14,7 @@ use crate::args::{self, CodeSource, Config};
 use crate::fsafe::{self, ReadError, UserIdentity};
 use crate::log_text;
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
+use crate::state::State;
 use crate::store::{FileStore, StateStore};
 use crate::userdb::{self, Account};
 use crate::verify::{self, Denial, Method, MAX_INPUT_LEN};
@@ -180,6 +181,15 @@ pub fn authenticate<'a>(
     attempt.decide(host, &account, &secret, &input, elapsed.as_secs())
 }
 
+/// The state file written when a user without a usable secret is refused: `(uid_t)-1`,
+/// which no account can have. An enrolled user's wrong code costs a durable state save (one
+/// `fdatasync`: 0.1 to 0.2 ms on a fast disk, milliseconds on a rotating one); without
+/// this, a refusal of an unknown or unenrolled user would be that much faster, and the time
+/// between typing a code and being refused would tell who is enrolled. libpam's failure
+/// delay does not hide it: before Linux-PAM 1.6 it is the same for every attempt started in
+/// the same second, and it is slept after the stack, not up to a deadline.
+pub const DECOY_UID: u32 = u32::MAX;
+
 /// One log line: `<word> rhost=<host> user=<name>: <detail>`, the values already escaped
 /// by [`log_text::escape`]. The remote host comes first, so that a filter matching the first
 /// `rhost=` can never be led to a value taken from the user name.
@@ -202,12 +212,19 @@ impl Attempt<'_> {
     }
 
     /// Users without a usable secret are asked all the same, so that the prompt does not
-    /// reveal who is enrolled; then they are refused.
+    /// reveal who is enrolled; then they are refused, after a save of the decoy state (see
+    /// [`DECOY_UID`]), so that the response time does not reveal it either.
     fn deny_after_prompt(&self, host: &mut dyn Host, reason: Reason, detail: &str) -> Verdict {
         if self.config.code_source != CodeSource::UseFirstPass {
             // The answer is irrelevant; it is wiped on drop.
             drop(host.ask(&self.config.prompt));
         }
+        let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
+        // The user is refused whatever happens to the decoy, so its errors do not matter.
+        let _ = store.transact(DECOY_UID, &mut |state| State {
+            failures: state.failures.wrapping_add(1),
+            ..state.clone()
+        });
         self.log(host, Level::Warning, reason, detail);
         Verdict::Deny(reason)
     }
