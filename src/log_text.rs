@@ -90,6 +90,53 @@ mod tests {
         }
     }
 
+    /// Reads an escaped value back, by the documented rule only.
+    fn unescape(shown: &str) -> Vec<u8> {
+        let Some(inner) = shown.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+            return shown.as_bytes().to_vec();
+        };
+        let (bytes, mut out, mut i) = (inner.as_bytes(), Vec::new(), 0);
+        while i < bytes.len() {
+            match (bytes[i], bytes.get(i + 1)) {
+                (b'\\', Some(b'x')) => {
+                    out.push(u8::from_str_radix(&inner[i + 2..i + 4], 16).unwrap());
+                    i += 4;
+                }
+                (b'\\', Some(&c)) => {
+                    out.push(c);
+                    i += 2;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn any_bytes_round_trip_as_one_printable_token_without_equals() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let raw: Vec<u8> = (0..len)
+                .map(|i| (seed.rotate_left(i as u32 * 7) >> 3) as u8)
+                .map(|b| if seed.is_multiple_of(3) { b % 128 } else { b })
+                .collect();
+            let shown = escape(&raw);
+            assert!(shown.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{shown}");
+            assert!(!shown.contains('='), "{shown}");
+            if !shown.starts_with('"') {
+                assert!(!shown.contains(' ') && !shown.is_empty(), "{shown}");
+            }
+            assert_eq!(unescape(&shown), raw, "{shown}");
+        }
+    }
+
     #[test]
     fn long_values_are_cut_and_marked() {
         let whole = "a".repeat(MAX_VALUE_BYTES);
