@@ -1,9 +1,9 @@
 //! The conversation, PAM items and logging of one transaction, behind the core's [`Host`]
-//! trait. The one `unsafe` call of the module (`pam_syslog`) is here.
+//! trait. The module's only `unsafe` calls (`pam_syslog`, `pam_get_user`) are here.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 
-use pam::constants::PAM_PROMPT_ECHO_OFF;
+use pam::constants::{PamResultCode, PAM_PROMPT_ECHO_OFF};
 use pam::conv::Conv;
 use pam::items::{AuthTok, RHost};
 use pam::module::PamHandle;
@@ -16,6 +16,10 @@ extern "C" {
     // Linux-PAM's logger: authpriv facility, `pam_otp(service:type):` prefix, and it leaves
     // the host's own openlog() identity alone.
     fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
+    // pam-bindings' `get_user` refuses a name that is not UTF-8; the module wants the bytes
+    // (to log them escaped, then refuse the user).
+    fn pam_get_user(pamh: *mut PamHandle, user: *mut *const c_char, prompt: *const c_char)
+        -> c_int;
 }
 
 /// The module's view of one PAM transaction: the [`Host`] that `authenticate` talks to.
@@ -30,13 +34,23 @@ impl<'h> PamHost<'h> {
 }
 
 impl Host for PamHost<'_> {
-    fn user(&mut self) -> Option<String> {
-        self.pamh.get_user(None).ok()
+    fn user(&mut self) -> Option<Vec<u8>> {
+        let mut user: *const c_char = std::ptr::null();
+        let pamh: *mut PamHandle = &mut *self.pamh;
+        // SAFETY: `pamh` is the live handle libpam passed to this hook, `user` a valid place
+        // for the answer, and a NULL prompt asks libpam for its default one.
+        let rc = unsafe { pam_get_user(pamh, &mut user, std::ptr::null()) };
+        if rc != PamResultCode::PAM_SUCCESS as c_int || user.is_null() {
+            return None;
+        }
+        // SAFETY: on success libpam points `user` at its own NUL-terminated copy of the
+        // name, valid until the item changes; it is copied before anything else runs.
+        Some(unsafe { CStr::from_ptr(user) }.to_bytes().to_vec())
     }
 
-    fn remote_host(&self) -> Option<String> {
+    fn remote_host(&self) -> Option<Vec<u8>> {
         let item = self.pamh.get_item::<RHost>().ok().flatten()?;
-        Some(item.to_string_lossy().into_owned())
+        Some(item.to_bytes().to_vec())
     }
 
     fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {

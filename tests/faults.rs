@@ -62,7 +62,7 @@ fn state_lock_held_by_another_process_fails_closed_within_the_bound() {
     assert!(
         denied
             .line()
-            .starts_with(&format!("state_error user={} ", f.user)),
+            .starts_with(&format!("state_error rhost=- user={}: ", f.user)),
         "{denied:?}"
     );
     assert!(
@@ -242,7 +242,7 @@ fn disk_full_new_user_denied_cleanly_existing_user_unaffected() {
     let line = denied.line();
     eprintln!("disk full, new user: {line}");
     assert!(
-        line.starts_with(&format!("state_error user={newcomer} ")),
+        line.starts_with(&format!("state_error rhost=- user={newcomer}: ")),
         "{line}"
     );
     assert!(line.contains("No space left on device"), "{line}");
@@ -317,7 +317,7 @@ fn disk_full_failed_in_place_write_keeps_old_state_byte_identical() {
     let line = denied.line();
     eprintln!("disk full, in-place write failed: {line}");
     assert!(
-        line.starts_with(&format!("state_error user={} ", f.user)),
+        line.starts_with(&format!("state_error rhost=- user={}: ", f.user)),
         "{line}"
     );
     assert!(

@@ -42,7 +42,7 @@ fn code_from_oathtool_is_accepted() {
     let out = env.run("otp", &Client::answer(&code).rhost("host.example"));
     out.expect(PAM_SUCCESS, "ok")
         .expect_prompts(1)
-        .expect_line_contains(&format!("user={} rhost=host.example", env.user.name))
+        .expect_line_contains(&format!("rhost=host.example user={}: ", env.user.name))
         .expect_line_contains("time-based code");
     assert_eq!(out.prompts[0], "One-time code: ");
     let step = env
@@ -59,7 +59,10 @@ fn wrong_code_is_denied_and_counted() {
     let wrong = Totp::default().wrong(&key);
     env.run("otp", &Client::answer(&wrong))
         .expect(PAM_AUTH_ERR, "bad_code")
-        .expect_line_contains("rhost=-: wrong code (1 of 5 failures)");
+        .expect_line_contains(&format!(
+            "rhost=- user={}: wrong code (1 of 5 failures)",
+            env.user.name
+        ));
     env.run("otp", &Client::answer("not a code"))
         .expect(PAM_AUTH_ERR, "bad_code")
         .expect_line_contains("(2 of 5 failures)");
@@ -137,7 +140,7 @@ fn unknown_user_is_prompted_then_denied_even_with_nullok() {
     env.run("otp", &Client::answer("123456").user(NO_SUCH_USER))
         .expect(PAM_AUTH_ERR, "unknown_user")
         .expect_prompts(1)
-        .expect_line_contains(&format!("user={NO_SUCH_USER} "));
+        .expect_line_contains(&format!(" user={NO_SUCH_USER}: "));
 }
 
 #[test]
@@ -631,11 +634,11 @@ fn pamtester_authenticates_with_the_module() {
     let (ok, syslog, text) = pamtester(&Totp::default().wrong(&key));
     assert!(!ok, "{text}");
     assert!(
-        syslog.iter().any(|l| l.starts_with("bad_code user=")),
+        syslog.iter().any(|l| l.starts_with("bad_code rhost=")),
         "{text}"
     );
     let (ok, syslog, text) = pamtester(&Totp::default().now(&key));
     assert!(ok, "{text}");
     assert!(text.contains("successfully authenticated"), "{text}");
-    assert!(syslog.iter().any(|l| l.starts_with("ok user=")), "{text}");
+    assert!(syslog.iter().any(|l| l.starts_with("ok rhost=")), "{text}");
 }

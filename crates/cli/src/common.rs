@@ -82,7 +82,10 @@ pub fn account(user: Option<&str>) -> Result<Account> {
     };
     let account = match userdb::lookup(name) {
         Ok(Some(a)) => a,
-        Ok(None) => fail!("there is no user named '{}'.", args::sanitize(name)),
+        Ok(None) => fail!(
+            "there is no user named '{}'.",
+            pam_otp_core::log_text::escape(name)
+        ),
         Err(e) => fail!("could not read the user database: {}.", e.0.desc()),
     };
     if account.uid != me && !is_root() {

@@ -35,7 +35,9 @@ pub struct GoogleAuthFile {
     pub rate_limit: Option<(u64, u64)>,
     pub disallow_reuse: bool,
     pub time_skew: bool,
-    /// Option names this reader does not know (shown, not carried over).
+    /// Options this reader does not know (shown, not carried over): the name, quoted, when
+    /// it looks like an option name, otherwise `on line N`, so that nothing else of the file
+    /// (such as control bytes for the terminal of the root who imports it) is echoed.
     pub unknown_options: Vec<String>,
     /// The unused scratch codes, in clear until hashed by [`GoogleAuthFile::to_secret_file`].
     pub scratch_codes: Vec<Zeroizing<String>>,
@@ -95,6 +97,17 @@ impl fmt::Display for ImportError {
 }
 
 impl std::error::Error for ImportError {}
+
+/// Whether an unknown option may be named: upper-case letters, digits and `_`, at most 32,
+/// and either with a `_` (base32 has none) or shorter than the shortest secret accepted
+/// (80 bits, 16 base32 letters), so that a secret pasted onto an option line is not echoed.
+fn option_shaped(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && (name.contains('_') || name.len() < 16)
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
 
 fn number(value: Option<&str>) -> Option<u64> {
     let v = value?;
@@ -170,7 +183,10 @@ impl GoogleAuthFile {
                     // pam_otp refuses every reuse on its own.
                     "DISALLOW_REUSE" => file.disallow_reuse = true,
                     "TIME_SKEW" | "RESETTING_TIME_SKEW" => file.time_skew = true,
-                    other => file.unknown_options.push(other.chars().take(32).collect()),
+                    other if option_shaped(other) => {
+                        file.unknown_options.push(format!("'{other}'"));
+                    }
+                    _ => file.unknown_options.push(format!("on line {line}")),
                 }
                 continue;
             }
@@ -265,7 +281,7 @@ impl GoogleAuthFile {
         }
         for name in &self.unknown_options {
             out.push(format!(
-                "The option '{name}' is not understood by pam-otp and was left out."
+                "The option {name} is not understood by pam-otp and was left out."
             ));
         }
         out
@@ -320,6 +336,22 @@ mod tests {
             .warnings(80)
             .iter()
             .all(|w| !w.contains("min_secret_bits")));
+    }
+
+    #[test]
+    fn unknown_options_are_named_only_when_shaped_like_one() {
+        let f = GoogleAuthFile::parse(
+            b"JBSWY3DPEHPK3PXP\n\" NEW_OPTION 1\n\" \x1b[2J\n\" JBSWY3DPEHPK3PXP\n\" lower_case\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.unknown_options,
+            ["'NEW_OPTION'", "on line 3", "on line 4", "on line 5"]
+        );
+        assert!(f
+            .warnings(80)
+            .iter()
+            .any(|w| w == "The option on line 3 is not understood by pam-otp and was left out."));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::log_text;
 use crate::store::DEFAULT_STATE_DIR;
 use crate::userdb::Account;
 use crate::verify::{Policy, MAX_LOCKOUT_SECS};
@@ -84,28 +85,15 @@ fn valid_template(template: &str) -> bool {
         && !template.chars().any(char::is_control)
 }
 
-/// A printable, bounded rendering of untrusted text for a log line.
-pub fn sanitize(text: &str) -> String {
-    text.chars()
-        .take(64)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
 /// Parses the module arguments from a PAM stack line.
 pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, ArgError> {
     let mut config = Config::default();
     let mut seen: Vec<String> = Vec::new();
     for raw in args {
         let Ok(arg) = std::str::from_utf8(raw) else {
+            let name = raw.split(|b| *b == b'=').next().unwrap_or(raw);
             return Err(ArgError {
-                arg: sanitize(&String::from_utf8_lossy(raw)),
+                arg: log_text::escape(name),
                 why: "is not UTF-8",
             });
         };
@@ -114,7 +102,7 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, Arg
             None => (arg, None),
         };
         let err = |why| ArgError {
-            arg: sanitize(name),
+            arg: log_text::escape(name),
             why,
         };
         if seen.iter().any(|s| s == name) {
@@ -333,8 +321,14 @@ mod tests {
     #[test]
     fn errors_name_the_argument_safely() {
         let e = p(&["bogus\u{1b}[31m=1"]).unwrap_err();
-        assert_eq!(e.arg, "bogus?[31m");
-        assert_eq!(e.to_string(), "argument 'bogus?[31m': unknown argument");
+        assert_eq!(e.arg, r#""bogus\x1b[31m""#);
+        assert_eq!(
+            e.to_string(),
+            r#"argument '"bogus\x1b[31m"': unknown argument"#
+        );
+        // Not UTF-8: the name before `=` only, escaped.
+        let e = parse([&b"x\xff=secret"[..]]).unwrap_err();
+        assert_eq!(e.arg, r#""x\xff""#);
     }
 
     #[test]

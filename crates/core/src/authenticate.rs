@@ -5,13 +5,16 @@
 //! the code is read with no lock held, and only then is the user's state locked, decided
 //! and saved.
 
+use std::os::unix::ffi::OsStrExt;
 use std::time::SystemTime;
 
 use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
 use crate::fsafe::{self, ReadError, UserIdentity};
+use crate::log_text;
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
+use crate::state::State;
 use crate::store::{FileStore, StateStore};
 use crate::userdb::{self, Account};
 use crate::verify::{self, Denial, Method, MAX_INPUT_LEN};
@@ -28,10 +31,11 @@ pub enum Level {
 
 /// What the module needs from the application it runs in.
 pub trait Host {
-    /// The user being authenticated (may ask the application).
-    fn user(&mut self) -> Option<String>;
-    /// The remote host, if the application set one.
-    fn remote_host(&self) -> Option<String>;
+    /// The user being authenticated (may ask the application), as the application gave it:
+    /// not necessarily UTF-8 (sshd passes on whatever name a client sends).
+    fn user(&mut self) -> Option<Vec<u8>>;
+    /// The remote host, if the application set one; not necessarily UTF-8.
+    fn remote_host(&self) -> Option<Vec<u8>>;
     /// PAM_AUTHTOK left by an earlier module.
     fn authtok(&self) -> Option<Zeroizing<Vec<u8>>>;
     /// Asks the user with echo off. `None`: the conversation failed or gave no answer.
@@ -129,20 +133,19 @@ pub fn authenticate<'a>(
     raw_args: impl IntoIterator<Item = &'a [u8]>,
     now: SystemTime,
 ) -> Verdict {
+    // `-` for a missing value; a value that is `-` itself is quoted (see log_text).
     let user = host.user();
     let user_shown = user
         .as_deref()
-        .map_or_else(|| "?".to_string(), args::sanitize);
+        .map_or_else(|| "-".to_string(), log_text::escape);
     let rhost = host
         .remote_host()
-        .map_or_else(|| "-".to_string(), |h| args::sanitize(&h));
+        .map_or_else(|| "-".to_string(), log_text::escape);
     let config = match args::parse(raw_args) {
         Ok(c) => c,
         Err(e) => {
-            let line = format!(
-                "{} user={user_shown} rhost={rhost}: {e}; refusing every login",
-                Reason::BadArgs.word()
-            );
+            let detail = format!("{e}; refusing every login");
+            let line = log_line(Reason::BadArgs.word(), &rhost, &user_shown, &detail);
             host.log(Level::Error, &line);
             return Verdict::Deny(Reason::BadArgs);
         }
@@ -158,6 +161,9 @@ pub fn authenticate<'a>(
             Reason::UnknownUser,
             "the application gave no user name",
         );
+    };
+    let Ok(user) = String::from_utf8(user) else {
+        return attempt.deny_after_prompt(host, Reason::UnknownUser, "the user name is not UTF-8");
     };
     let account = match userdb::lookup(&user) {
         Ok(Some(a)) => a,
@@ -194,14 +200,11 @@ pub fn authenticate<'a>(
                 crate::secret_file::Kind::Hotp { .. } => "hotp",
             },
             secret.recovery.len(),
-            args::sanitize(&config.state_dir.to_string_lossy()),
+            log_text::escape(config.state_dir.as_os_str().as_bytes()),
         );
         host.log(
             Level::Debug,
-            &format!(
-                "debug user={} rhost={}: {detail}",
-                attempt.user, attempt.rhost
-            ),
+            &log_line("debug", &attempt.rhost, &attempt.user, &detail),
         );
     }
     let input = match attempt.read_code(host, &secret) {
@@ -209,6 +212,22 @@ pub fn authenticate<'a>(
         Err(reason) => return Verdict::Deny(reason),
     };
     attempt.decide(host, &account, &secret, &input, elapsed.as_secs())
+}
+
+/// The state file written when a user without a usable secret is refused: `(uid_t)-1`,
+/// which no account can have. An enrolled user's wrong code costs a durable state save (one
+/// `fdatasync`: 0.1 to 0.2 ms on a fast disk, milliseconds on a rotating one); without
+/// this, a refusal of an unknown or unenrolled user would be that much faster, and the time
+/// between typing a code and being refused would tell who is enrolled. libpam's failure
+/// delay does not hide it: before Linux-PAM 1.6 it is the same for every attempt started in
+/// the same second, and it is slept after the stack, not up to a deadline.
+pub const DECOY_UID: u32 = u32::MAX;
+
+/// One log line: `<word> rhost=<host> user=<name>: <detail>`, the values already escaped
+/// by [`log_text::escape`]. The remote host comes first, so that a filter matching the first
+/// `rhost=` can never be led to a value taken from the user name.
+fn log_line(word: &str, rhost: &str, user: &str, detail: &str) -> String {
+    format!("{word} rhost={rhost} user={user}: {detail}")
 }
 
 struct Attempt<'c> {
@@ -221,22 +240,24 @@ impl Attempt<'_> {
     fn log(&self, host: &mut dyn Host, level: Level, reason: Reason, detail: &str) {
         host.log(
             level,
-            &format!(
-                "{} user={} rhost={}: {detail}",
-                reason.word(),
-                self.user,
-                self.rhost
-            ),
+            &log_line(reason.word(), &self.rhost, &self.user, detail),
         );
     }
 
     /// Users without a usable secret are asked all the same, so that the prompt does not
-    /// reveal who is enrolled; then they are refused.
+    /// reveal who is enrolled; then they are refused, after a save of the decoy state (see
+    /// [`DECOY_UID`]), so that the response time does not reveal it either.
     fn deny_after_prompt(&self, host: &mut dyn Host, reason: Reason, detail: &str) -> Verdict {
         if self.config.code_source != CodeSource::UseFirstPass {
             // The answer is irrelevant; it is wiped on drop.
             drop(host.ask(&self.config.prompt));
         }
+        let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
+        // The user is refused whatever happens to the decoy, so its errors do not matter.
+        let _ = store.transact(DECOY_UID, &mut |state| State {
+            failures: state.failures.wrapping_add(1),
+            ..state.clone()
+        });
         self.log(host, Level::Warning, reason, detail);
         Verdict::Deny(reason)
     }
@@ -248,7 +269,7 @@ impl Attempt<'_> {
                 "secret path does not expand to a safe absolute path".to_string(),
             )
         })?;
-        let shown = args::sanitize(&path.to_string_lossy());
+        let shown = log_text::escape(path.as_os_str().as_bytes());
         let bytes = if self.config.secret_is_users() {
             let identity = UserIdentity::assume(account)
                 .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
@@ -326,7 +347,10 @@ impl Attempt<'_> {
         let decision = match (saved, decision) {
             (Ok(_), Some(d)) => d,
             (Err(e), _) => {
-                let detail = format!("{}: {e}", args::sanitize(&store.dir().to_string_lossy()));
+                let detail = format!(
+                    "{}: {e}",
+                    log_text::escape(store.dir().as_os_str().as_bytes())
+                );
                 self.log(host, Level::Error, Reason::StateError, &detail);
                 return Verdict::Deny(Reason::StateError);
             }

@@ -10,6 +10,7 @@
 pub mod args;
 pub mod authenticate;
 pub mod fsafe;
+pub mod log_text;
 pub mod otp;
 pub mod recovery;
 pub mod secret_file;

@@ -55,19 +55,41 @@ impl fmt::Debug for SecretFile {
     }
 }
 
-/// Why a secret file was rejected. The text never contains the secret.
+/// Why a secret file was rejected. The text never contains the secret, a recovery hash or
+/// any other text of the file, apart from a key name that looks like one (see
+/// [`SecretFileError::UnknownKey`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretFileError {
     TooLarge,
     NotText,
-    Syntax { line: usize },
-    UnknownKey { line: usize, key: String },
-    Repeated { line: usize, key: &'static str },
-    BadValue { line: usize, key: &'static str },
-    WrongKindKey { line: usize, key: &'static str },
+    /// Not a `key = value` line, or one whose key does not look like a key name (a bare
+    /// base32 secret with `=` padding would otherwise be echoed as its "key").
+    Syntax {
+        line: usize,
+    },
+    /// A key that looks like a key name (1 to 12 lower-case letters or `_`) but is not one of ours.
+    UnknownKey {
+        line: usize,
+        key: String,
+    },
+    Repeated {
+        line: usize,
+        key: &'static str,
+    },
+    BadValue {
+        line: usize,
+        key: &'static str,
+    },
+    WrongKindKey {
+        line: usize,
+        key: &'static str,
+    },
     MissingSecret,
     TooManyRecoveryCodes,
-    SecretTooShort { bits: usize, min_bits: usize },
+    SecretTooShort {
+        bits: usize,
+        min_bits: usize,
+    },
 }
 
 impl fmt::Display for SecretFileError {
@@ -75,7 +97,7 @@ impl fmt::Display for SecretFileError {
         match self {
             Self::TooLarge => write!(f, "file is larger than {MAX_FILE_SIZE} bytes"),
             Self::NotText => write!(f, "file is not UTF-8 text or contains a NUL byte"),
-            Self::Syntax { line } => write!(f, "line {line}: expected 'key = value'"),
+            Self::Syntax { line } => write!(f, "line {line}: not a 'key = value' line"),
             Self::UnknownKey { line, key } => write!(f, "line {line}: unknown key '{key}'"),
             Self::Repeated { line, key } => write!(f, "line {line}: '{key}' given twice"),
             Self::BadValue { line, key } => write!(f, "line {line}: invalid value for '{key}'"),
@@ -215,12 +237,13 @@ impl SecretFile {
                     }
                     recovery.push(hash);
                 }
-                _ => {
+                _ if key_shaped(key) => {
                     return Err(SecretFileError::UnknownKey {
                         line,
-                        key: printable(key),
+                        key: key.to_string(),
                     })
                 }
+                _ => return Err(SecretFileError::Syntax { line }),
             }
         }
 
@@ -303,12 +326,12 @@ fn parse_number(value: &str) -> Option<u64> {
     value.parse().ok()
 }
 
-/// A key name made safe for a log line: printable ASCII only, bounded length.
-fn printable(text: &str) -> String {
-    text.chars()
-        .take(32)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-        .collect()
+/// Whether an unknown key may be named in an error: 1 to 12 lower-case letters or `_`,
+/// enough for any misspelling of ours (the longest is `algorithm`). Anything else may be
+/// part of a secret: base32 is letters and digits, and the shortest secret accepted (80
+/// bits) is 16 letters, which is why the bound is below 16.
+fn key_shaped(key: &str) -> bool {
+    (1..=12).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 #[cfg(test)]
@@ -459,6 +482,26 @@ mod tests {
             (
                 format!("{s}just words\n"),
                 SecretFileError::Syntax { line: 2 },
+            ),
+            // Keys that are not key-shaped are never echoed: the secret itself, padded.
+            (
+                format!("{s}{KEY_B32}==\n"),
+                SecretFileError::Syntax { line: 2 },
+            ),
+            (
+                format!("{s}qwertyuiopasdfgh = x\n"),
+                SecretFileError::Syntax { line: 2 },
+            ),
+            (
+                format!("{s}Secret = x\n"),
+                SecretFileError::Syntax { line: 2 },
+            ),
+            (
+                format!("{s}recoveries = x\n"),
+                SecretFileError::UnknownKey {
+                    line: 2,
+                    key: "recoveries".into(),
+                },
             ),
             ("digits = 6\n".into(), SecretFileError::MissingSecret),
             (

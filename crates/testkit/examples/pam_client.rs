@@ -39,8 +39,9 @@
     clippy::disallowed_methods
 )]
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString, OsString};
 use std::io::{BufRead, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
 use std::ptr;
 
@@ -82,15 +83,17 @@ fn parse_args() -> Result<Options, String> {
     let mut script = Script::Answer(CString::default());
     let mut rhost = None;
     let mut positional = Vec::new();
-    let mut args = std::env::args().skip(1);
-    let cstring = |s: String| CString::new(s).map_err(|_| "argument contains NUL".to_string());
+    // Arguments need not be UTF-8: the tests hand libpam hostile user names and hosts.
+    let mut args = std::env::args_os().skip(1);
+    let cstring =
+        |s: OsString| CString::new(s.into_vec()).map_err(|_| "argument contains NUL".to_string());
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
             args.next()
                 .ok_or_else(|| format!("{name} needs a value"))
                 .and_then(cstring)
         };
-        match arg.as_str() {
+        match arg.to_str().unwrap_or("") {
             "--answer" => script = Script::Answer(value("--answer")?),
             "--answer-stdin" => script = Script::AnswerFromStdin,
             "--big" => script = Script::Big,

@@ -287,7 +287,7 @@ impl StartLock {
 pub struct Logged {
     pub rc: c_int,
     /// The module's pam_syslog lines, as pam_wrapper prints them on stderr
-    /// (`SYSLOG(prio): <reason> user=...`), without that prefix.
+    /// (`SYSLOG(prio): <reason> rhost=...`), without that prefix.
     pub syslog: Vec<String>,
     pub elapsed: Duration,
 }
@@ -352,11 +352,11 @@ pub fn logged_login(fixture: &Fixture, user: &str, answer: &str, limit: Duration
         .lines()
         .filter_map(|l| l.split_once("SYSLOG(").map(|(_, rest)| rest))
         .filter_map(|rest| rest.split_once("): ").map(|(_, line)| line))
-        // The module's lines start with a reason word and the user; libpam's own don't.
+        // The module's lines start with a reason word and the remote host; libpam's don't.
         .filter(|line| {
             line.split_once(' ').is_some_and(|(word, rest)| {
                 word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-                    && rest.starts_with("user=")
+                    && rest.starts_with("rhost=")
             })
         })
         .map(str::to_string)

@@ -19,9 +19,10 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::cell::RefCell;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -469,8 +470,9 @@ pub enum Conv {
 #[derive(Clone, Debug)]
 pub struct Client {
     pub conv: Conv,
-    pub user: Option<String>,
-    pub rhost: Option<String>,
+    /// Not necessarily UTF-8 (see [`Client::user_bytes`]).
+    pub user: Option<OsString>,
+    pub rhost: Option<OsString>,
     /// Put into the environment as `PAM_AUTHTOK`, for pam_wrapper's `pam_set_items.so`
     /// (libpam refuses PAM_AUTHTOK from an application: only modules may set it).
     pub authtok: Option<String>,
@@ -489,11 +491,21 @@ impl Client {
         Client::new(Conv::Answer(text.into()))
     }
     pub fn user(mut self, name: &str) -> Client {
-        self.user = Some(name.to_string());
+        self.user = Some(name.into());
         self
     }
     pub fn rhost(mut self, host: &str) -> Client {
-        self.rhost = Some(host.to_string());
+        self.rhost = Some(host.into());
+        self
+    }
+    /// A user name that need not be UTF-8 (as sshd hands libpam whatever the client sent).
+    pub fn user_bytes(mut self, name: &[u8]) -> Client {
+        self.user = Some(OsString::from_vec(name.to_vec()));
+        self
+    }
+    /// A remote host that need not be UTF-8.
+    pub fn rhost_bytes(mut self, host: &[u8]) -> Client {
+        self.rhost = Some(OsString::from_vec(host.to_vec()));
         self
     }
     pub fn authtok(mut self, token: &str) -> Client {
@@ -732,10 +744,14 @@ impl Env {
             }
         }
         if let Some(host) = &client.rhost {
-            cmd.args(["--rhost", host]);
+            cmd.arg("--rhost").arg(host);
         }
-        cmd.arg(service)
-            .arg(client.user.as_deref().unwrap_or(&self.user.name));
+        cmd.arg(service).arg(
+            client
+                .user
+                .as_deref()
+                .unwrap_or(OsStr::new(&self.user.name)),
+        );
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -134,10 +134,10 @@ pub struct FakeHost {
 }
 
 impl Host for FakeHost {
-    fn user(&mut self) -> Option<String> {
-        Some(self.user.clone())
+    fn user(&mut self) -> Option<Vec<u8>> {
+        Some(self.user.clone().into_bytes())
     }
-    fn remote_host(&self) -> Option<String> {
+    fn remote_host(&self) -> Option<Vec<u8>> {
         None
     }
     fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {

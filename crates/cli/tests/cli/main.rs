@@ -20,5 +20,6 @@ mod enroll;
 mod import;
 mod qr;
 mod recovery;
+mod secret_leak;
 mod status;
 mod unlock_reset;

@@ -65,11 +65,11 @@ impl Drop for FakeHost {
 }
 
 impl Host for FakeHost {
-    fn user(&mut self) -> Option<String> {
-        self.user.clone()
+    fn user(&mut self) -> Option<Vec<u8>> {
+        self.user.clone().map(String::into_bytes)
     }
-    fn remote_host(&self) -> Option<String> {
-        Some("192.0.2.7".into())
+    fn remote_host(&self) -> Option<Vec<u8>> {
+        Some(b"192.0.2.7".to_vec())
     }
     fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {
         self.authtok.clone().map(Zeroizing::new)
@@ -145,7 +145,7 @@ fn right_code_accepted_and_logged_without_the_code() {
     assert_eq!(host.prompts, vec!["One-time code: "]);
     let line = host.outcome_line().to_string();
     assert!(
-        line.starts_with(&format!("ok user={} rhost=192.0.2.7: ", s.user)),
+        line.starts_with(&format!("ok rhost=192.0.2.7 user={}: ", s.user)),
         "{line}"
     );
     assert!(!line.contains(&code_now()) && !line.contains(SECRET_B32));
@@ -251,7 +251,7 @@ fn bad_arguments_refuse_without_asking() {
     assert_eq!(s.run(&mut host, &["nulok"]), Verdict::Deny(Reason::BadArgs));
     assert!(host.prompts.is_empty());
     let want = format!(
-        "bad_args user={} rhost=192.0.2.7: argument 'nulok': unknown argument; \
+        "bad_args rhost=192.0.2.7 user={}: argument 'nulok': unknown argument; \
          refusing every login",
         s.user
     );
