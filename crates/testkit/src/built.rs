@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 /// `target/<profile>`, from the path of the running test binary (`target/<profile>/deps/…`).
@@ -15,21 +16,59 @@ pub fn profile_dir() -> PathBuf {
 
 /// The module as cargo built it. `cargo test` writes the cdylib to `target/<profile>/deps/`
 /// only; `cargo build` also copies it to `target/<profile>/`, where an older copy may linger
-/// after the sources changed. So the newer of the two is taken.
+/// after the sources changed. So the newer of the two is taken, and it must be newer than
+/// every source file of the module and the core: a test must never pass against a stale
+/// build.
 pub fn module_path() -> PathBuf {
-    let dir = profile_dir();
-    [dir.join("deps/libpam_otp.so"), dir.join("libpam_otp.so")]
-        .into_iter()
-        .filter_map(|p| Some((modified(&p)?, p)))
-        .max_by_key(|(time, _)| *time)
-        .map(|(_, p)| p)
-        .unwrap_or_else(|| {
-            panic!(
-                "the built module libpam_otp.so is not in {} nor its deps/; run `cargo test` \
-                 (or `cargo build`)",
-                dir.display()
-            )
+    static MODULE: OnceLock<PathBuf> = OnceLock::new();
+    MODULE
+        .get_or_init(|| {
+            let dir = profile_dir();
+            let (built, path) = [dir.join("deps/libpam_otp.so"), dir.join("libpam_otp.so")]
+                .into_iter()
+                .filter_map(|p| Some((modified(&p)?, p)))
+                .max_by_key(|(time, _)| *time)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "the built module libpam_otp.so is not in {} nor its deps/; run \
+                         `cargo test` (or `cargo build`)",
+                        dir.display()
+                    )
+                });
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            for source in ["src", "crates/core/src"] {
+                if let Some((changed, file)) = newest_file(&workspace.join(source)) {
+                    assert!(
+                        changed <= built,
+                        "{} is older than {}: run `cargo test` from the workspace root (or \
+                         `cargo build`), which rebuilds it",
+                        path.display(),
+                        file.display()
+                    );
+                }
+            }
+            path
         })
+        .clone()
+}
+
+/// The most recently modified file below `dir`.
+fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest_file(&path)
+        } else {
+            modified(&path).map(|t| (t, path))
+        };
+        if let Some(c) = candidate {
+            if newest.as_ref().is_none_or(|n| c.0 > n.0) {
+                newest = Some(c);
+            }
+        }
+    }
+    newest
 }
 
 pub fn modified(path: &Path) -> Option<SystemTime> {
