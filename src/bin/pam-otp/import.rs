@@ -40,6 +40,7 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
         Err(e) => fail!("{shown} is not a google-authenticator file pam-otp can import: {e}."),
     };
     target.preflight(a.force)?;
+    target.usable_state()?;
     // Fail now, rather than while hashing, if the random source does not work.
     common::random_bytes(16)?;
     let secret = old.to_secret_file(&mut common::salt);
