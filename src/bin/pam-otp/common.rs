@@ -333,6 +333,23 @@ impl Target {
         }
     }
 
+    /// Creates the user's state file now, if the caller may (see [`Target::state_writable`])
+    /// and it does not exist yet, through the store's own creation path. The module's
+    /// later saves then rewrite it in place, which needs no new disk space.
+    pub fn ensure_state(&self) -> Result<()> {
+        if !self.state_writable() {
+            return Ok(());
+        }
+        match self.store().load(self.account.uid) {
+            Ok(_) => Ok(()),
+            Err(e) => fail!(
+                "could not create {}'s state in {} ({e}); nothing was saved.",
+                self.account.name,
+                self.config.state_dir.display()
+            ),
+        }
+    }
+
     /// The user's state, if it can be read without creating anything.
     pub fn peek_state(&self) -> StateView {
         peek_state(&self.config.state_dir, self.account.uid)

@@ -51,6 +51,9 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     } else {
         Replace::Refuse
     };
+    // The state file first: if it cannot be created (a full disk), nothing is saved; once
+    // it exists, the first login only rewrites it in place.
+    target.ensure_state()?;
     let backup = target.write_secret(&secret, replace)?;
     println!();
     println!(
@@ -61,9 +64,7 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     if let Some(b) = backup {
         println!("The previous file is kept as {}.", b.display());
     }
-    if confirmed_step.is_some() {
-        register(&target, &secret, confirmed_step);
-    }
+    register(&target, &secret, confirmed_step);
     common::print_recovery_codes(&codes);
     Ok(ExitCode::SUCCESS)
 }

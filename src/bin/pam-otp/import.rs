@@ -49,6 +49,8 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     } else {
         Replace::Refuse
     };
+    // As in `enroll`: the state file exists before the secret does.
+    target.ensure_state()?;
     let backup = target.write_secret(&secret, replace)?;
 
     println!(
