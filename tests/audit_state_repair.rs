@@ -200,6 +200,8 @@ fn repair_of_an_hotp_user_refuses_codes_until_the_counter_is_set() {
     let me = env.user.name.clone();
     let out = ok(&env.cli(&["repair", &me], ""));
     assert!(out.contains("--hotp-counter"), "{out}");
+    let status = ok(&env.cli(&["status"], ""));
+    assert!(status.contains("HOTP codes are refused"), "{status}");
     // The counter is lost: every code is refused, used or not, and syslog says what to do.
     for counter in [2, 3] {
         env.run(service, &Client::answer(hotp(&key, counter)))

@@ -65,12 +65,13 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
                 target.account.name
             );
         }
-        StateView::Readable(s) if untouched(&s) => {
-            println!("Failures:        none recorded (no login attempt yet)")
-        }
         StateView::Readable(s) => {
             let now = common::now();
-            println!("Failures:        {} since the last success", s.failures);
+            if untouched(&s) {
+                println!("Failures:        none recorded (no login attempt yet)");
+            } else {
+                println!("Failures:        {} since the last success", s.failures);
+            }
             if s.last_attempt > 0 {
                 println!("Last attempt:    {}", common::utc(s.last_attempt));
             }
@@ -115,7 +116,11 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// No attempt recorded (the state `pam-otp enroll` creates as root).
+/// Nothing recorded yet (the state `pam-otp enroll` creates as root).
 fn untouched(s: &State) -> bool {
-    s.last_attempt == 0 && s.failures == 0 && s.locked_until == 0
+    s.last_attempt == 0
+        && s.failures == 0
+        && s.locked_until == 0
+        && s.current().is_empty()
+        && s.past.is_empty()
 }
