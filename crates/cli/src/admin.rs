@@ -1,8 +1,9 @@
 //! Administrative views of and changes to per-user state, for the `pam-otp` command:
-//! clearing a lock-out, and counting the recovery codes a user has left.
+//! clearing a lock-out, registering a new secret, counting the recovery codes a user has
+//! left, and the state `pam-otp repair` writes.
 
-use pam_otp_core::secret_file::SecretFile;
-use pam_otp_core::state::State;
+use pam_otp_core::secret_file::{Kind, SecretFile};
+use pam_otp_core::state::{History, State, MAX_SPENT};
 use pam_otp_core::store::{StateStore, StoreError};
 use pam_otp_core::verify;
 
@@ -18,36 +19,143 @@ pub fn unlocked(state: &State) -> State {
     }
 }
 
-/// After `pam-otp enroll` checked a TOTP code at `step` for a newly saved `secret`: starts
-/// that secret's replay history at `step`, so the code typed to confirm (seen on screen by
-/// whoever stood by) cannot log in. The throttling record is kept, as [`verify`] keeps it.
+/// After `pam-otp enroll` saved a newly generated `secret`: records it as the user's current
+/// secret, never used, so that the module treats it as new even where older histories were
+/// dropped (see [`State::known`]). With `step`, the TOTP code typed to confirm (seen on
+/// screen by whoever stood by) counts as used. Every other secret's history is kept, and so
+/// is the throttling record, as [`verify`] keeps it.
 pub fn start_history(
     store: &dyn StateStore,
     uid: u32,
     secret: &SecretFile,
-    step: u64,
+    step: Option<u64>,
 ) -> Result<State, StoreError> {
     let id = verify::secret_id(secret);
-    store.transact(uid, &mut |state| State {
-        secret_id: id,
-        last_step: Some(step),
-        hotp_next: None,
-        spent: Vec::new(),
-        ..state.clone()
+    store.transact(uid, &mut |state| {
+        let mut next = state.clone();
+        let mut history = History::fresh(id);
+        if let (Some(step), Kind::Totp { period }) = (step, secret.kind) {
+            history.last_step = Some(step);
+            let end = step.saturating_add(1).saturating_mul(period);
+            next.totp_floor = next.totp_floor.max(end);
+        }
+        next.remember(history);
+        next
     })
 }
 
-/// How many of the file's recovery codes are not yet spent according to `state`. Spent
-/// records of a different secret (before a re-enrolment) do not count, as in [`verify`].
+/// How many of the file's recovery codes the module would still accept according to
+/// `state` (none of a secret whose history was dropped, see [`State::history_of`]).
 pub fn unspent_recovery_codes(secret: &SecretFile, state: &State) -> usize {
-    if state.secret_id != verify::secret_id(secret) {
-        return secret.recovery.len();
+    let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
+    let history = state.history_of(verify::secret_id(secret), &listed);
+    if history.spent.len() >= MAX_SPENT {
+        return 0;
     }
-    secret
-        .recovery
+    listed
         .iter()
-        .filter(|h| !state.spent.contains(&h.fingerprint()))
+        .filter(|fp| !history.spent.contains(fp))
         .count()
+}
+
+/// Whether the module refuses HOTP codes of `secret` until its counter is resynchronised.
+pub fn needs_resync(secret: &SecretFile, state: &State) -> bool {
+    matches!(secret.kind, Kind::Hotp { .. })
+        && state
+            .history_of(verify::secret_id(secret), &[])
+            .hotp_unknown
+}
+
+/// Why a repair cannot be made as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepairError {
+    /// The counter given is below one the state already records as reached.
+    CounterBackwards { known: u64 },
+    /// `--hotp-counter` for a secret that is not HOTP.
+    NotHotp,
+}
+
+/// The state `pam-otp repair` writes, from `base` (the default state when the old one was
+/// unreadable): one that reopens nothing, whatever had been used before.
+///
+/// - TOTP: no code for a time step that started at or before `now` is accepted, for any
+///   secret; each secret's own last step is at least the current one.
+/// - Recovery codes: every code listed in `secrets` (the secret file, then its backup)
+///   counts as spent, so new ones must be generated.
+/// - HOTP: the counter of each secret is unknown (codes refused) until resynchronised,
+///   except the first secret's when `hotp_counter` gives the next counter of its token.
+/// - Throttling: cleared, as `pam-otp unlock` clears it.
+///
+/// Histories already in `base` are kept (a forced repair of a readable state only adds).
+pub fn repaired(
+    base: &State,
+    secrets: &[&SecretFile],
+    now: u64,
+    hotp_counter: Option<u64>,
+) -> Result<State, RepairError> {
+    let first_is_hotp = secrets
+        .first()
+        .is_some_and(|s| matches!(s.kind, Kind::Hotp { .. }));
+    if hotp_counter.is_some() && !first_is_hotp {
+        return Err(RepairError::NotHotp);
+    }
+    let mut next = unlocked(base);
+    next.totp_floor = next.totp_floor.max(now.saturating_add(1));
+    // The first secret (the file in use) is remembered last, so it ends up current.
+    for (index, secret) in secrets.iter().enumerate().rev() {
+        let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
+        let id = verify::secret_id(secret);
+        let mut history = next.history_of(id, &listed);
+        // The listed codes first: they must fit; older entries fill what room is left.
+        let mut spent = listed.clone();
+        for fp in &history.spent {
+            if spent.len() < MAX_SPENT && !spent.contains(fp) {
+                spent.push(*fp);
+            }
+        }
+        history.spent = spent;
+        match secret.kind {
+            Kind::Totp { period } => {
+                let current = now / period.max(1);
+                history.last_step = Some(history.last_step.map_or(current, |s| s.max(current)));
+                history.hotp_unknown = true;
+            }
+            Kind::Hotp { counter } => match (index, hotp_counter) {
+                (0, Some(n)) => history = resynced(history, counter, n)?,
+                _ => history.hotp_unknown = true,
+            },
+        }
+        next.remember(history);
+    }
+    Ok(next)
+}
+
+/// `state` with the HOTP counter of `secret` set to `counter`, the next value its token will
+/// show (`pam-otp repair USER --hotp-counter N`); nothing else changes.
+pub fn resync(state: &State, secret: &SecretFile, counter: u64) -> Result<State, RepairError> {
+    let Kind::Hotp {
+        counter: file_counter,
+    } = secret.kind
+    else {
+        return Err(RepairError::NotHotp);
+    };
+    let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
+    let history = state.history_of(verify::secret_id(secret), &listed);
+    let mut next = state.clone();
+    next.remember(resynced(history, file_counter, counter)?);
+    Ok(next)
+}
+
+fn resynced(mut history: History, file_counter: u64, counter: u64) -> Result<History, RepairError> {
+    // A counter the state knows was reached may not be given back: that would reopen codes.
+    if let (false, Some(known)) = (history.hotp_unknown, history.hotp_next) {
+        if counter < known {
+            return Err(RepairError::CounterBackwards { known });
+        }
+    }
+    history.hotp_next = Some(counter.max(file_counter));
+    history.hotp_unknown = false;
+    Ok(history)
 }
 
 #[cfg(test)]
@@ -108,7 +216,7 @@ mod tests {
                 ..st.clone()
             })
             .unwrap();
-        start_history(&store, 9, &s, now / 30).unwrap();
+        start_history(&store, 9, &s, Some(now / 30)).unwrap();
         let state = store.load(9).unwrap();
         assert_eq!(state.failures, 2);
         let d = verify::decide(&s, &state, now + 5, code.as_bytes(), &policy);
@@ -126,5 +234,65 @@ mod tests {
         assert_eq!(unspent_recovery_codes(&s, &state), 1);
         state.secret_id = [0; 8];
         assert_eq!(unspent_recovery_codes(&s, &state), 2);
+    }
+
+    #[test]
+    fn repaired_state_reopens_nothing() {
+        let s = secret();
+        let now = 1_700_000_010;
+        let policy = verify::Policy::default();
+        let fresh = repaired(&State::default(), &[&s], now, None).unwrap();
+        let code = |t: u64| {
+            pam_otp_core::otp::format_code(
+                pam_otp_core::otp::totp(&s.key, t, 30, s.algorithm, s.digits),
+                s.digits,
+            )
+        };
+        // The current step's code is refused, the next one accepted.
+        let d = verify::decide(&s, &fresh, now, code(now).as_bytes(), &policy);
+        assert_eq!(d.outcome, Err(verify::Denial::Replay));
+        let d = verify::decide(&s, &fresh, now, code(now + 30).as_bytes(), &policy);
+        assert_eq!(d.outcome, Ok(verify::Method::Totp));
+        // Every listed recovery code is spent.
+        assert_eq!(unspent_recovery_codes(&s, &fresh), 0);
+        for typed in [&b"aaaabbbbcccc"[..], b"ddddeeeeffff"] {
+            let d = verify::decide(&s, &fresh, now, typed, &policy);
+            assert_eq!(d.outcome, Err(verify::Denial::Replay));
+        }
+    }
+
+    #[test]
+    fn hotp_counter_after_repair_only_moves_forward() {
+        let mut s = secret();
+        s.kind = Kind::Hotp { counter: 5 };
+        let policy = verify::Policy::default();
+        let code = |c: u64| {
+            pam_otp_core::otp::format_code(
+                pam_otp_core::otp::hotp(&s.key, c, s.algorithm, s.digits),
+                s.digits,
+            )
+        };
+        let lost = repaired(&State::default(), &[&s], 100, None).unwrap();
+        assert!(needs_resync(&s, &lost));
+        let d = verify::decide(&s, &lost, 100, code(5).as_bytes(), &policy);
+        assert_eq!(d.outcome, Err(verify::Denial::CounterUnknown));
+        // Set below the file's counter: the file's counter wins.
+        let synced = resync(&lost, &s, 2).unwrap();
+        assert!(!needs_resync(&s, &synced));
+        assert_eq!(synced.hotp_next, Some(5));
+        let synced = resync(&synced, &s, 9).unwrap();
+        assert_eq!(
+            resync(&synced, &s, 8),
+            Err(RepairError::CounterBackwards { known: 9 })
+        );
+        let d = verify::decide(&s, &synced, 100, code(9).as_bytes(), &policy);
+        assert_eq!(d.outcome, Ok(verify::Method::Hotp));
+        // Given at repair time, the counter is set at once.
+        let at_once = repaired(&State::default(), &[&s], 100, Some(7)).unwrap();
+        assert_eq!((at_once.hotp_next, at_once.hotp_unknown), (Some(7), false));
+        assert_eq!(
+            repaired(&State::default(), &[&secret()], 100, Some(7)),
+            Err(RepairError::NotHotp)
+        );
     }
 }

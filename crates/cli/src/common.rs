@@ -13,7 +13,7 @@ use pam_otp_core::recovery::{self, RecoveryHash};
 use pam_otp_core::secret_file::{Kind, SecretFile, MAX_FILE_SIZE};
 use pam_otp_core::secret_write::{self, Replace, WriteError};
 use pam_otp_core::state::State;
-use pam_otp_core::store::{FileStore, StateStore};
+use pam_otp_core::store::{FileStore, Inspection, StateStore};
 use pam_otp_core::userdb::{self, Account};
 use zeroize::Zeroizing;
 
@@ -239,6 +239,18 @@ impl Target {
         }
     }
 
+    /// The backup `enroll --force` and `reset` keep beside the secret file, parsed, with the
+    /// same checks; `None` when there is none or it is not a secret file pam_otp would read.
+    pub fn read_backup(&self) -> Option<SecretFile> {
+        let path = secret_write::backup_path(&self.path)?;
+        let owner = self.owner();
+        let bytes = self
+            .as_owner(|| fsafe::read_private_file(&path, owner, MAX_FILE_SIZE))
+            .ok()?
+            .ok()?;
+        SecretFile::parse(&bytes).ok()
+    }
+
     /// Before showing a new secret: the directory must be usable and, without `force`, no
     /// file may exist, so nobody scans a QR code for a secret that is then not saved.
     /// An admin-managed store's directory is created (mode 0700) when missing.
@@ -296,10 +308,65 @@ impl Target {
         FileStore::new(&self.config.state_dir, Duration::from_secs(5))
     }
 
+    /// Whether the caller may write the module's state, as the module does: it owns the
+    /// state directory (root, normally), or is root and the directory is yet to be created.
+    pub fn state_writable(&self) -> bool {
+        match std::fs::symlink_metadata(&self.config.state_dir) {
+            Ok(m) => m.uid() == euid(),
+            Err(_) => is_root(),
+        }
+    }
+
+    /// Before anything is changed: the user's state, which must be usable or absent, so that
+    /// no command is left half done on a state the module refuses. `NotVisible` for a caller
+    /// who cannot write the state (an ordinary user: the module's state is root's).
+    pub fn usable_state(&self) -> Result<StateCheck> {
+        if !self.state_writable() {
+            return Ok(StateCheck::NotVisible);
+        }
+        let name = &self.account.name;
+        let dir = self.config.state_dir.display();
+        match self.store().inspect(self.account.uid) {
+            Ok(Inspection::Missing) => Ok(StateCheck::Missing),
+            Ok(Inspection::Usable(_)) => Ok(StateCheck::Usable),
+            Ok(Inspection::Unusable(e)) => fail!(
+                "{name}'s state in {dir} is unusable ({e}), so pam_otp refuses every login of {name}. Nothing was changed; run 'pam-otp repair {name}' first."
+            ),
+            Err(e) => fail!("cannot use the state directory {dir}: {e}; nothing was changed."),
+        }
+    }
+
+    /// Creates the user's state file now, if the caller may (see [`Target::state_writable`])
+    /// and it does not exist yet, through the store's own creation path. The module's
+    /// later saves then rewrite it in place, which needs no new disk space.
+    pub fn ensure_state(&self) -> Result<()> {
+        if !self.state_writable() {
+            return Ok(());
+        }
+        match self.store().load(self.account.uid) {
+            Ok(_) => Ok(()),
+            Err(e) => fail!(
+                "could not create {}'s state in {} ({e}); nothing was saved.",
+                self.account.name,
+                self.config.state_dir.display()
+            ),
+        }
+    }
+
     /// The user's state, if it can be read without creating anything.
     pub fn peek_state(&self) -> StateView {
         peek_state(&self.config.state_dir, self.account.uid)
     }
+}
+
+/// What [`Target::usable_state`] found.
+pub enum StateCheck {
+    /// The caller cannot see the state.
+    NotVisible,
+    /// No state file yet.
+    Missing,
+    /// A state the module can use.
+    Usable,
 }
 
 /// What `status` can learn about a user's state.

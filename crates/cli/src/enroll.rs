@@ -33,6 +33,7 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
         fail!("--label {why}.");
     }
     target.preflight(a.force)?;
+    target.usable_state()?;
 
     show(&target, &secret, &issuer, &label, a.qr)?;
     let mut secret = secret;
@@ -50,6 +51,9 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     } else {
         Replace::Refuse
     };
+    // The state file first: if it cannot be created (a full disk), nothing is saved; once
+    // it exists, the first login only rewrites it in place.
+    target.ensure_state()?;
     let backup = target.write_secret(&secret, replace)?;
     println!();
     println!(
@@ -60,28 +64,22 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     if let Some(b) = backup {
         println!("The previous file is kept as {}.", b.display());
     }
-    if let Some(step) = confirmed_step {
-        spend_confirmed_code(&target, &secret, step);
-    }
+    register(&target, &secret, confirmed_step);
     common::print_recovery_codes(&codes);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where the caller may write the module's state (root, normally), marks the TOTP code
-/// typed to confirm as used. Elsewhere it stays valid for a minute or so, as any code does.
-fn spend_confirmed_code(target: &Target, secret: &SecretFile, step: u64) {
-    let dir = &target.config.state_dir;
-    let writable = match std::fs::symlink_metadata(dir) {
-        Ok(m) => std::os::unix::fs::MetadataExt::uid(&m) == common::euid(),
-        Err(_) => common::is_root(),
-    };
-    if !writable {
+/// Where the caller may write the module's state (root, normally), records the new secret
+/// as the user's current one and the TOTP code typed to confirm as used. Elsewhere that
+/// code stays valid for a minute or so, as any code does.
+fn register(target: &Target, secret: &SecretFile, step: Option<u64>) {
+    if !target.state_writable() {
         return;
     }
     if let Err(e) = admin::start_history(&target.store(), target.account.uid, secret, step) {
+        let dir = target.config.state_dir.display();
         eprintln!(
-            "Note: could not record the confirming code as used in {} ({e}); it stays valid until it expires.",
-            dir.display()
+            "Note: could not record the new secret in {dir} ({e}); a code typed to confirm stays valid until it expires."
         );
     }
 }

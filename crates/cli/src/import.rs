@@ -40,6 +40,7 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
         Err(e) => fail!("{shown} is not a google-authenticator file pam-otp can import: {e}."),
     };
     target.preflight(a.force)?;
+    target.usable_state()?;
     // One salt per scratch code, drawn before anything is written.
     let pool = common::random_bytes(16 * old.scratch_codes.len())?;
     let mut salts = pool.chunks_exact(16).map(|c| {
@@ -53,6 +54,8 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     } else {
         Replace::Refuse
     };
+    // As in `enroll`: the state file exists before the secret does.
+    target.ensure_state()?;
     let backup = target.write_secret(&secret, replace)?;
 
     println!(

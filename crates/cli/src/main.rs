@@ -15,6 +15,7 @@ mod manage;
 mod otpauth;
 mod qr;
 mod recovery;
+mod repair;
 mod status;
 
 use std::path::PathBuf;
@@ -199,6 +200,21 @@ pub struct ResetArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RepairArgs {
+    /// The user whose state to repair.
+    pub user: String,
+
+    /// Rewrite a state that is readable too (it keeps what it holds and adds the repair).
+    #[arg(long)]
+    pub force: bool,
+
+    /// For an HOTP secret: the counter of the next code the token will show. Without it the
+    /// module refuses HOTP codes after a repair, since the counter the token reached is lost.
+    #[arg(long, value_name = "N")]
+    pub hotp_counter: Option<u64>,
+}
+
+#[derive(Args, Debug)]
 pub struct ImportArgs {
     /// Import for this user instead of yourself (root only).
     #[arg(long, value_name = "NAME")]
@@ -248,6 +264,8 @@ enum Command {
     Unlock(UnlockArgs),
     /// Remove a user's enrolment: the secret file is moved to a backup (root).
     Reset(ResetArgs),
+    /// Replace a corrupt or unreadable state with one that reopens no used code (root).
+    Repair(RepairArgs),
     /// Convert a ~/.google_authenticator file, so the phone entry keeps working.
     Import(ImportArgs),
     /// Look for PAM and sshd settings that lock people out or skip the code.
@@ -262,6 +280,7 @@ fn main() -> ExitCode {
         Command::Recovery(a) => recovery::run(&cli.module, &a),
         Command::Unlock(a) => manage::unlock(&cli.module, &a),
         Command::Reset(a) => manage::reset(&cli.module, &a),
+        Command::Repair(a) => repair::run(&cli.module, &a),
         Command::Import(a) => import::run(&cli.module, &a),
         Command::Check(a) => check::run(&cli.module, &a),
     };

@@ -11,6 +11,7 @@ use crate::{ModuleOpts, ResetArgs, UnlockArgs};
 pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
     let target = Target::new(opts, Some(&a.user))?;
     common::require_state_owner(&target.config.state_dir)?;
+    target.usable_state()?;
     let name = &target.account.name;
     match common::change_state(&target.store(), target.account.uid, admin::unlocked)? {
         None => println!("{name} has no recorded failures: nothing to unlock."),
@@ -30,6 +31,7 @@ pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
     let target = Target::new(opts, Some(&a.user))?;
     // Checked before anything changes, so a reset is not left half done.
     common::require_state_owner(&target.config.state_dir)?;
+    target.usable_state()?;
     let name = target.account.name.clone();
     if !a.yes {
         let prompt = format!(

@@ -30,6 +30,8 @@ pub fn run(opts: &ModuleOpts, a: &RecoveryArgs) -> Result<ExitCode> {
         println!("'pam-otp recovery --regenerate' replaces them all with new ones.");
         return Ok(ExitCode::SUCCESS);
     }
+    // A repair marks every listed code spent: regenerating before it would waste the new ones.
+    target.usable_state()?;
     let (codes, hashes) = common::new_recovery_codes(a.count as usize)?;
     secret.recovery = hashes;
     // Same secret, new hashes: nothing worth a backup (the old codes are meant to die).

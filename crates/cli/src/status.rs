@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::admin;
 use pam_otp_core::secret_file::Kind;
+use pam_otp_core::state::{Known, State};
 
 use crate::common::{self, Result, StateView, Target};
 use crate::{ModuleOpts, StatusArgs};
@@ -59,11 +60,21 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
         }
         StateView::Error(e) => {
             println!("Failures:        cannot read the state: {e}");
-            println!("                 pam_otp refuses this user's logins until it is fixed");
+            println!(
+                "                 pam_otp refuses this user's logins until it is fixed: 'pam-otp repair {}' (root)",
+                target.account.name
+            );
         }
         StateView::Readable(s) => {
             let now = common::now();
-            println!("Failures:        {} since the last success", s.failures);
+            if untouched(&s) {
+                println!("Failures:        none recorded (no login attempt yet)");
+            } else {
+                println!("Failures:        {} since the last success", s.failures);
+            }
+            if s.last_attempt > 0 {
+                println!("Last attempt:    {}", common::utc(s.last_attempt));
+            }
             if s.is_locked(now) {
                 println!(
                     "Locked out:      yes, for {} more s (until {}); 'pam-otp unlock {}' clears it",
@@ -80,18 +91,36 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
                     s.lockouts
                 );
             }
-            let current = s.secret_id == pam_otp_core::verify::secret_id(&secret);
-            match (secret.kind, current, s.last_step, s.hotp_next) {
-                (Kind::Totp { period }, true, Some(step), _) => println!(
+            let id = pam_otp_core::verify::secret_id(&secret);
+            let h = s.history_of(id, &[]);
+            let name = &target.account.name;
+            match (secret.kind, h.last_step, h.hotp_next) {
+                _ if admin::needs_resync(&secret, &s) => println!(
+                    "Next counter:    unknown: HOTP codes are refused until root runs 'pam-otp repair {name} --hotp-counter N'"
+                ),
+                (Kind::Totp { period }, Some(step), _) => println!(
                     "Last code used:  {}",
                     common::utc(step.saturating_mul(period))
                 ),
-                (Kind::Hotp { .. }, true, _, Some(next)) => {
-                    println!("Next counter:    {next}")
-                }
+                (Kind::Hotp { .. }, _, Some(next)) => println!("Next counter:    {next}"),
                 _ => println!("Last code used:  none since this secret was enrolled"),
+            }
+            if s.known(id) == Known::Forgotten {
+                println!(
+                    "History:         this secret's history was dropped (more than {} secrets since); its recovery codes count as spent",
+                    pam_otp_core::state::MAX_SECRETS
+                );
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Nothing recorded yet (the state `pam-otp enroll` creates as root).
+fn untouched(s: &State) -> bool {
+    s.last_attempt == 0
+        && s.failures == 0
+        && s.locked_until == 0
+        && s.current().is_empty()
+        && s.past.is_empty()
 }

@@ -14,7 +14,7 @@ use crate::args::{self, CodeSource, Config};
 use crate::fsafe::{self, ReadError, UserIdentity};
 use crate::log_text;
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
-use crate::state::State;
+use crate::state::{State, MAX_SPENT};
 use crate::store::{FileStore, StateStore};
 use crate::userdb::{self, Account};
 use crate::verify::{self, Denial, Method, MAX_INPUT_LEN};
@@ -402,6 +402,23 @@ impl Attempt<'_> {
                     until.saturating_sub(now)
                 ),
             ),
+            Err(Denial::TooManySpent) => (
+                Reason::Replay,
+                format!(
+                    "recovery code refused: {MAX_SPENT} recovery codes of this secret are \
+                     already spent; enrol a new secret{lock_note}"
+                ),
+            ),
+            Err(Denial::CounterUnknown) => {
+                // Nothing the user can type fixes this: it is the administrator's to act on.
+                let detail = format!(
+                    "the HOTP counter of this secret is not known (state repaired, or its \
+                     history forgotten); root must resynchronise it: pam-otp repair USER \
+                     --hotp-counter N{lock_note}"
+                );
+                self.log(host, Level::Error, Reason::StateError, &detail);
+                return Verdict::Deny(Reason::StateError);
+            }
         };
         self.log(host, Level::Notice, reason, &detail);
         Verdict::Deny(reason)

@@ -20,5 +20,7 @@ pub mod store;
 pub mod userdb;
 pub mod verify;
 
+mod temp_name;
+
 #[cfg(test)]
 pub(crate) mod testutil;

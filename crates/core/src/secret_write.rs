@@ -23,6 +23,7 @@ use nix::sys::stat::{Mode, SFlag};
 use zeroize::Zeroizing;
 
 use crate::fsafe::{self, ReadError};
+use crate::temp_name::temp_name;
 
 /// Largest existing file that is copied to a backup before being replaced.
 pub const MAX_BACKUP_SIZE: usize = 1024 * 1024;
@@ -207,13 +208,7 @@ fn write_at(
     bytes: &[u8],
     may_replace: bool,
 ) -> Result<(), WriteError> {
-    // Only to make a temporary name unlikely to collide; no decision depends on it.
-    #[allow(clippy::disallowed_methods)]
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let stem = name.strip_prefix('.').unwrap_or(name);
-    let temp = format!(".{stem}.tmp.{}.{nanos}", std::process::id());
+    let temp = temp_name(name.strip_prefix('.').unwrap_or(name), "tmp");
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = openat(dir, temp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)

@@ -1,33 +1,121 @@
 //! Per-user state (replay, HOTP counter, throttling, spent recovery codes) and its byte
 //! encoding. Pure; [`crate::store`] decides where and how the bytes are kept.
+//!
+//! Replay history is kept per secret, so that replacing a secret and later putting the old
+//! one back (`pam-otp reset` or `enroll --force`, then restoring the backup) reopens none of
+//! the old secret's codes. The state holds the full history of the [`MAX_SECRETS`] secrets
+//! most recently used, the identity of [`MAX_FORGOTTEN`] more, and the time of the newest
+//! TOTP code accepted for any of them. A secret whose history was dropped is treated as
+//! fully used (see [`State::history_of`]): nothing is ever reopened, at worst something is
+//! refused.
 
-/// How many spent recovery codes the state remembers (matches the secret file's maximum).
-pub const MAX_SPENT: usize = crate::secret_file::MAX_RECOVERY_CODES;
+/// How many spent recovery codes are remembered for one secret. The file lists at most 32;
+/// the margin leaves room for codes spent before a `pam-otp recovery --regenerate`.
+pub const MAX_SPENT: usize = 64;
+/// How many secrets' full history is kept (the current one included).
+pub const MAX_SECRETS: usize = 6;
+/// How many older secrets are remembered by identity once their history is dropped.
+pub const MAX_FORGOTTEN: usize = 64;
 
-const VERSION: u8 = 1;
-const FLAG_LAST_STEP: u8 = 1;
-const FLAG_HOTP_NEXT: u8 = 2;
-const FIXED_LEN: usize = 1 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + 1;
+/// The encoding written today.
+const VERSION: u8 = 2;
+/// The encoding of pam_otp 0.1 (one secret's history), still read.
+const VERSION_1: u8 = 1;
+const V1_MAX_SPENT: usize = 32;
+const V1_FLAG_LAST_STEP: u8 = 1;
+const V1_FLAG_HOTP_NEXT: u8 = 2;
+
+const FLAG_FORGOT_MORE: u8 = 1;
+const ENTRY_LAST_STEP: u8 = 1;
+const ENTRY_HOTP_NEXT: u8 = 2;
+const ENTRY_HOTP_UNKNOWN: u8 = 4;
+
+const FIXED_LEN: usize = 1 + 1 + 4 + 4 + 8 + 8 + 8;
+const ENTRY_MAX_LEN: usize = 8 + 1 + 8 + 8 + 1 + 8 * MAX_SPENT;
 /// Largest encoded state, in bytes.
-pub const MAX_ENCODED_LEN: usize = FIXED_LEN + 8 * MAX_SPENT;
+pub const MAX_ENCODED_LEN: usize =
+    FIXED_LEN + 1 + MAX_SECRETS * ENTRY_MAX_LEN + 1 + 8 * MAX_FORGOTTEN;
 
-/// What the module remembers about one user between logins.
+/// The replay history of one secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
-    /// Identifies the secret this state belongs to; a new secret starts a new replay history.
+pub struct History {
+    /// Which secret ([`crate::verify::secret_id`]).
     pub secret_id: [u8; 8],
     /// The last TOTP time step accepted; only later steps are accepted again.
     pub last_step: Option<u64>,
     /// The next HOTP counter value the token may present.
     pub hotp_next: Option<u64>,
+    /// The HOTP counter is not known (the state was repaired, or this secret's history was
+    /// dropped): HOTP codes are refused until root resynchronises it with `pam-otp repair`.
+    pub hotp_unknown: bool,
+    /// Fingerprints of recovery codes already used.
+    pub spent: Vec<[u8; 8]>,
+}
+
+impl History {
+    /// A secret never seen before.
+    pub fn fresh(secret_id: [u8; 8]) -> History {
+        History {
+            secret_id,
+            ..History::default()
+        }
+    }
+
+    /// Nothing recorded: dropping it loses nothing.
+    pub fn is_empty(&self) -> bool {
+        self.last_step.is_none()
+            && self.hotp_next.is_none()
+            && !self.hotp_unknown
+            && self.spent.is_empty()
+    }
+}
+
+/// What the state knows about a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// Its history is kept.
+    Kept,
+    /// Its history was dropped (or may have been): treat it as fully used.
+    Forgotten,
+    /// Never seen: nothing of it was ever used.
+    New,
+}
+
+/// What the module remembers about one user between logins.
+///
+/// The first five fields are the history of the current secret (the one that logged in
+/// last, or that `pam-otp enroll` registered); `past` holds the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// Identifies the current secret.
+    pub secret_id: [u8; 8],
+    /// The last TOTP time step accepted for the current secret.
+    pub last_step: Option<u64>,
+    /// The next HOTP counter value the current secret's token may present.
+    pub hotp_next: Option<u64>,
+    /// The current secret's HOTP counter is unknown (see [`History::hotp_unknown`]).
+    pub hotp_unknown: bool,
+    /// Fingerprints of the current secret's recovery codes already used.
+    pub spent: Vec<[u8; 8]>,
     /// Consecutive failed attempts since the last success or lock-out.
     pub failures: u32,
     /// Lock-outs since the last success; each one doubles the next.
     pub lockouts: u32,
     /// Unix time until which every attempt is refused (0: not locked).
     pub locked_until: u64,
-    /// Fingerprints of recovery codes already used.
-    pub spent: Vec<[u8; 8]>,
+    /// Unix time of the last attempt the module decided (0: none yet).
+    pub last_attempt: u64,
+    /// The end of the newest TOTP step ever accepted, for any secret (or the time of the
+    /// last repair). A forgotten secret's TOTP codes are accepted only for steps that start
+    /// at or after it: time only moves forward, so none of its used codes can qualify.
+    pub totp_floor: u64,
+    /// Earlier secrets' histories, most recently used first (at most `MAX_SECRETS - 1`).
+    pub past: Vec<History>,
+    /// Secrets whose history was dropped to make room, most recent first.
+    pub forgotten: Vec<[u8; 8]>,
+    /// More secrets were dropped than `forgotten` holds: any secret not kept is treated as
+    /// forgotten, never as new.
+    pub forgot_more: bool,
 }
 
 /// The bytes could not be a state written by this module.
@@ -35,82 +123,262 @@ pub struct State {
 pub struct CorruptState;
 
 impl State {
-    /// Fixed little-endian layout: version, flags, secret id, last step, HOTP next,
-    /// failures, lock-outs, locked-until, spent count, spent fingerprints.
+    /// The current secret's history.
+    pub fn current(&self) -> History {
+        History {
+            secret_id: self.secret_id,
+            last_step: self.last_step,
+            hotp_next: self.hotp_next,
+            hotp_unknown: self.hotp_unknown,
+            spent: self.spent.clone(),
+        }
+    }
+
+    fn set_current(&mut self, h: History) {
+        self.secret_id = h.secret_id;
+        self.last_step = h.last_step;
+        self.hotp_next = h.hotp_next;
+        self.hotp_unknown = h.hotp_unknown;
+        self.spent = h.spent;
+    }
+
+    /// Whether the current secret has anything recorded (see [`History::is_empty`]).
+    fn current_is_empty(&self) -> bool {
+        self.last_step.is_none()
+            && self.hotp_next.is_none()
+            && !self.hotp_unknown
+            && self.spent.is_empty()
+    }
+
+    /// What is known about the secret `id`.
+    pub fn known(&self, id: [u8; 8]) -> Known {
+        let current = self.secret_id == id && !self.current_is_empty();
+        if current || self.past.iter().any(|h| h.secret_id == id) {
+            Known::Kept
+        } else if self.forgot_more || self.forgotten.contains(&id) {
+            Known::Forgotten
+        } else {
+            Known::New
+        }
+    }
+
+    /// The history to judge the secret `id` by. A forgotten secret gets the most cautious
+    /// one: every recovery code it lists (`listed`) counts as spent and its HOTP counter is
+    /// unknown; its TOTP codes are held back by [`State::totp_floor`].
+    pub fn history_of(&self, id: [u8; 8], listed: &[[u8; 8]]) -> History {
+        if self.secret_id == id && !self.current_is_empty() {
+            return self.current();
+        }
+        if let Some(h) = self.past.iter().find(|h| h.secret_id == id) {
+            return h.clone();
+        }
+        match self.known(id) {
+            Known::Forgotten => History {
+                secret_id: id,
+                last_step: None,
+                hotp_next: None,
+                hotp_unknown: true,
+                spent: listed.iter().take(MAX_SPENT).copied().collect(),
+            },
+            _ => History::fresh(id),
+        }
+    }
+
+    /// Makes `h` the current secret's history. The one it replaces moves to `past`; beyond
+    /// [`MAX_SECRETS`] the oldest history is dropped and its secret listed as forgotten.
+    pub fn remember(&mut self, h: History) {
+        let id = h.secret_id;
+        let previous = self.current();
+        self.past.retain(|p| p.secret_id != id);
+        self.forgotten.retain(|f| *f != id);
+        if previous.secret_id != id && !previous.is_empty() {
+            self.past.insert(0, previous);
+        }
+        self.set_current(h);
+        while self.past.len() > MAX_SECRETS - 1 {
+            if let Some(old) = self.past.pop() {
+                self.forget(old.secret_id);
+            }
+        }
+    }
+
+    fn forget(&mut self, id: [u8; 8]) {
+        if self.forgot_more {
+            return;
+        }
+        if self.forgotten.len() >= MAX_FORGOTTEN {
+            // Every secret not kept now counts as forgotten: the list says nothing more.
+            self.forgotten.clear();
+            self.forgot_more = true;
+            return;
+        }
+        self.forgotten.insert(0, id);
+    }
+
+    /// Little-endian layout (version 2): version, flags, failures, lock-outs, locked-until,
+    /// last attempt, TOTP floor; the number of histories (the current one first), each as secret id,
+    /// flags, last step, HOTP next, spent count and spent fingerprints; the number of
+    /// forgotten secret ids and the ids.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(MAX_ENCODED_LEN);
-        let flags = if self.last_step.is_some() {
-            FLAG_LAST_STEP
-        } else {
-            0
-        } | if self.hotp_next.is_some() {
-            FLAG_HOTP_NEXT
-        } else {
-            0
-        };
         out.push(VERSION);
-        out.push(flags);
-        out.extend_from_slice(&self.secret_id);
-        out.extend_from_slice(&self.last_step.unwrap_or(0).to_le_bytes());
-        out.extend_from_slice(&self.hotp_next.unwrap_or(0).to_le_bytes());
+        out.push(if self.forgot_more {
+            FLAG_FORGOT_MORE
+        } else {
+            0
+        });
         out.extend_from_slice(&self.failures.to_le_bytes());
         out.extend_from_slice(&self.lockouts.to_le_bytes());
         out.extend_from_slice(&self.locked_until.to_le_bytes());
-        let spent = &self.spent[..self.spent.len().min(MAX_SPENT)];
-        out.push(spent.len() as u8);
-        for id in spent {
+        out.extend_from_slice(&self.last_attempt.to_le_bytes());
+        out.extend_from_slice(&self.totp_floor.to_le_bytes());
+        let past = &self.past[..self.past.len().min(MAX_SECRETS - 1)];
+        out.push((1 + past.len()) as u8);
+        encode_history(&mut out, &self.current());
+        for h in past {
+            encode_history(&mut out, h);
+        }
+        let forgotten = &self.forgotten[..self.forgotten.len().min(MAX_FORGOTTEN)];
+        out.push(forgotten.len() as u8);
+        for id in forgotten {
             out.extend_from_slice(id);
         }
         out
     }
 
-    /// Strict inverse of [`State::encode`]: any other byte string is corrupt.
+    /// Strict inverse of [`State::encode`] (and of version 1's encoder): any other byte
+    /// string is corrupt.
     pub fn decode(bytes: &[u8]) -> Result<State, CorruptState> {
         let mut r = Reader(bytes);
-        if r.take::<1>()? != [VERSION] {
-            return Err(CorruptState);
-        }
-        let [flags] = r.take::<1>()?;
-        if flags & !(FLAG_LAST_STEP | FLAG_HOTP_NEXT) != 0 {
-            return Err(CorruptState);
-        }
-        let secret_id = r.take::<8>()?;
-        let last_step = u64::from_le_bytes(r.take()?);
-        let hotp_next = u64::from_le_bytes(r.take()?);
-        let failures = u32::from_le_bytes(r.take()?);
-        let lockouts = u32::from_le_bytes(r.take()?);
-        let locked_until = u64::from_le_bytes(r.take()?);
-        // A value under an unset flag must be zero: one state, one encoding.
-        if (flags & FLAG_LAST_STEP == 0 && last_step != 0)
-            || (flags & FLAG_HOTP_NEXT == 0 && hotp_next != 0)
-        {
-            return Err(CorruptState);
-        }
-        let [count] = r.take::<1>()?;
-        if usize::from(count) > MAX_SPENT {
-            return Err(CorruptState);
-        }
-        let spent = (0..count)
-            .map(|_| r.take::<8>())
-            .collect::<Result<Vec<_>, _>>()?;
+        let state = match r.take::<1>()? {
+            [VERSION] => decode_v2(&mut r)?,
+            [VERSION_1] => decode_v1(&mut r)?,
+            _ => return Err(CorruptState),
+        };
         if !r.0.is_empty() {
             return Err(CorruptState);
         }
-        Ok(State {
-            secret_id,
-            last_step: (flags & FLAG_LAST_STEP != 0).then_some(last_step),
-            hotp_next: (flags & FLAG_HOTP_NEXT != 0).then_some(hotp_next),
-            failures,
-            lockouts,
-            locked_until,
-            spent,
-        })
+        Ok(state)
     }
 
     /// Whether attempts are refused at `now`.
     pub fn is_locked(&self, now: u64) -> bool {
         now < self.locked_until
     }
+}
+
+fn encode_history(out: &mut Vec<u8>, h: &History) {
+    let flags = if h.last_step.is_some() {
+        ENTRY_LAST_STEP
+    } else {
+        0
+    } | if h.hotp_next.is_some() {
+        ENTRY_HOTP_NEXT
+    } else {
+        0
+    } | if h.hotp_unknown {
+        ENTRY_HOTP_UNKNOWN
+    } else {
+        0
+    };
+    out.extend_from_slice(&h.secret_id);
+    out.push(flags);
+    out.extend_from_slice(&h.last_step.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&h.hotp_next.unwrap_or(0).to_le_bytes());
+    let spent = &h.spent[..h.spent.len().min(MAX_SPENT)];
+    out.push(spent.len() as u8);
+    for id in spent {
+        out.extend_from_slice(id);
+    }
+}
+
+fn decode_history(r: &mut Reader<'_>) -> Result<History, CorruptState> {
+    let secret_id = r.take::<8>()?;
+    let [flags] = r.take::<1>()?;
+    if flags & !(ENTRY_LAST_STEP | ENTRY_HOTP_NEXT | ENTRY_HOTP_UNKNOWN) != 0 {
+        return Err(CorruptState);
+    }
+    let last_step = u64::from_le_bytes(r.take()?);
+    let hotp_next = u64::from_le_bytes(r.take()?);
+    // A value under an unset flag must be zero: one state, one encoding.
+    if (flags & ENTRY_LAST_STEP == 0 && last_step != 0)
+        || (flags & ENTRY_HOTP_NEXT == 0 && hotp_next != 0)
+    {
+        return Err(CorruptState);
+    }
+    let spent = r.list(MAX_SPENT)?;
+    Ok(History {
+        secret_id,
+        last_step: (flags & ENTRY_LAST_STEP != 0).then_some(last_step),
+        hotp_next: (flags & ENTRY_HOTP_NEXT != 0).then_some(hotp_next),
+        hotp_unknown: flags & ENTRY_HOTP_UNKNOWN != 0,
+        spent,
+    })
+}
+
+fn decode_v2(r: &mut Reader<'_>) -> Result<State, CorruptState> {
+    let [flags] = r.take::<1>()?;
+    if flags & !FLAG_FORGOT_MORE != 0 {
+        return Err(CorruptState);
+    }
+    let failures = u32::from_le_bytes(r.take()?);
+    let lockouts = u32::from_le_bytes(r.take()?);
+    let locked_until = u64::from_le_bytes(r.take()?);
+    let last_attempt = u64::from_le_bytes(r.take()?);
+    let totp_floor = u64::from_le_bytes(r.take()?);
+    let [count] = r.take::<1>()?;
+    if count == 0 || usize::from(count) > MAX_SECRETS {
+        return Err(CorruptState);
+    }
+    let current = decode_history(r)?;
+    let past = (1..count)
+        .map(|_| decode_history(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let forgotten = r.list(MAX_FORGOTTEN)?;
+    let mut state = State {
+        failures,
+        lockouts,
+        locked_until,
+        last_attempt,
+        totp_floor,
+        past,
+        forgotten,
+        forgot_more: flags & FLAG_FORGOT_MORE != 0,
+        ..State::default()
+    };
+    state.set_current(current);
+    Ok(state)
+}
+
+/// Version 1: version, flags, secret id, last step, HOTP next, failures, lock-outs,
+/// locked-until, spent count, spent fingerprints (the version byte already read).
+fn decode_v1(r: &mut Reader<'_>) -> Result<State, CorruptState> {
+    let [flags] = r.take::<1>()?;
+    if flags & !(V1_FLAG_LAST_STEP | V1_FLAG_HOTP_NEXT) != 0 {
+        return Err(CorruptState);
+    }
+    let secret_id = r.take::<8>()?;
+    let last_step = u64::from_le_bytes(r.take()?);
+    let hotp_next = u64::from_le_bytes(r.take()?);
+    let failures = u32::from_le_bytes(r.take()?);
+    let lockouts = u32::from_le_bytes(r.take()?);
+    let locked_until = u64::from_le_bytes(r.take()?);
+    if (flags & V1_FLAG_LAST_STEP == 0 && last_step != 0)
+        || (flags & V1_FLAG_HOTP_NEXT == 0 && hotp_next != 0)
+    {
+        return Err(CorruptState);
+    }
+    let spent = r.list(V1_MAX_SPENT)?;
+    Ok(State {
+        secret_id,
+        last_step: (flags & V1_FLAG_LAST_STEP != 0).then_some(last_step),
+        hotp_next: (flags & V1_FLAG_HOTP_NEXT != 0).then_some(hotp_next),
+        failures,
+        lockouts,
+        locked_until,
+        spent,
+        ..State::default()
+    })
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -121,23 +389,70 @@ impl Reader<'_> {
         self.0 = rest;
         head.try_into().map_err(|_| CorruptState)
     }
+
+    /// A count byte (at most `max`), then that many 8-byte ids.
+    fn list(&mut self, max: usize) -> Result<Vec<[u8; 8]>, CorruptState> {
+        let [count] = self.take::<1>()?;
+        if usize::from(count) > max {
+            return Err(CorruptState);
+        }
+        (0..count).map(|_| self.take::<8>()).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trip_full_and_empty() {
-        let full = State {
-            secret_id: [9; 8],
-            last_step: Some(u64::MAX),
-            hotp_next: Some(7),
+    /// Version 1's encoder, as pam_otp 0.1 wrote it, for the compatibility tests.
+    fn encode_v1(s: &State) -> Vec<u8> {
+        let mut out = vec![VERSION_1];
+        let flags = u8::from(s.last_step.is_some()) | (u8::from(s.hotp_next.is_some()) << 1);
+        out.push(flags);
+        out.extend_from_slice(&s.secret_id);
+        out.extend_from_slice(&s.last_step.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&s.hotp_next.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&s.failures.to_le_bytes());
+        out.extend_from_slice(&s.lockouts.to_le_bytes());
+        out.extend_from_slice(&s.locked_until.to_le_bytes());
+        out.push(s.spent.len() as u8);
+        for id in &s.spent {
+            out.extend_from_slice(id);
+        }
+        out
+    }
+
+    fn history(n: u8, spent: usize) -> History {
+        History {
+            secret_id: [n; 8],
+            last_step: Some(u64::from(n) * 1000),
+            hotp_next: Some(u64::MAX - u64::from(n)),
+            hotp_unknown: n.is_multiple_of(2),
+            spent: vec![[n; 8]; spent],
+        }
+    }
+
+    fn full() -> State {
+        let mut s = State {
             failures: 3,
             lockouts: 2,
             locked_until: 1_900_000_000,
-            spent: vec![[1; 8]; MAX_SPENT],
+            last_attempt: 1_800_000_000,
+            totp_floor: u64::MAX,
+            past: (1..MAX_SECRETS as u8)
+                .map(|n| history(n, MAX_SPENT))
+                .collect(),
+            forgotten: vec![[0xee; 8]; MAX_FORGOTTEN],
+            forgot_more: true,
+            ..State::default()
         };
+        s.set_current(history(9, MAX_SPENT));
+        s
+    }
+
+    #[test]
+    fn round_trip_full_and_empty() {
+        let full = full();
         assert_eq!(full.encode().len(), MAX_ENCODED_LEN);
         assert_eq!(State::decode(&full.encode()), Ok(full));
         let empty = State::default();
@@ -145,31 +460,115 @@ mod tests {
     }
 
     #[test]
+    fn version_1_files_still_decode() {
+        let old = State {
+            secret_id: [9; 8],
+            last_step: Some(u64::MAX),
+            hotp_next: Some(7),
+            failures: 3,
+            lockouts: 2,
+            locked_until: 1_900_000_000,
+            spent: vec![[1; 8]; V1_MAX_SPENT],
+            ..State::default()
+        };
+        let bytes = encode_v1(&old);
+        assert_eq!(bytes.len(), 43 + 8 * V1_MAX_SPENT);
+        assert_eq!(State::decode(&bytes), Ok(old.clone()));
+        // Read as version 1, written back as version 2, read again: the same state.
+        assert_eq!(State::decode(&old.encode()), Ok(old));
+        assert_eq!(
+            State::decode(&encode_v1(&State::default())),
+            Ok(State::default())
+        );
+    }
+
+    #[test]
     fn every_truncation_and_extension_is_corrupt() {
-        let bytes = State {
+        let mut v2 = full();
+        v2.past.truncate(2);
+        v2.forgotten.truncate(3);
+        let v1 = State {
             spent: vec![[2; 8]; 3],
             ..State::default()
+        };
+        for bytes in [v2.encode(), encode_v1(&v1)] {
+            for len in 0..bytes.len() {
+                assert_eq!(State::decode(&bytes[..len]), Err(CorruptState), "len {len}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(State::decode(&longer), Err(CorruptState));
+            for version in [0, 3, 0xff] {
+                let mut bad_version = bytes.clone();
+                bad_version[0] = version;
+                assert_eq!(State::decode(&bad_version), Err(CorruptState));
+            }
+            let mut bad_flags = bytes.clone();
+            bad_flags[1] = 0x80;
+            assert_eq!(State::decode(&bad_flags), Err(CorruptState));
         }
-        .encode();
-        for len in 0..bytes.len() {
-            assert_eq!(State::decode(&bytes[..len]), Err(CorruptState), "len {len}");
-        }
-        let mut longer = bytes.clone();
-        longer.push(0);
-        assert_eq!(State::decode(&longer), Err(CorruptState));
-        let mut bad_version = bytes.clone();
-        bad_version[0] = 2;
-        assert_eq!(State::decode(&bad_version), Err(CorruptState));
-        let mut bad_flags = bytes.clone();
-        bad_flags[1] = 0x80;
-        assert_eq!(State::decode(&bad_flags), Err(CorruptState));
         // Found by fuzzing (fuzz/regressions/state_file): a value stored under an unset
         // flag was ignored, so two byte strings decoded to the same state.
-        let mut hidden_step = bytes.clone();
+        let v1 = encode_v1(&v1);
+        let mut hidden_step = v1.clone();
         hidden_step[10] = 1;
         assert_eq!(State::decode(&hidden_step), Err(CorruptState));
-        let mut hidden_counter = bytes;
+        let mut hidden_counter = v1;
         hidden_counter[18] = 1;
         assert_eq!(State::decode(&hidden_counter), Err(CorruptState));
+        // The same in version 2, in the current history (after the 27 fixed bytes).
+        let empty = State::default().encode();
+        for (offset, name) in [(FIXED_LEN + 1 + 9, "step"), (FIXED_LEN + 1 + 17, "counter")] {
+            let mut hidden = empty.clone();
+            hidden[offset] = 1;
+            assert_eq!(State::decode(&hidden), Err(CorruptState), "hidden {name}");
+        }
+        let mut bad_entry_flags = empty.clone();
+        bad_entry_flags[FIXED_LEN + 1 + 8] = 0x80;
+        assert_eq!(State::decode(&bad_entry_flags), Err(CorruptState));
+        let mut no_entry = empty.clone();
+        no_entry[FIXED_LEN] = 0;
+        assert_eq!(State::decode(&no_entry), Err(CorruptState));
+        let mut too_many = full().encode();
+        too_many[FIXED_LEN] = MAX_SECRETS as u8 + 1;
+        assert_eq!(State::decode(&too_many), Err(CorruptState));
+    }
+
+    #[test]
+    fn remembering_keeps_each_secret_and_drops_only_to_forgotten() {
+        let mut s = State::default();
+        // An empty current history is replaced, not kept.
+        s.remember(history(1, 1));
+        assert!(s.past.is_empty());
+        for n in 2..=MAX_SECRETS as u8 {
+            s.remember(history(n, 1));
+        }
+        assert_eq!(s.past.len(), MAX_SECRETS - 1);
+        assert!(s.forgotten.is_empty());
+        assert_eq!(s.known([1; 8]), Known::Kept);
+        assert_eq!(s.history_of([1; 8], &[]), history(1, 1));
+        // Coming back moves a secret to the front without losing any other.
+        s.remember(history(1, 2));
+        assert_eq!(s.secret_id, [1; 8]);
+        assert_eq!(s.past[0].secret_id, [MAX_SECRETS as u8; 8]);
+        assert_eq!(s.past.len(), MAX_SECRETS - 1);
+        // One more: the least recently used (2) is dropped and listed as forgotten.
+        s.remember(history(50, 0));
+        assert_eq!(s.known([2; 8]), Known::Forgotten);
+        let listed = [[7; 8], [8; 8]];
+        let cautious = s.history_of([2; 8], &listed);
+        assert!(cautious.hotp_unknown);
+        assert_eq!(cautious.spent, listed);
+        assert_eq!(s.known([99; 8]), Known::New);
+        // Past the forgotten list, nothing unknown counts as new any more.
+        for n in 100..100 + MAX_FORGOTTEN as u8 {
+            s.remember(history(n, 0));
+            s.remember(history(n, 1));
+        }
+        assert!(s.forgot_more);
+        assert!(s.forgotten.is_empty());
+        assert_eq!(s.known([99; 8]), Known::Forgotten);
+        assert!(s.encode().len() <= MAX_ENCODED_LEN);
+        assert_eq!(State::decode(&s.encode()), Ok(s));
     }
 }

@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat2, AtFlags, OFlag, RenameFlags};
 use nix::sys::stat::Mode;
+use nix::unistd::UnlinkatFlags;
 use sha2::{Digest, Sha256};
 
 use crate::state::{State, MAX_ENCODED_LEN};
+use crate::temp_name::temp_name;
 
 /// Where state lives unless `state_dir=` says otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/pam_otp";
@@ -29,6 +31,8 @@ const FILE_SIZE: usize = 2 * SLOT_SIZE;
 const MAGIC: &[u8; 8] = b"PAMOTPS\x01";
 const HEADER_LEN: usize = 8 + 8 + 2;
 const CHECKSUM_LEN: usize = 16;
+// The largest state fits in one slot, so a save never needs more than the file has.
+const _: () = assert!(HEADER_LEN + MAX_ENCODED_LEN + CHECKSUM_LEN <= SLOT_SIZE);
 
 /// Why state could not be read or saved. Every one of these denies the login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,21 +154,104 @@ impl FileStore {
             Errno::ELOOP => StoreError::Unsafe("state file is a symbolic link"),
             other => io("open state file")(other),
         })?;
-        let file = File::from(fd);
-        let meta = file.metadata().map_err(io_std("stat state file"))?;
-        if !meta.file_type().is_file()
-            || meta.uid() != nix::unistd::geteuid().as_raw()
-            || meta.mode() & 0o077 != 0
-            || meta.nlink() != 1
-        {
-            return Err(StoreError::Unsafe(
-                "state file is not a private regular file of the module's user",
-            ));
+        check_file(File::from(fd))
+    }
+
+    /// A user's state as it is, creating nothing: `Ok(None)` when there is no state file (or
+    /// no state directory) yet. Errors of the directory itself are `Err`; a file that the
+    /// module would refuse (corrupt, unsafe, unreadable) is [`Inspection::Unusable`].
+    pub fn inspect(&self, uid: u32) -> Result<Inspection, StoreError> {
+        let dir = match self.open_existing_dir()? {
+            Some(dir) => dir,
+            None => return Ok(Inspection::Missing),
+        };
+        let name = uid.to_string();
+        let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let file = match openat(&dir, name.as_str(), flags, Mode::empty()) {
+            Err(Errno::ENOENT) => return Ok(Inspection::Missing),
+            Err(Errno::ELOOP) => {
+                return Ok(Inspection::Unusable(StoreError::Unsafe(
+                    "state file is a symbolic link",
+                )))
+            }
+            Err(e) => return Ok(Inspection::Unusable(io("open state file")(e))),
+            Ok(fd) => match check_file(File::from(fd)) {
+                Ok(file) => file,
+                Err(e) => return Ok(Inspection::Unusable(e)),
+            },
+        };
+        self.lock(&file)?;
+        let mut image = vec![0u8; FILE_SIZE];
+        if let Err(e) = file.read_exact_at(&mut image, 0) {
+            return Ok(Inspection::Unusable(io_std("read state file")(e)));
         }
-        if meta.len() != FILE_SIZE as u64 {
-            return Err(StoreError::Corrupt);
+        Ok(match newest_slot(&image) {
+            Some((_, _, state)) => Inspection::Usable(state),
+            None => Inspection::Unusable(StoreError::Corrupt),
+        })
+    }
+
+    /// The state directory with the checks of [`FileStore::open_dir`], or `None` if it does
+    /// not exist (nothing is created).
+    fn open_existing_dir(&self) -> Result<Option<OwnedFd>, StoreError> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            _ => self.open_dir().map(Some),
         }
-        Ok(file)
+    }
+
+    /// Replaces whatever is at the user's state file name with a new file holding `state`,
+    /// and keeps the old one (file, link or anything else) as `evidence` in the same
+    /// directory. For `pam-otp repair` of a state the module refuses; the caller has
+    /// checked that. The name never goes missing: the new file is complete and synced, then
+    /// swapped into place atomically (`RENAME_EXCHANGE`), so no login can meanwhile create
+    /// a fresh default state, which would reopen replay.
+    pub fn replace(&self, uid: u32, state: &State, evidence: &str) -> Result<(), StoreError> {
+        let dir = self.open_dir()?;
+        let name = uid.to_string();
+        if evidence.contains('/') || evidence.starts_with('.') || evidence == name {
+            return Err(StoreError::Unsafe("bad name for the old state file"));
+        }
+        let temp = temp_name(&name, "repair");
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(&dir, temp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(io("create state file"))?;
+        if let Err(e) = write_new(fd, &image_of(state)) {
+            let _ = nix::unistd::unlinkat(&dir, temp.as_str(), UnlinkatFlags::NoRemoveDir);
+            return Err(e);
+        }
+        match renameat2(
+            &dir,
+            temp.as_str(),
+            &dir,
+            name.as_str(),
+            RenameFlags::RENAME_EXCHANGE,
+        ) {
+            Ok(()) => {
+                // `temp` now names the old file.
+                keep_as(&dir, &temp, evidence)?;
+            }
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {
+                // No atomic exchange here: keep the old file first, then move the new one
+                // in. A first login in between would find no file and create a default
+                // one; the rename replaces it, but that login's answer was already given.
+                let kept = keep_as(&dir, &name, evidence);
+                let moved = kept.and_then(|()| {
+                    nix::fcntl::renameat(&dir, temp.as_str(), &dir, name.as_str())
+                        .map_err(io("move the new state file into place"))
+                });
+                if let Err(e) = moved {
+                    let _ = nix::unistd::unlinkat(&dir, temp.as_str(), UnlinkatFlags::NoRemoveDir);
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                let _ = nix::unistd::unlinkat(&dir, temp.as_str(), UnlinkatFlags::NoRemoveDir);
+                return Err(io("swap the new state file into place")(e));
+            }
+        }
+        nix::unistd::fsync(&dir).map_err(io("sync state directory"))
     }
 
     /// Takes the exclusive lock, retrying until the configured bound.
@@ -214,12 +301,61 @@ impl StateStore for FileStore {
     }
 }
 
-/// A new state file's bytes: the default state in slot 0, slot 1 empty.
-fn initial_image() -> Vec<u8> {
+/// Renames `from` to `evidence`, or `evidence.1`, `evidence.2`… if that name is taken.
+fn keep_as(dir: &OwnedFd, from: &str, evidence: &str) -> Result<(), StoreError> {
+    for n in 0..100 {
+        let to = match n {
+            0 => evidence.to_string(),
+            n => format!("{evidence}.{n}"),
+        };
+        match renameat2(dir, from, dir, to.as_str(), RenameFlags::RENAME_NOREPLACE) {
+            Err(Errno::EEXIST) => continue,
+            other => return other.map_err(io("keep the old state file")),
+        }
+    }
+    Err(io("keep the old state file")(Errno::EEXIST))
+}
+
+/// What [`FileStore::inspect`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inspection {
+    /// No state file yet (the first login, or `pam-otp enroll` as root, creates it).
+    Missing,
+    /// A state the module can use.
+    Usable(State),
+    /// A file the module refuses: every login of the user is denied until it is repaired.
+    Unusable(StoreError),
+}
+
+/// The checks made on an open state file's descriptor.
+fn check_file(file: File) -> Result<File, StoreError> {
+    let meta = file.metadata().map_err(io_std("stat state file"))?;
+    if !meta.file_type().is_file()
+        || meta.uid() != nix::unistd::geteuid().as_raw()
+        || meta.mode() & 0o077 != 0
+        || meta.nlink() != 1
+    {
+        return Err(StoreError::Unsafe(
+            "state file is not a private regular file of the module's user",
+        ));
+    }
+    if meta.len() != FILE_SIZE as u64 {
+        return Err(StoreError::Corrupt);
+    }
+    Ok(file)
+}
+
+/// A new state file's bytes: `state` in slot 0, slot 1 empty.
+fn image_of(state: &State) -> Vec<u8> {
     let mut image = vec![0u8; FILE_SIZE];
-    let slot = encode_slot(1, &State::default());
+    let slot = encode_slot(1, state);
     image[..slot.len()].copy_from_slice(&slot);
     image
+}
+
+/// A new state file's bytes: the default state in slot 0, slot 1 empty.
+fn initial_image() -> Vec<u8> {
+    image_of(&State::default())
 }
 
 /// Writes `image` to a new file and makes it durable.
@@ -270,12 +406,7 @@ fn create_anonymous(dir: &OwnedFd, name: &str, image: &[u8]) -> Result<bool, Sto
 /// missing too, link + unlink, which leaves a moment with two links in which a concurrent
 /// first login is refused once). A kill at the wrong moment can leave the temporary file.
 fn create_named(dir: &OwnedFd, name: &str, image: &[u8]) -> Result<(), StoreError> {
-    // Only to make a temporary name unlikely to collide; no decision depends on it.
-    #[allow(clippy::disallowed_methods)]
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let temp = format!(".{name}.new.{}.{nanos}", std::process::id());
+    let temp = temp_name(name, "new");
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = openat(dir, temp.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)

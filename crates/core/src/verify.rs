@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::otp;
 use crate::recovery;
 use crate::secret_file::{Kind, SecretFile};
-use crate::state::{State, MAX_SPENT};
+use crate::state::{History, Known, State, MAX_SPENT};
 
 /// Longest lock-out, however many times it has doubled.
 pub const MAX_LOCKOUT_SECS: u64 = 3600;
@@ -56,6 +56,12 @@ pub enum Denial {
     Replay,
     /// Too many failures: refused without looking at the code until `until`.
     Locked { until: u64 },
+    /// An HOTP code for a secret whose counter is not known (the state was repaired, or the
+    /// secret's history was dropped): refused until root resynchronises the counter.
+    CounterUnknown,
+    /// An unused recovery code, but [`MAX_SPENT`] of this secret's codes are already spent
+    /// and remembered: refused rather than forget one of them.
+    TooManySpent,
 }
 
 /// The result of one attempt.
@@ -68,7 +74,7 @@ pub struct Decision {
     pub locked_now: Option<u64>,
 }
 
-/// A stable identifier of a secret key, so that a new enrolment starts a new history.
+/// A stable identifier of a secret key, under which its replay history is kept.
 pub fn secret_id(secret: &SecretFile) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(b"pam_otp secret id v1\0");
@@ -99,20 +105,6 @@ pub fn decide(
     policy: &Policy,
 ) -> Decision {
     let mut state = stored.clone();
-    let id = secret_id(secret);
-    if state.secret_id != id {
-        // A new secret: its codes have never been used, so the replay history starts afresh.
-        // Failures and lock-outs stay: they belong to the account, not to the token.
-        state.secret_id = id;
-        state.last_step = None;
-        state.hotp_next = None;
-        state.spent.clear();
-    }
-    // Forget spent codes the file no longer lists (after `pam-otp recovery --regenerate`).
-    state
-        .spent
-        .retain(|fp| secret.recovery.iter().any(|h| h.fingerprint() == *fp));
-
     if state.is_locked(now) {
         return Decision {
             outcome: Err(Denial::Locked {
@@ -122,6 +114,17 @@ pub fn decide(
             locked_now: None,
         };
     }
+    // The history of this secret, however many others came and went since it was last used.
+    // Only a success changes it; a failure changes nothing but the throttling record.
+    let id = secret_id(secret);
+    let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
+    let mut history = stored.history_of(id, &listed);
+    // A secret whose own last step was dropped: none of its codes older than the newest
+    // TOTP code ever accepted (or the last repair) can be fresh.
+    let floor = match stored.known(id) {
+        Known::Forgotten => stored.totp_floor,
+        Known::Kept | Known::New => 0,
+    };
 
     let input = if input.len() > MAX_INPUT_LEN {
         &[][..]
@@ -130,16 +133,20 @@ pub fn decide(
     };
     let typed = numeric_code(input, secret.digits);
     let otp_result = match secret.kind {
-        Kind::Totp { period } => check_totp(secret, &state, now, period, typed, policy),
-        Kind::Hotp { counter } => check_hotp(secret, &state, counter, typed, policy),
+        Kind::Totp { period } => check_totp(secret, &history, floor, now, period, typed, policy),
+        Kind::Hotp { counter } => check_hotp(secret, &history, counter, typed, policy),
     };
-    let recovery_result = check_recovery(secret, &state, input);
+    let recovery_result = check_recovery(secret, &history, input);
 
     let outcome = match (otp_result, recovery_result) {
         (Ok(advance), _) => {
             match advance {
-                Advance::Step(step) => state.last_step = Some(step),
-                Advance::Counter(next) => state.hotp_next = Some(next),
+                Advance::Step(step, period) => {
+                    history.last_step = Some(step);
+                    let end = step.saturating_add(1).saturating_mul(period);
+                    state.totp_floor = state.totp_floor.max(end);
+                }
+                Advance::Counter(next) => history.hotp_next = Some(next),
             }
             Ok(match secret.kind {
                 Kind::Totp { .. } => Method::Totp,
@@ -147,17 +154,22 @@ pub fn decide(
             })
         }
         (_, Ok(fingerprint)) => {
-            if state.spent.len() < MAX_SPENT {
-                state.spent.push(fingerprint);
+            if history.spent.len() < MAX_SPENT {
+                history.spent.push(fingerprint);
                 Ok(Method::Recovery)
             } else {
-                Err(Denial::Replay)
+                Err(Denial::TooManySpent)
             }
         }
         (Err(Denial::Replay), _) | (_, Err(Denial::Replay)) => Err(Denial::Replay),
+        (Err(Denial::CounterUnknown), _) => Err(Denial::CounterUnknown),
         _ => Err(Denial::BadCode),
     };
+    if outcome.is_ok() {
+        state.remember(history);
+    }
 
+    state.last_attempt = now;
     let mut locked_now = None;
     match outcome {
         Ok(_) => {
@@ -188,7 +200,8 @@ pub fn decide(
 }
 
 enum Advance {
-    Step(u64),
+    /// A TOTP step, and the secret's period.
+    Step(u64, u64),
     Counter(u64),
 }
 
@@ -202,7 +215,8 @@ fn code_matches(secret: &SecretFile, counter: u64, typed: Option<u32>) -> Choice
 
 fn check_totp(
     secret: &SecretFile,
-    state: &State,
+    history: &History,
+    floor: u64,
     now: u64,
     period: u64,
     typed: Option<u32>,
@@ -215,7 +229,8 @@ fn check_totp(
     let mut replayed = false;
     for step in first..=last {
         if bool::from(code_matches(secret, step, typed)) {
-            if state.last_step.is_none_or(|used| step > used) {
+            let newer = history.last_step.is_none_or(|used| step > used);
+            if newer && step.saturating_mul(period) >= floor {
                 fresh = Some(fresh.map_or(step, |f: u64| f.max(step)));
             } else {
                 replayed = true;
@@ -223,7 +238,7 @@ fn check_totp(
         }
     }
     match (fresh, replayed) {
-        (Some(step), _) => Ok(Advance::Step(step)),
+        (Some(step), _) => Ok(Advance::Step(step, period)),
         (None, true) => Err(Denial::Replay),
         (None, false) => Err(Denial::BadCode),
     }
@@ -231,12 +246,15 @@ fn check_totp(
 
 fn check_hotp(
     secret: &SecretFile,
-    state: &State,
+    history: &History,
     file_counter: u64,
     typed: Option<u32>,
     policy: &Policy,
 ) -> Result<Advance, Denial> {
-    let expected = state.hotp_next.unwrap_or(0).max(file_counter);
+    if history.hotp_unknown {
+        return Err(Denial::CounterUnknown);
+    }
+    let expected = history.hotp_next.unwrap_or(0).max(file_counter);
     let mut found: Option<u64> = None;
     for counter in expected..=expected.saturating_add(policy.hotp_lookahead) {
         if bool::from(code_matches(secret, counter, typed)) && found.is_none() {
@@ -244,7 +262,7 @@ fn check_hotp(
         }
     }
     // The code just before the expected one is the one most recently used: name it a replay.
-    let replayed = state.hotp_next.is_some()
+    let replayed = history.hotp_next.is_some()
         && expected > 0
         && bool::from(code_matches(secret, expected - 1, typed));
     match found {
@@ -254,7 +272,7 @@ fn check_hotp(
     }
 }
 
-fn check_recovery(secret: &SecretFile, state: &State, input: &[u8]) -> Result<[u8; 8], Denial> {
+fn check_recovery(secret: &SecretFile, history: &History, input: &[u8]) -> Result<[u8; 8], Denial> {
     let Some(code) = recovery::normalize(input) else {
         return Err(Denial::BadCode);
     };
@@ -262,7 +280,7 @@ fn check_recovery(secret: &SecretFile, state: &State, input: &[u8]) -> Result<[u
     for hash in &secret.recovery {
         if hash.matches(&code) {
             let fingerprint = hash.fingerprint();
-            result = if state.spent.contains(&fingerprint) {
+            result = if history.spent.contains(&fingerprint) {
                 Err(Denial::Replay)
             } else {
                 Ok(fingerprint)

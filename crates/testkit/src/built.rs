@@ -35,21 +35,45 @@ pub fn module_path() -> PathBuf {
                         dir.display()
                     )
                 });
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            for source in ["src", "crates/core/src"] {
-                if let Some((changed, file)) = newest_file(&workspace.join(source)) {
-                    assert!(
-                        changed <= built,
-                        "{} is older than {}: run `cargo test` from the workspace root (or \
-                         `cargo build`), which rebuilds it",
-                        path.display(),
-                        file.display()
-                    );
-                }
-            }
+            assert_fresh(&path, built, &["src", "crates/core/src"]);
             path
         })
         .clone()
+}
+
+/// The `pam-otp` command as cargo built it (`cargo test` at the workspace root builds it for
+/// the CLI's own tests), checked to be newer than the CLI's and the core's sources.
+pub fn cli_path() -> PathBuf {
+    static CLI: OnceLock<PathBuf> = OnceLock::new();
+    CLI.get_or_init(|| {
+        let path = profile_dir().join("pam-otp");
+        let built = modified(&path).unwrap_or_else(|| {
+            panic!(
+                "{} is missing: run `cargo test` from the workspace root (or `cargo build`)",
+                path.display()
+            )
+        });
+        assert_fresh(&path, built, &["crates/cli/src", "crates/core/src"]);
+        path
+    })
+    .clone()
+}
+
+/// Panics unless the artifact at `path`, built at `built`, is newer than every file below the
+/// workspace directories `sources`: a test must never pass against a stale build.
+fn assert_fresh(path: &Path, built: SystemTime, sources: &[&str]) {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for source in sources {
+        if let Some((changed, file)) = newest_file(&workspace.join(source)) {
+            assert!(
+                changed <= built,
+                "{} is older than {}: run `cargo test` from the workspace root (or `cargo \
+                 build`), which rebuilds it",
+                path.display(),
+                file.display()
+            );
+        }
+    }
 }
 
 /// The most recently modified file below `dir`.

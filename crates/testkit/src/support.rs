@@ -707,6 +707,30 @@ impl Env {
         write_file(&self.secret_path(), text.as_bytes(), 0o600);
     }
 
+    /// Runs the built `pam-otp` with this test's `--secret` and `--state-dir` (the module's
+    /// own paths), then `args`, with `stdin` as its input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = Command::new(crate::built::cli_path())
+            .arg("--secret")
+            .arg(format!("{}/%u.otp", self.secrets_dir().display()))
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(args)
+            .env_remove("PAM_OTP_SECRET")
+            .env_remove("PAM_OTP_STATE_DIR")
+            .env_remove("PAM_OTP_MIN_SECRET_BITS")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run pam-otp: {e}"));
+        let mut input = child.stdin.take().expect("piped stdin");
+        // The command may exit before reading; a broken pipe is not the test's concern.
+        let _ = input.write_all(stdin.as_bytes());
+        drop(input);
+        child.wait_with_output().expect("wait for pam-otp")
+    }
+
     /// The current user's stored state, read the way the module reads it.
     pub fn state(&self) -> State {
         FileStore::new(self.state_dir(), Duration::from_secs(5))

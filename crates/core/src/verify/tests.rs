@@ -284,7 +284,9 @@ fn recovery_code_works_once() {
 }
 
 #[test]
-fn regenerated_codes_forget_old_spent_entries() {
+fn regenerated_codes_keep_old_spent_entries() {
+    // A spent code stays spent after `pam-otp recovery --regenerate`, so that a copy of the
+    // file from before (a backup put back) cannot make it valid again.
     let s = totp_secret();
     let used = attempt(&s, &State::default(), T0, b"aaaabbbbcccc").state;
     let regenerated = SecretFile {
@@ -292,7 +294,9 @@ fn regenerated_codes_forget_old_spent_entries() {
         ..totp_secret()
     };
     let d = attempt(&regenerated, &used, T0, &code_at(step(T0)));
-    assert!(d.state.spent.is_empty());
+    assert_eq!(d.state.spent, used.spent);
+    let back = attempt(&s, &d.state, T0, b"aaaabbbbcccc");
+    assert_eq!(back.outcome, Err(Denial::Replay));
 }
 
 #[test]
@@ -309,7 +313,7 @@ fn new_secret_starts_new_replay_history_but_keeps_failures() {
         6,
     );
     let d = attempt(&other_key, &st, T0, code.as_bytes());
-    assert!(d.outcome.is_ok());
+    assert!(d.outcome.is_ok(), "{d:?}");
     let failing = attempt(&other_key, &st, T0, b"aaaaaa");
     assert_eq!(failing.state.failures, 3);
 }
@@ -324,4 +328,95 @@ fn far_future_timestamps_work() {
     let end = u64::MAX;
     let d = attempt(&s, &State::default(), end, &code_at(step(end)));
     assert!(d.outcome.is_ok());
+}
+
+fn other_secret(kind: Kind) -> SecretFile {
+    SecretFile {
+        kind,
+        key: Zeroizing::new(b"abcdefghijabcdefghij".to_vec()),
+        recovery: vec![RecoveryHash::new([9; 16], b"jjjjkkkkllll")],
+        ..totp_secret()
+    }
+}
+
+#[test]
+fn a_failed_attempt_with_another_secret_changes_only_the_throttling_record() {
+    let a = hotp_secret(0);
+    let used = attempt(&a, &State::default(), T0, &code_at(0)).state;
+    let used = attempt(&a, &used, T0, b"aaaabbbbcccc").state;
+    let b = other_secret(Kind::Totp { period: 30 });
+    let failed = attempt(&b, &used, T0, b"000001");
+    assert_eq!(failed.outcome, Err(Denial::BadCode));
+    assert_eq!(
+        State {
+            failures: used.failures,
+            last_attempt: used.last_attempt,
+            ..failed.state.clone()
+        },
+        used
+    );
+    // A success with B keeps A's history beside it; A's used codes stay used.
+    let code = format_code(
+        hotp(b"abcdefghijabcdefghij", step(T0), Algorithm::Sha1, 6),
+        6,
+    );
+    let b_ok = attempt(&b, &failed.state, T0, code.as_bytes());
+    assert!(b_ok.outcome.is_ok());
+    assert_eq!(b_ok.state.past.len(), 1);
+    for (input, denial) in [
+        (code_at(0), Denial::Replay),
+        (b"aaaabbbbcccc".to_vec(), Denial::Replay),
+    ] {
+        assert_eq!(attempt(&a, &b_ok.state, T0, &input).outcome, Err(denial));
+    }
+    assert!(attempt(&a, &b_ok.state, T0, &code_at(1)).outcome.is_ok());
+}
+
+#[test]
+fn a_forgotten_secret_is_treated_as_fully_used() {
+    let a = hotp_secret(0);
+    let mut st = attempt(&a, &State::default(), T0, &code_at(0)).state;
+    st.remember(crate::state::History::fresh([1; 8]));
+    // Push A out of the kept histories.
+    for n in 2..=crate::state::MAX_SECRETS as u8 + 1 {
+        st.remember(crate::state::History {
+            last_step: Some(1),
+            ..crate::state::History::fresh([n; 8])
+        });
+    }
+    assert_eq!(st.known(secret_id(&a)), Known::Forgotten);
+    // HOTP: the counter is unknown, so even an unused code is refused (and counted).
+    let d = attempt(&a, &st, T0, &code_at(1));
+    assert_eq!(d.outcome, Err(Denial::CounterUnknown));
+    assert_eq!(d.state.failures, 1);
+    // Recovery codes: every listed one counts as spent.
+    assert_eq!(
+        attempt(&a, &st, T0, b"ddddeeeeffff").outcome,
+        Err(Denial::Replay)
+    );
+    // TOTP: only steps after the newest code accepted for any secret (here, at T0).
+    let t = totp_secret();
+    st.totp_floor = (step(T0) + 1) * 30;
+    assert_eq!(
+        attempt(&t, &st, T0, &code_at(step(T0))).outcome,
+        Err(Denial::Replay)
+    );
+    let d = attempt(&t, &st, T0, &code_at(step(T0) + 1));
+    assert_eq!(d.outcome, Ok(Method::Totp));
+    // Once it logs in again it is kept, still with its recovery codes spent.
+    assert_eq!(d.state.known(secret_id(&t)), Known::Kept);
+    assert_eq!(d.state.spent.len(), 2);
+}
+
+#[test]
+fn recovery_codes_beyond_the_remembered_number_are_refused_not_forgotten() {
+    let s = totp_secret();
+    let st = State {
+        secret_id: secret_id(&s),
+        spent: (0..MAX_SPENT as u8).map(|n| [n; 8]).collect(),
+        ..State::default()
+    };
+    let d = attempt(&s, &st, T0, b"aaaabbbbcccc");
+    assert_eq!(d.outcome, Err(Denial::TooManySpent));
+    assert_eq!(d.state.spent, st.spent);
 }

@@ -1,0 +1,260 @@
+//! Audit issue 9, item 2: a corrupt state file must have a way out that reopens no used
+//! code, and no `pam-otp` command may be left half done by one.
+//!
+//! Through the built `pam-otp` and the built module under real libpam: the state file is
+//! overwritten with garbage (as a disk error would leave it), then the admin commands are
+//! tried, then `pam-otp repair`.
+
+// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
+// and it reads the clock as the world outside the module does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
+use pam_otp_testkit::support;
+
+use std::os::unix::fs::MetadataExt;
+use std::process::Output;
+
+use pam_otp_core::secret_file::SecretFile;
+use support::{hotp, Client, Env, Key, Totp, PAM_AUTH_ERR, PAM_SUCCESS};
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "pam-otp failed ({:?})\nstdout:\n{out}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Asserts a failure whose message contains `needle`; returns stderr.
+#[track_caller]
+fn fails(o: &Output, needle: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout:\n{}\nstderr:\n{err}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    err
+}
+
+fn enrol(env: &Env, extra: &[&str]) -> (Key, Vec<String>) {
+    let mut args = vec!["enroll", "--no-confirm", "--qr", "none"];
+    args.extend_from_slice(extra);
+    let out = ok(&env.cli(&args, ""));
+    let codes: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let (n, code) = l.trim().split_once(". ")?;
+            n.parse::<u32>().ok()?;
+            Some(code.to_string())
+        })
+        .collect();
+    let secret = SecretFile::parse(&std::fs::read(env.secret_path()).unwrap()).unwrap();
+    let key = Key(secret.key.to_vec());
+    env.forbid(&key.base32());
+    env.forbid(&key.hex());
+    for c in &codes {
+        env.forbid(c);
+    }
+    (key, codes)
+}
+
+fn state_file(env: &Env) -> std::path::PathBuf {
+    env.state_dir().join(env.user.uid.to_string())
+}
+
+/// Overwrites the state file in place with bytes that are no state (same size, same inode).
+fn corrupt(env: &Env) -> Vec<u8> {
+    let garbage = vec![0xa5u8; 8192];
+    std::fs::write(state_file(env), &garbage).unwrap();
+    garbage
+}
+
+/// The names in the state directory other than the user's state file.
+fn evidence(env: &Env) -> Vec<String> {
+    let me = env.user.uid.to_string();
+    let mut names: Vec<String> = std::fs::read_dir(env.state_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| *n != me)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn corrupt_state_admin_commands_change_nothing_and_say_repair() {
+    let env = Env::new();
+    let service = env.otp_service("");
+    let (key, _) = enrol(&env, &[]);
+    env.run(service, &Client::answer(Totp::default().now(&key)))
+        .expect(PAM_SUCCESS, "ok");
+    let garbage = corrupt(&env);
+    env.run(service, &Client::answer(Totp::default().wrong(&key)))
+        .expect(PAM_AUTH_ERR, "state_error");
+    let secret_before = std::fs::read(env.secret_path()).unwrap();
+    let me = env.user.name.clone();
+
+    let cases: &[&[&str]] = &[
+        &["reset", "--yes", &me],
+        &["unlock", &me],
+        &["enroll", "--no-confirm", "--force", "--qr", "none"],
+        &["recovery", "--regenerate"],
+    ];
+    for args in cases {
+        let err = fails(&env.cli(args, ""), "pam-otp repair");
+        assert!(err.contains("Nothing was changed"), "{args:?}: {err}");
+        // Nothing half done: the secret file is where it was, no backup was made, and the
+        // corrupt state is untouched.
+        assert_eq!(
+            std::fs::read(env.secret_path()).unwrap(),
+            secret_before,
+            "{args:?}"
+        );
+        assert!(
+            !env.secrets_dir().join(format!(".{me}.otp.bak")).exists(),
+            "{args:?} made a backup"
+        );
+        assert_eq!(
+            std::fs::read(state_file(&env)).unwrap(),
+            garbage,
+            "{args:?}"
+        );
+    }
+    let status = env.cli(&["status"], "");
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("pam-otp repair"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}
+
+#[test]
+fn repair_reopens_no_used_code_and_keeps_the_corrupt_file() {
+    let env = Env::new();
+    let service = env.otp_service("");
+    let (key, codes) = enrol(&env, &["--recovery-codes", "3"]);
+    let totp = Totp::default();
+    let used = totp.now(&key);
+    env.run(service, &Client::answer(&used))
+        .expect(PAM_SUCCESS, "ok");
+    env.run(service, &Client::answer(&codes[0]))
+        .expect(PAM_SUCCESS, "ok");
+    let me = env.user.name.clone();
+    // A healthy state is not repaired without --force.
+    let before = std::fs::read(state_file(&env)).unwrap();
+    fails(&env.cli(&["repair", &me], ""), "nothing to repair");
+    assert_eq!(std::fs::read(state_file(&env)).unwrap(), before);
+
+    let garbage = corrupt(&env);
+    let out = ok(&env.cli(&["repair", &me], ""));
+    assert!(out.contains("kept as"), "{out}");
+    assert!(out.contains("pam-otp recovery --regenerate"), "{out}");
+    // The corrupt file is kept, private, as evidence beside the new one.
+    let kept = evidence(&env);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept_name = format!("{}.corrupt-", env.user.uid);
+    assert!(kept[0].starts_with(&kept_name), "{kept:?}");
+    let kept_path = env.state_dir().join(&kept[0]);
+    assert_eq!(std::fs::read(&kept_path).unwrap(), garbage);
+    assert_eq!(std::fs::metadata(&kept_path).unwrap().mode() & 0o077, 0);
+    let meta = std::fs::metadata(state_file(&env)).unwrap();
+    assert_eq!((meta.len(), meta.mode() & 0o777), (8192, 0o600));
+
+    // Nothing used before is accepted: not the TOTP code, not any listed recovery code
+    // (the unused ones too: the state that knew which were spent is gone).
+    env.run(service, &Client::answer(&used))
+        .expect(PAM_AUTH_ERR, "replay");
+    for code in &codes {
+        env.run(service, &Client::answer(code))
+            .expect(PAM_AUTH_ERR, "replay");
+    }
+    // The next time step's code works (the module accepts one step ahead).
+    let next = totp.codes(&key, support::now() + totp.period, 1).remove(0);
+    env.run(service, &Client::answer(&next))
+        .expect(PAM_SUCCESS, "ok");
+
+    // New recovery codes, generated after the repair, work.
+    let out = ok(&env.cli(&["recovery", "--regenerate", "--count", "1"], ""));
+    let fresh = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("1. ").map(str::to_string))
+        .expect("a new recovery code");
+    env.forbid(&fresh);
+    env.run(service, &Client::answer(&fresh))
+        .expect(PAM_SUCCESS, "ok");
+}
+
+#[test]
+fn repair_of_an_hotp_user_refuses_codes_until_the_counter_is_set() {
+    let env = Env::new();
+    let service = env.otp_service("");
+    let (key, _) = enrol(&env, &["--type", "hotp", "--recovery-codes", "0"]);
+    for counter in 0..3 {
+        env.run(service, &Client::answer(hotp(&key, counter)))
+            .expect(PAM_SUCCESS, "ok");
+    }
+    corrupt(&env);
+    let me = env.user.name.clone();
+    let out = ok(&env.cli(&["repair", &me], ""));
+    assert!(out.contains("--hotp-counter"), "{out}");
+    let status = ok(&env.cli(&["status"], ""));
+    assert!(status.contains("HOTP codes are refused"), "{status}");
+    // The counter is lost: every code is refused, used or not, and syslog says what to do.
+    for counter in [2, 3] {
+        env.run(service, &Client::answer(hotp(&key, counter)))
+            .expect(PAM_AUTH_ERR, "state_error")
+            .expect_line_contains("pam-otp repair USER --hotp-counter N");
+    }
+    let status = ok(&env.cli(&["status"], ""));
+    assert!(status.contains("HOTP codes are refused"), "{status}");
+
+    // The admin sets the counter the token has reached; a lower one later is refused.
+    ok(&env.cli(&["repair", &me, "--hotp-counter", "3"], ""));
+    env.run(service, &Client::answer(hotp(&key, 2)))
+        .expect(PAM_AUTH_ERR, "replay");
+    env.run(service, &Client::answer(hotp(&key, 3)))
+        .expect(PAM_SUCCESS, "ok");
+    fails(
+        &env.cli(&["repair", &me, "--hotp-counter", "1"], ""),
+        "already known to have reached counter 4",
+    );
+    env.run(service, &Client::answer(hotp(&key, 1)))
+        .expect(PAM_AUTH_ERR, "bad_code");
+    env.run(service, &Client::answer(hotp(&key, 4)))
+        .expect(PAM_SUCCESS, "ok");
+}
+
+#[test]
+fn repair_covers_the_backup_a_restore_would_bring_back() {
+    let env = Env::new();
+    let service = env.otp_service("");
+    let (old, codes) = enrol(&env, &["--recovery-codes", "1"]);
+    let used = Totp::default().now(&old);
+    env.run(service, &Client::answer(&used))
+        .expect(PAM_SUCCESS, "ok");
+    enrol(&env, &["--force"]);
+    corrupt(&env);
+    ok(&env.cli(&["repair", &env.user.name.clone()], ""));
+    let me = env.user.name.clone();
+    std::fs::rename(
+        env.secrets_dir().join(format!(".{me}.otp.bak")),
+        env.secret_path(),
+    )
+    .unwrap();
+    env.run(service, &Client::answer(&used))
+        .expect(PAM_AUTH_ERR, "replay");
+    env.run(service, &Client::answer(&codes[0]))
+        .expect(PAM_AUTH_ERR, "replay");
+}
