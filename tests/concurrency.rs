@@ -5,13 +5,14 @@
 //!
 //! Each client is started and held at its prompt (so libpam, the module and the secret file
 //! are all loaded), then all answers are written at once, so that the processes race for the
-//! state lock. Start-up is serialised (see `tests/support/mod.rs`); the race is not.
-
-use pam_otp_testkit::support;
+//! state lock. Start-up is serialised (the test kit's `pam_wrapper::StartLock`); the race is not.
 
 use std::sync::Mutex;
 
-use support::*;
+use pam_otp_testkit::client::{Client, Conv, Outcome};
+use pam_otp_testkit::codes::{hotp, now, Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::whole_process::{Env, Pending};
 
 /// Clients per round of the same-code race.
 const SAME_CODE_CLIENTS: usize = 16;

@@ -3,13 +3,12 @@
 //! per transaction, as in sshd or sudo); the store's `flock` contends per open file
 //! description, so threads race exactly as processes do.
 
-use pam_otp_testkit::prove;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
-use prove::{hotp, Fixture, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::in_process::{hotp, Fixture};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
 const ROUNDS: u64 = 1000;
 const CONCURRENT: usize = 16;
