@@ -35,38 +35,14 @@ use std::time::Instant;
 use hmac::{Hmac, KeyInit, Mac};
 
 // ---------------------------------------------------------------------------------------
-// libpam
+// libpam: one whole transaction, through the test kit (pam_start_confdir, pam_authenticate
+// with the answer typed at every prompt, pam_end), returning pam_authenticate's result.
 
-use pam_otp_testkit::pam_ffi::{
-    answer_prompts, pam_authenticate, pam_end, pam_start_confdir, PamConv, PamHandle, PAM_SUCCESS,
-};
+use pam_otp_testkit::in_process::pam_login;
+use pam_otp_testkit::pam_ffi::PAM_SUCCESS;
 
-/// One whole transaction; returns pam_authenticate's result.
 fn login(confdir: &Path, service: &str, user: &str, answer: &str) -> c_int {
-    let service = CString::new(service).unwrap();
-    let user = CString::new(user).unwrap();
-    let answer = CString::new(answer).unwrap();
-    let dir = CString::new(confdir.as_os_str().as_encoded_bytes()).unwrap();
-    let conv = PamConv {
-        conv: answer_prompts,
-        appdata_ptr: answer.as_ptr() as *mut c_void,
-    };
-    let mut pamh: *mut PamHandle = std::ptr::null_mut();
-    // SAFETY: all pointers are live C strings or the conv struct, which outlive the
-    // transaction; the handle is used only between a successful start and its end.
-    unsafe {
-        let rc = pam_start_confdir(
-            service.as_ptr(),
-            user.as_ptr(),
-            &conv,
-            dir.as_ptr(),
-            &mut pamh,
-        );
-        assert_eq!(rc, PAM_SUCCESS, "pam_start_confdir failed");
-        let rc = pam_authenticate(pamh, 0);
-        pam_end(pamh, rc);
-        rc
-    }
+    pam_login(Some(confdir), service, user, answer)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -140,14 +116,7 @@ struct Target {
 }
 
 fn write_private(path: &Path, text: &str) {
-    let _ = fs::remove_file(path);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-    f.write_all(text.as_bytes()).unwrap();
+    pam_otp_testkit::write_file(path, text.as_bytes(), 0o600);
 }
 
 fn private_dir(path: &Path) -> PathBuf {
@@ -157,14 +126,7 @@ fn private_dir(path: &Path) -> PathBuf {
 }
 
 fn me() -> String {
-    // SAFETY: getpwuid returns a pointer to static storage or NULL; copied at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        assert!(!pw.is_null(), "the current uid has no passwd entry");
-        std::ffi::CStr::from_ptr((*pw).pw_name)
-            .to_string_lossy()
-            .into_owned()
-    }
+    pam_otp_testkit::users::current_user().name
 }
 
 /// Up to `n` accounts with distinct uids from /etc/passwd (pam_otp keys state by uid).
