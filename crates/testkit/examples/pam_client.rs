@@ -37,9 +37,9 @@ use std::process::ExitCode;
 use std::ptr;
 
 use pam_otp_testkit::pam_ffi::{
-    pam_authenticate, pam_end, pam_set_item, pam_start, pam_strerror, prompt_responses, PamConv,
-    PamHandle, PamMessage, PamResponse, PAM_BUF_ERR, PAM_CONV_ERR, PAM_ERROR_MSG,
-    PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_RHOST, PAM_SUCCESS, PAM_TEXT_INFO,
+    answer_each_prompt, pam_authenticate, pam_end, pam_set_item, pam_start, pam_strerror, PamConv,
+    PamHandle, PamMessage, PamResponse, PAM_CONV_ERR, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF,
+    PAM_PROMPT_ECHO_ON, PAM_RHOST, PAM_SUCCESS, PAM_TEXT_INFO,
 };
 
 /// Size of the `--big` answer.
@@ -174,15 +174,8 @@ unsafe fn converse(
         }
         _ => {}
     }
-    // SAFETY: the caller guarantees `count` valid message pointers.
-    let responses =
-        unsafe { prompt_responses(count, msg, || answer_for(script).unwrap_or_default()) };
-    if responses.is_null() {
-        return PAM_BUF_ERR;
-    }
-    // SAFETY: the caller guarantees `resp` is writable; libpam takes ownership.
-    unsafe { *resp = responses };
-    PAM_SUCCESS
+    // SAFETY: the caller guarantees `count` valid message pointers and a writable `resp`.
+    unsafe { answer_each_prompt(count, msg, resp, || answer_for(script).unwrap_or_default()) }
 }
 
 fn strerror(pamh: *mut PamHandle, code: c_int) -> String {

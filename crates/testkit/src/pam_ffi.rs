@@ -96,22 +96,24 @@ pub fn malloc_string(bytes: &[u8]) -> *mut c_char {
     p.cast()
 }
 
-/// The response array for `count` messages: `answer()` for each prompt (echo on or off),
-/// nothing for the other messages. `calloc`ed, as libpam frees it with `free`; NULL when
-/// memory runs out.
+/// Answers `count` messages into `*responses`: `answer()` for each prompt (echo on or off),
+/// nothing for the other messages, in a `calloc`ed array (libpam frees it and each answer
+/// with `free`). Returns PAM_SUCCESS, or PAM_BUF_ERR when memory runs out.
 ///
 /// # Safety
-/// `messages` must hold `count` valid message pointers (Linux-PAM's layout).
-pub unsafe fn prompt_responses<A: AsRef<[u8]>>(
+/// `messages` must hold `count` valid message pointers (Linux-PAM's layout) and `responses`
+/// must be writable.
+pub unsafe fn answer_each_prompt<A: AsRef<[u8]>>(
     count: usize,
     messages: *mut *const PamMessage,
+    responses: *mut *mut PamResponse,
     mut answer: impl FnMut() -> A,
-) -> *mut PamResponse {
+) -> c_int {
     // SAFETY: calloc of `count` zeroed responses; checked for NULL below.
     let out = unsafe { libc::calloc(count.max(1), std::mem::size_of::<PamResponse>()) }
         .cast::<PamResponse>();
     if out.is_null() {
-        return out;
+        return PAM_BUF_ERR;
     }
     for i in 0..count {
         // SAFETY: the caller guarantees `count` valid message pointers, and `i < count`.
@@ -121,7 +123,9 @@ pub unsafe fn prompt_responses<A: AsRef<[u8]>>(
             unsafe { (*out.add(i)).resp = malloc_string(answer().as_ref()) };
         }
     }
-    out
+    // SAFETY: the caller guarantees `responses` is writable; libpam takes ownership.
+    unsafe { *responses = out };
+    PAM_SUCCESS
 }
 
 /// A conversation that answers every prompt with the C string `appdata` points to (what a
@@ -141,12 +145,7 @@ pub unsafe extern "C" fn answer_prompts(
     };
     // SAFETY: `appdata` is a NUL-terminated string, as the function's contract says.
     let text = unsafe { CStr::from_ptr(appdata as *const c_char) }.to_bytes();
-    // SAFETY: `messages` holds `n` valid pointers, as the function's contract says.
-    let out = unsafe { prompt_responses(n, messages, || text) };
-    if out.is_null() {
-        return PAM_BUF_ERR;
-    }
-    // SAFETY: libpam passes a writable `responses` and takes ownership of the array.
-    unsafe { *responses = out };
-    PAM_SUCCESS
+    // SAFETY: `messages` holds `n` valid pointers and `responses` is writable, as the
+    // function's contract says.
+    unsafe { answer_each_prompt(n, messages, responses, || text) }
 }
