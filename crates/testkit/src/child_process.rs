@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::in_process::{pam_login, Fixture};
 use crate::pam_wrapper::{wrap, StartLock};
 use crate::syslog::{is_module_line, log_messages, syslog_lines};
+use crate::tools::wait_at_most;
 
 /// Environment variable that turns a test binary's `child_process_entry` test into the child.
 pub const CHILD_ENV: &str = "PAM_OTP_PROVE_CHILD";
@@ -68,16 +69,8 @@ pub fn logged_login(fixture: &Fixture, user: &str, answer: &str, limit: Duration
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut proc = cmd.spawn().expect("spawn the login child");
-    loop {
-        if proc.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > limit {
-            let _ = proc.kill();
-            let _ = proc.wait();
-            panic!("the login took longer than {limit:?}: the host would hang");
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if wait_at_most(&mut proc, limit).is_none() {
+        panic!("the login took longer than {limit:?}: the host would hang");
     }
     let elapsed = started.elapsed();
     let mut stdout = String::new();

@@ -9,7 +9,6 @@
 
 use std::ffi::{c_int, c_void, CString};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr;
 use std::time::Duration;
@@ -83,10 +82,8 @@ impl Fixture {
             user: me.name,
             uid: me.uid,
         };
-        for sub in ["services", "secrets"] {
-            fs::create_dir(f.dir.join(sub)).unwrap();
-            fs::set_permissions(f.dir.join(sub), fs::Permissions::from_mode(0o700)).unwrap();
-        }
+        f.dir.private_dir("services");
+        f.dir.private_dir("secrets");
         f.service("otp", extra);
         let me = f.user.clone();
         f.add_secret(&me);

@@ -8,12 +8,10 @@
 //! secret, a recovery code or what was typed (see [`Env::forbid`]).
 
 use std::cell::RefCell;
-use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pam_otp_core::state::State;
 use pam_otp_core::store::FileStore;
@@ -24,6 +22,7 @@ use crate::client::{Client, Conv, Outcome};
 use crate::codes::Key;
 use crate::pam_wrapper::{wrap, StartLock};
 use crate::syslog::{log_messages, syslog_lines};
+use crate::tools::wait_at_most;
 use crate::users::{current_user, TestUser};
 
 /// libpam never passes PAM_IGNORE on to the application (a stack where every module
@@ -51,11 +50,8 @@ impl Default for Env {
 impl Env {
     pub fn new() -> Env {
         let dir = TestDir::new();
-        for sub in ["services", "secrets"] {
-            fs::create_dir(dir.path().join(sub)).expect("mkdir");
-            fs::set_permissions(dir.path().join(sub), fs::Permissions::from_mode(0o700))
-                .expect("chmod");
-        }
+        dir.private_dir("services");
+        dir.private_dir("secrets");
         Env {
             dir,
             user: current_user(),
@@ -286,18 +282,8 @@ impl Env {
             let _ = stderr_pipe.read_to_string(&mut text);
             text
         });
-        let deadline = Instant::now() + CLIENT_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for client") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the test client ran for more than {CLIENT_TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let status = wait_at_most(&mut child, CLIENT_TIMEOUT)
+            .unwrap_or_else(|| panic!("the test client ran for more than {CLIENT_TIMEOUT:?}"));
         let stdout = early.concat() + &out_thread.join().expect("stdout reader");
         let stderr = err_thread.join().expect("stderr reader");
         assert!(

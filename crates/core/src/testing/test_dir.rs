@@ -61,6 +61,14 @@ impl TestDir {
         self.0.join(name)
     }
 
+    /// Creates the directory `name` inside, private (0700) like this one; returns its path.
+    pub fn private_dir(&self, name: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).expect("chmod test dir");
+        path
+    }
+
     /// The names in the directory, sorted.
     pub fn names(&self) -> Vec<String> {
         names_in(&self.0)
@@ -129,9 +137,14 @@ mod tests {
         assert!(!name.bytes().any(|b| b.is_ascii_digit()), "{name}");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+        let sub = dir.private_dir("sub");
+        assert_eq!(
+            fs::metadata(&sub).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         write_file(&dir.join("b"), b"x", 0o640);
         write_file(&dir.join("a"), b"y", 0o600);
-        assert_eq!(dir.names(), ["a", "b"]);
+        assert_eq!(dir.names(), ["a", "b", "sub"]);
         assert_eq!(
             fs::metadata(dir.join("b")).unwrap().permissions().mode() & 0o777,
             0o640
