@@ -37,8 +37,8 @@ pub mod whole_process;
 
 pub use pam_otp_core::testing::{names_in, write_file, ScriptedHost, TestDir};
 
-/// The old path of the whole-process harness (`tests/support`). Kept while branches merge;
-/// removed after.
+// kept while branches merge; removed after
+/// The old path of the whole-process harness (`tests/support`).
 #[doc(hidden)]
 pub mod support {
     pub use crate::built::{client_path, modified, module_path, profile_dir};
@@ -55,8 +55,8 @@ pub mod support {
     pub use crate::{write_file, TestDir};
 }
 
-/// The old path of the in-process harness (`tests/prove`). Kept while branches merge;
-/// removed after.
+// kept while branches merge; removed after
+/// The old path of the in-process harness (`tests/prove`).
 #[doc(hidden)]
 pub mod prove {
     use std::path::Path;
