@@ -5,7 +5,7 @@
 //!
 //! Each client is started and held at its prompt (so libpam, the module and the secret file
 //! are all loaded), then all answers are written at once, so that the processes race for the
-//! state lock. Start-up is serialised (see `tests/support/mod.rs`); the race is not.
+//! state lock. Start-up is serialised (the test kit's `pam_wrapper::StartLock`); the race is not.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -16,11 +16,12 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::sync::Mutex;
 
-use support::*;
+use pam_otp_testkit::client::{Client, Conv, Outcome};
+use pam_otp_testkit::codes::{hotp, now, Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::whole_process::{Env, Pending};
 
 /// Clients per round of the same-code race.
 const SAME_CODE_CLIENTS: usize = 16;

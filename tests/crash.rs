@@ -16,15 +16,17 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::prove;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pam_otp_core::state::State;
 use pam_otp_core::store::{encode_slot, newest_slot, FileStore, StateStore};
-use prove::{child, child_mode, hotp, names_in, Fixture, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::child_process::{child, child_mode};
+use pam_otp_testkit::in_process::{hotp, pam_login, Fixture};
+use pam_otp_testkit::names_in;
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::users::current_user;
 
 const KILLS: usize = 100;
 
@@ -222,7 +224,8 @@ fn child_process_entry() {
         return;
     };
     let dir = std::path::PathBuf::from(std::env::var("PROVE_DIR").unwrap());
-    let (user, uid) = prove::current_user();
+    let me = current_user();
+    let (user, uid) = (me.name, me.uid);
     let deadline = Instant::now() + Duration::from_secs(30);
     println!("PROVE ready");
     match mode.as_str() {
@@ -248,8 +251,7 @@ fn child_process_entry() {
             let store = FileStore::new(dir.join("state"), Duration::from_secs(5));
             let mut counter = store.load(uid).expect("state").hotp_next.unwrap_or(0);
             while Instant::now() < deadline {
-                let rc =
-                    prove::pam_login(Some(&dir.join("services")), "otp", &user, &hotp(counter));
+                let rc = pam_login(Some(&dir.join("services")), "otp", &user, &hotp(counter));
                 assert_eq!(rc, PAM_SUCCESS, "login with counter {counter}");
                 println!("PROVE done {counter}");
                 counter += 1;

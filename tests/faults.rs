@@ -15,8 +15,6 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::prove;
-
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
@@ -24,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use prove::{
-    child, child_mode, hotp, logged_login, names_in, wrong_code, Fixture, PAM_AUTH_ERR, PAM_SUCCESS,
-};
+use pam_otp_testkit::child_process::{child, child_mode, logged_login, run_login_child};
+use pam_otp_testkit::in_process::{hotp, pam_login, wrong_code, Fixture};
+use pam_otp_testkit::names_in;
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::users::current_user;
 
 /// Long enough for a debug-build login under pam_wrapper on a busy machine.
 const LOGIN_LIMIT: Duration = Duration::from_secs(30);
@@ -123,9 +123,10 @@ fn open_fds(inherited: &[String]) -> Vec<(String, String)> {
 fn fds_child(dir: &Path) {
     let inherited: Vec<String> = open_fds(&[]).into_iter().map(|(fd, _)| fd).collect();
     let open_fds = || open_fds(&inherited);
-    let (user, uid) = prove::current_user();
+    let me = current_user();
+    let (user, uid) = (me.name, me.uid);
     let services = dir.join("services");
-    let login = |code: &str| prove::pam_login(Some(&services), "otp", &user, code);
+    let login = |code: &str| pam_login(Some(&services), "otp", &user, code);
     // The first login may open what the host keeps for itself (libc's syslog socket);
     // nothing that points into the module's files may stay open, even then.
     assert_eq!(login(&hotp(0)), PAM_SUCCESS);
@@ -146,7 +147,7 @@ fn fds_child(dir: &Path) {
     }
     // A user without a secret file, and the state lock held elsewhere (lock timeout).
     assert_eq!(
-        prove::pam_login(Some(&services), "otp", &other_user(), &hotp(21)),
+        pam_login(Some(&services), "otp", &other_user(), &hotp(21)),
         PAM_AUTH_ERR
     );
     let state = File::open(dir.join("state").join(uid.to_string())).unwrap();
@@ -224,7 +225,7 @@ impl Drop for Tmpfs {
 
 /// A second account (not the fixture's user) that has no state file yet.
 fn other_user() -> String {
-    let me = prove::current_user().0;
+    let me = current_user().name;
     ["nobody", "daemon", "bin"]
         .into_iter()
         .find(|u| *u != me && pam_otp_core::userdb::lookup(u).ok().flatten().is_some())
@@ -274,7 +275,7 @@ fn disk_full_new_user_denied_cleanly_existing_user_unaffected() {
     // Space again: the newcomer's untouched code now works.
     tmpfs.unfill();
     assert_eq!(
-        prove::pam_login(Some(&f.services_dir()), "otp", &newcomer, &hotp(0)),
+        pam_login(Some(&f.services_dir()), "otp", &newcomer, &hotp(0)),
         PAM_SUCCESS
     );
 }
@@ -349,7 +350,7 @@ fn child_process_entry() {
         return;
     };
     match mode.as_str() {
-        "login" => prove::run_login_child(),
+        "login" => run_login_child(),
         "fds" => fds_child(Path::new(&std::env::var("PROVE_DIR").unwrap())),
         "hold-lock" => {
             let file = File::open(std::env::var("PROVE_FILE").unwrap()).unwrap();

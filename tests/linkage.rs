@@ -11,13 +11,13 @@
 
 use std::process::Command;
 
-use pam_otp_testkit::support;
+use pam_otp_testkit::built::module_path;
 
 #[test]
 fn module_needs_only_libpam_and_libc() {
     let out = Command::new("readelf")
         .args(["-d"])
-        .arg(support::module_path())
+        .arg(module_path())
         .output()
         .expect("readelf (Debian package binutils) must be installed");
     assert!(out.status.success());

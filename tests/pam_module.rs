@@ -1,5 +1,5 @@
 //! The built module, loaded by real libpam from a private service directory, driven by
-//! `examples/pam_client.rs` under pam_wrapper (see `tests/support/mod.rs`). Each case checks
+//! `examples/pam_client.rs` under pam_wrapper (the test kit's `whole_process`). Each case checks
 //! what an administrator would see: the PAM return code and the syslog reason word.
 //!
 //! Needs, and fails (never skips) without: libpam-wrapper, oathtool, pamtester, binutils.
@@ -15,15 +15,24 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-use support::*;
+use pam_otp_testkit::built::module_path;
+use pam_otp_testkit::client::{Client, Conv};
+use pam_otp_testkit::codes::{hotp, now, recovery_entry, Key, Totp};
+use pam_otp_testkit::pam_ffi::{
+    PAM_AUTH_ERR, PAM_CONV_ERR, PAM_PERM_DENIED, PAM_SERVICE_ERR, PAM_SUCCESS,
+};
+use pam_otp_testkit::pam_wrapper::{pam_wrapper_module, wrap, StartLock};
+use pam_otp_testkit::syslog::{log_messages, syslog_lines};
+use pam_otp_testkit::tools::require_tool;
+use pam_otp_testkit::users::NO_SUCH_USER;
+use pam_otp_testkit::whole_process::Env;
+use pam_otp_testkit::write_file;
 
 /// An enrolled user (a 160-bit SHA-1 TOTP secret) with the module alone in service `otp`.
 fn enrolled(extra_args: &str) -> (Env, Key) {
@@ -600,12 +609,8 @@ fn pamtester_authenticates_with_the_module() {
     let (env, key) = enrolled("");
     let pamtester = |answer: &str| {
         let _start = StartLock::acquire();
-        let mut child = Command::new("pamtester")
+        let mut child = wrap(&mut Command::new("pamtester"), &env.services_dir())
             .args(["-v", "otp", &env.user.name, "authenticate"])
-            .env("LD_PRELOAD", pam_wrapper_lib())
-            .env("PAM_WRAPPER", "1")
-            .env("PAM_WRAPPER_SERVICE_DIR", env.services_dir())
-            .env("PAM_WRAPPER_DEBUGLEVEL", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

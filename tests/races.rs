@@ -12,13 +12,12 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::prove;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
-use prove::{hotp, Fixture, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::in_process::{hotp, Fixture};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
 const ROUNDS: u64 = 1000;
 const CONCURRENT: usize = 16;

@@ -38,15 +38,17 @@ mod disk;
 mod latency;
 mod leak;
 mod parallel;
-mod session;
 mod setup;
 mod stats;
 
+use std::ffi::c_int;
 use std::ffi::CString;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+use pam_otp_testkit::in_process::pam_login;
 
 use devlog::private_dev_log;
 use disk::disk;
@@ -54,6 +56,12 @@ use latency::{block, latency};
 use leak::{leak, leak_one, once};
 use parallel::{parallel, worker};
 use setup::{private_dir, Kind, Module};
+
+/// One whole PAM transaction through the test kit (pam_start_confdir, pam_authenticate with
+/// the answer typed at every prompt, pam_end), as sshd and sudo run it; pam_authenticate's result.
+pub(crate) fn login(confdir: &Path, service: &str, user: &str, answer: &str) -> c_int {
+    pam_login(Some(confdir), service, user, answer)
+}
 
 /// What the command line asked for; child processes get the same through [`Options::child_args`].
 pub(crate) struct Options {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use pam_otp_testkit::pam_ffi::PAM_SUCCESS;
 
 use crate::codes::hotp;
-use crate::session::login;
+use crate::login;
 use crate::setup::{accounts, Kind, SharedCounter, Target};
 use crate::{modules, Options};
 

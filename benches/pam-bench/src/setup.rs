@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codes::{base32, hex, KEY};
 use crate::find_system_module;
-use crate::session::login;
+use crate::login;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
@@ -37,14 +37,7 @@ pub(crate) struct Target {
 }
 
 pub(crate) fn write_private(path: &Path, text: &str) {
-    let _ = fs::remove_file(path);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-    f.write_all(text.as_bytes()).unwrap();
+    pam_otp_testkit::write_file(path, text.as_bytes(), 0o600);
 }
 
 pub(crate) fn private_dir(path: &Path) -> PathBuf {
@@ -54,14 +47,7 @@ pub(crate) fn private_dir(path: &Path) -> PathBuf {
 }
 
 pub(crate) fn me() -> String {
-    // SAFETY: getpwuid returns a pointer to static storage or NULL; copied at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        assert!(!pw.is_null(), "the current uid has no passwd entry");
-        std::ffi::CStr::from_ptr((*pw).pw_name)
-            .to_string_lossy()
-            .into_owned()
-    }
+    pam_otp_testkit::users::current_user().name
 }
 
 /// Up to `n` accounts with distinct uids from /etc/passwd (pam_otp keys state by uid).

@@ -163,7 +163,7 @@ mod tests {
     use super::*;
     use pam_otp_core::recovery::RecoveryHash;
     use pam_otp_core::store::FileStore;
-    use pam_otp_testkit::support::TestDir;
+    use pam_otp_testkit::TestDir;
     use std::time::Duration;
 
     fn secret() -> SecretFile {

@@ -6,6 +6,9 @@
 //! the user can influence and [`secret_write`] writes them, [`userdb`] looks up accounts,
 //! [`args`] parses module arguments, and [`authenticate`] runs one attempt against a small
 //! [`authenticate::Host`] trait that the PAM module implements over libpam.
+//!
+//! `testing` (this crate's tests, and the off-by-default `testing` feature the dev-only test
+//! kit enables) holds the temporary directory and the scripted host every test shares.
 
 pub mod args;
 pub mod authenticate;
@@ -21,6 +24,17 @@ pub mod userdb;
 pub mod verify;
 
 mod temp_name;
+
+// Test helpers: a failed set-up is a failed test, so they panic on purpose, and they read
+// the clock as the world outside the module does.
+#[cfg(any(test, feature = "testing"))]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+pub mod testing;
 
 #[cfg(test)]
 pub(crate) mod testutil;

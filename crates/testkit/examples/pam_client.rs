@@ -1,6 +1,7 @@
 //! `pam_client`: a tiny PAM application with a scripted conversation, used by the
-//! integration tests (`tests/pam_module.rs`, `tests/concurrency.rs`) to drive the built
-//! module through real libpam, usually under pam_wrapper.
+//! integration tests (`tests/pam_module.rs`, `tests/concurrency.rs`, through the kit's
+//! `whole_process` module) to drive the built module through real libpam, usually under
+//! pam_wrapper.
 //!
 //! ```text
 //! pam_client [OPTIONS] SERVICE USER
@@ -39,15 +40,15 @@
     clippy::disallowed_methods
 )]
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString, OsString};
+use std::ffi::{c_int, c_void, CStr, CString, OsString};
 use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
 use std::ptr;
 
 use pam_otp_testkit::pam_ffi::{
-    pam_authenticate, pam_end, pam_set_item, pam_start, pam_strerror, PamConv, PamHandle,
-    PamMessage, PamResponse, PAM_BUF_ERR, PAM_CONV_ERR, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF,
+    answer_each_prompt, pam_authenticate, pam_end, pam_set_item, pam_start, pam_strerror, PamConv,
+    PamHandle, PamMessage, PamResponse, PAM_CONV_ERR, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF,
     PAM_PROMPT_ECHO_ON, PAM_RHOST, PAM_SUCCESS, PAM_TEXT_INFO,
 };
 
@@ -113,20 +114,6 @@ fn parse_args() -> Result<Options, String> {
         service,
         user,
     })
-}
-
-/// A `malloc`ed copy of `bytes` plus a NUL, as libpam frees responses with `free`.
-fn malloc_string(bytes: &[u8]) -> *mut c_char {
-    // SAFETY: plain allocation; the result is checked for NULL before use.
-    let p = unsafe { libc::malloc(bytes.len() + 1) }.cast::<u8>();
-    if !p.is_null() {
-        // SAFETY: `p` points to `bytes.len() + 1` writable bytes that do not overlap `bytes`.
-        unsafe {
-            ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-            *p.add(bytes.len()) = 0;
-        }
-    }
-    p.cast()
 }
 
 fn answer_for(script: &Script) -> Option<Vec<u8>> {
@@ -199,24 +186,8 @@ unsafe fn converse(
         }
         _ => {}
     }
-    // SAFETY: calloc of `count` zeroed responses; checked for NULL below.
-    let responses = unsafe { libc::calloc(count.max(1), std::mem::size_of::<PamResponse>()) }
-        .cast::<PamResponse>();
-    if responses.is_null() {
-        return PAM_BUF_ERR;
-    }
-    for i in 0..count {
-        // SAFETY: as above, `i < count` message pointers are valid.
-        let style = unsafe { (**msg.add(i)).msg_style };
-        if style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON {
-            let answer = answer_for(script).unwrap_or_default();
-            // SAFETY: `responses` holds `count` zeroed entries and `i < count`.
-            unsafe { (*responses.add(i)).resp = malloc_string(&answer) };
-        }
-    }
-    // SAFETY: the caller guarantees `resp` is writable; libpam takes ownership.
-    unsafe { *resp = responses };
-    PAM_SUCCESS
+    // SAFETY: the caller guarantees `count` valid message pointers and a writable `resp`.
+    unsafe { answer_each_prompt(count, msg, resp, || answer_for(script).unwrap_or_default()) }
 }
 
 fn strerror(pamh: *mut PamHandle, code: c_int) -> String {

@@ -1,7 +1,15 @@
-//! Where cargo put what the tests load: shared by `tests/support` and `tests/prove`.
+//! Where cargo put what the tests load: the module, the `pam-otp` command and the PAM test
+//! client.
+//!
+//! `cargo test` at the workspace root builds the module and the command (the root package's
+//! library is cdylib + rlib so that its integration tests wait for it); a test refuses either
+//! when it is older than any of its sources, so it never passes against a stale build. The
+//! client, an example of this crate, is brought up to date by cargo itself when a test needs it.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -95,6 +103,50 @@ fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
     newest
 }
 
+/// The PAM test client `examples/pam_client.rs`, at `target/<profile>/examples/pam_client`.
+pub fn client_path() -> PathBuf {
+    static CLIENT: OnceLock<PathBuf> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            cargo_build(
+                &["--example", "pam_client", "-p", "pam-otp-testkit"],
+                "the test client pam_client",
+            );
+            let binary = profile_dir().join("examples/pam_client");
+            assert!(
+                binary.is_file(),
+                "cargo built the test client but {} is missing",
+                binary.display()
+            );
+            binary
+        })
+        .clone()
+}
+
+/// `cargo build --quiet ARGS` with the cargo, target directory and profile of the running
+/// test; panics if it fails.
+fn cargo_build(args: &[&str], what: &str) {
+    let dir = profile_dir();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(target_dir) = dir.parent() {
+        cargo.env("CARGO_TARGET_DIR", target_dir);
+    }
+    if dir.file_name() == Some(OsStr::new("release")) {
+        cargo.arg("--release");
+    }
+    let built = cargo.status().is_ok_and(|s| s.success());
+    assert!(
+        built,
+        "building {what} failed (cargo build {}); run it by hand to see why",
+        args.join(" ")
+    );
+}
+
+/// When `path` was last modified, if it exists.
 pub fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }

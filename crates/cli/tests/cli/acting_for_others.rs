@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use std::time::SystemTime;
 
 use pam_otp_core::authenticate::{authenticate, Reason, Verdict};
+use pam_otp_testkit::ScriptedHost;
 
 use crate::harness::*;
 
@@ -76,11 +77,8 @@ fn admin_store_is_written_by_root_not_the_user() {
     let code = oathtool(&["--totp", "-b", &b32(&secret)]);
     assert_eq!(login(&file, &store.state(), &code, &[]), Verdict::Success);
     // The module is given the template itself: the same path comes out.
-    let mut host = FakeHost {
-        user: me(),
-        answer: oathtool(&["--totp", "-b", &b32(&secret)]).into_bytes(),
-        logs: Vec::new(),
-    };
+    let mut host = ScriptedHost::new(&me())
+        .answering_every_prompt(oathtool(&["--totp", "-b", &b32(&secret)]).as_bytes());
     let args = [
         format!("secret={template}"),
         format!("state_dir={}", store.state().display()),

@@ -1,15 +1,17 @@
 //! What every CLI test needs: a fake home, running `pam-otp` with input, asserting on its
-//! exit and message, codes from oathtool, and one login through the module's decision path.
+//! exit and message, codes from oathtool (the test kit's), and one login through the
+//! module's decision path (with the test kit's scripted host).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::SystemTime;
 
-use pam_otp_core::authenticate::{authenticate, Host, Level, Verdict};
+use pam_otp_core::authenticate::{authenticate, Verdict};
 use pam_otp_core::secret_file::{encode_base32, SecretFile};
-use pam_otp_testkit::support::TestDir;
-use zeroize::Zeroizing;
+pub use pam_otp_testkit::codes::oathtool;
+use pam_otp_testkit::users::current_user;
+use pam_otp_testkit::{ScriptedHost, TestDir};
 
 /// A fake home directory (a private test directory, removed on drop) with the state directory
 /// inside it: every path `pam-otp` touches is redirected here.
@@ -108,16 +110,6 @@ pub fn fails(o: Output, code: i32, needle: &str) -> String {
     err
 }
 
-/// Runs oathtool (Debian package oathtool), the independent implementation.
-pub fn oathtool(args: &[&str]) -> String {
-    let out = Command::new("oathtool")
-        .args(args)
-        .output()
-        .expect("oathtool is needed for these tests: apt-get install oathtool");
-    assert!(out.status.success(), "oathtool {args:?} failed");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 pub fn secret_of(path: &Path) -> SecretFile {
     SecretFile::parse(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -126,34 +118,9 @@ pub fn b32(secret: &SecretFile) -> String {
     encode_base32(&secret.key).to_string()
 }
 
-/// The module's host, scripted: one user, one answer, logs kept.
-pub struct FakeHost {
-    pub user: String,
-    pub answer: Vec<u8>,
-    pub logs: Vec<String>,
-}
-
-impl Host for FakeHost {
-    fn user(&mut self) -> Option<Vec<u8>> {
-        Some(self.user.clone().into_bytes())
-    }
-    fn remote_host(&self) -> Option<Vec<u8>> {
-        None
-    }
-    fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {
-        None
-    }
-    fn ask(&mut self, _prompt: &str) -> Option<Zeroizing<Vec<u8>>> {
-        Some(Zeroizing::new(self.answer.clone()))
-    }
-    fn log(&mut self, _level: Level, line: &str) {
-        self.logs.push(line.to_string());
-    }
-}
-
+/// The user running the tests (and pam-otp).
 pub fn me() -> String {
-    let uid = nix::unistd::geteuid().as_raw();
-    pam_otp_core::userdb::lookup_uid(uid).unwrap().unwrap().name
+    current_user().name
 }
 
 /// One login through the module's decision path with the secret at `secret` (an absolute
@@ -164,11 +131,7 @@ pub fn login(secret: &Path, state: &Path, typed: &str, extra: &[&str]) -> Verdic
         format!("state_dir={}", state.display()),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let mut host = FakeHost {
-        user: me(),
-        answer: typed.as_bytes().to_vec(),
-        logs: Vec::new(),
-    };
+    let mut host = ScriptedHost::new(&me()).answering_every_prompt(typed.as_bytes());
     let verdict = authenticate(
         &mut host,
         args.iter().map(|a| a.as_bytes()),

@@ -1,99 +1,30 @@
 //! The whole attempt, driven through a scripted fake host (no libpam, no root).
 
 use super::*;
-use std::collections::VecDeque;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::otp::{format_code, totp, Algorithm};
-use crate::testutil::TempDir;
+use crate::testing::{ScriptedHost, TestDir};
 
 const SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const KEY: &[u8] = b"12345678901234567890";
 const NOW: u64 = 1_800_000_015;
 
-/// A host whose user, token and answers are scripted; it records prompts and log lines.
-/// Dropping it checks that every scripted answer was asked for.
-struct FakeHost {
-    user: Option<String>,
-    authtok: Option<Vec<u8>>,
-    answers: VecDeque<Option<Vec<u8>>>,
-    prompts: Vec<String>,
-    logs: Vec<(Level, String)>,
-}
-
-impl FakeHost {
-    fn new(user: &str) -> FakeHost {
-        FakeHost {
-            user: Some(user.to_string()),
-            authtok: None,
-            answers: VecDeque::new(),
-            prompts: Vec::new(),
-            logs: Vec::new(),
-        }
-    }
-
-    fn answering(mut self, answer: &[u8]) -> FakeHost {
-        self.answers.push_back(Some(answer.to_vec()));
-        self
-    }
-
-    fn failing_conversation(mut self) -> FakeHost {
-        self.answers.push_back(None);
-        self
-    }
-
-    /// The one line that is not a debug line.
-    fn outcome_line(&self) -> &str {
-        let lines: Vec<_> = self
-            .logs
-            .iter()
-            .filter(|(l, _)| *l != Level::Debug)
-            .collect();
-        assert_eq!(lines.len(), 1, "exactly one outcome line: {:?}", self.logs);
-        &lines[0].1
-    }
-}
-
-impl Drop for FakeHost {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            assert!(self.answers.is_empty(), "scripted answers never asked for");
-        }
-    }
-}
-
-impl Host for FakeHost {
-    fn user(&mut self) -> Option<Vec<u8>> {
-        self.user.clone().map(String::into_bytes)
-    }
-    fn remote_host(&self) -> Option<Vec<u8>> {
-        Some(b"192.0.2.7".to_vec())
-    }
-    fn authtok(&self) -> Option<Zeroizing<Vec<u8>>> {
-        self.authtok.clone().map(Zeroizing::new)
-    }
-    fn ask(&mut self, prompt: &str) -> Option<Zeroizing<Vec<u8>>> {
-        self.prompts.push(prompt.to_string());
-        self.answers
-            .pop_front()
-            .expect("the module asked more often than scripted")
-            .map(Zeroizing::new)
-    }
-    fn log(&mut self, level: Level, line: &str) {
-        self.logs.push((level, line.to_string()));
-    }
+/// A scripted host for `user`, connecting from 192.0.2.7.
+fn scripted(user: &str) -> ScriptedHost {
+    ScriptedHost::new(user).rhost("192.0.2.7")
 }
 
 struct Setup {
-    dir: TempDir,
+    dir: TestDir,
     user: String,
 }
 
 impl Setup {
     fn new() -> Setup {
-        let dir = TempDir::new("auth");
+        let dir = TestDir::tagged("auth");
         let uid = nix::unistd::geteuid().as_raw();
         let user = userdb::lookup_uid(uid)
             .unwrap()
@@ -103,21 +34,21 @@ impl Setup {
     }
 
     fn write_secret(&self, text: &str, mode: u32) {
-        let path = self.dir.0.join(format!("{}.otp", self.user));
+        let path = self.dir.join(format!("{}.otp", self.user));
         fs::write(&path, text).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
     }
 
     fn args(&self, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
-            format!("secret={}/%u.otp", self.dir.0.display()),
-            format!("state_dir={}/state", self.dir.0.display()),
+            format!("secret={}/%u.otp", self.dir.path().display()),
+            format!("state_dir={}/state", self.dir.path().display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
 
-    fn run(&self, host: &mut FakeHost, extra: &[&str]) -> Verdict {
+    fn run(&self, host: &mut ScriptedHost, extra: &[&str]) -> Verdict {
         let args = self.args(extra);
         authenticate(
             host,
@@ -140,7 +71,7 @@ fn enrolled() -> Setup {
 #[test]
 fn right_code_accepted_and_logged_without_the_code() {
     let s = enrolled();
-    let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut host = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(s.run(&mut host, &[]), Verdict::Success);
     assert_eq!(host.prompts, vec!["One-time code: "]);
     let line = host.outcome_line().to_string();
@@ -154,12 +85,12 @@ fn right_code_accepted_and_logged_without_the_code() {
 #[test]
 fn replay_and_wrong_code_are_denied_with_their_reason() {
     let s = enrolled();
-    let mut first = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut first = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(s.run(&mut first, &[]), Verdict::Success);
-    let mut again = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut again = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(s.run(&mut again, &[]), Verdict::Deny(Reason::Replay));
     assert!(again.outcome_line().starts_with("replay "));
-    let mut wrong = FakeHost::new(&s.user).answering(b"99999x");
+    let mut wrong = scripted(&s.user).answering(b"99999x");
     assert_eq!(s.run(&mut wrong, &[]), Verdict::Deny(Reason::BadCode));
     assert!(wrong
         .outcome_line()
@@ -170,14 +101,14 @@ fn replay_and_wrong_code_are_denied_with_their_reason() {
 fn lock_out_is_announced_then_enforced() {
     let s = enrolled();
     let args = ["max_failures=2", "lockout=30"];
-    let mut one = FakeHost::new(&s.user).answering(b"000000");
+    let mut one = scripted(&s.user).answering(b"000000");
     s.run(&mut one, &args);
-    let mut two = FakeHost::new(&s.user).answering(b"000000");
+    let mut two = scripted(&s.user).answering(b"000000");
     assert_eq!(s.run(&mut two, &args), Verdict::Deny(Reason::BadCode));
     assert!(two
         .outcome_line()
         .ends_with("(2 of 2 failures); locked out for 30 s"));
-    let mut right = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut right = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(s.run(&mut right, &args), Verdict::Deny(Reason::Locked));
     assert!(right.outcome_line().starts_with("locked "));
 }
@@ -185,7 +116,7 @@ fn lock_out_is_announced_then_enforced() {
 #[test]
 fn nullok_skips_users_without_a_secret_without_asking() {
     let s = Setup::new();
-    let mut host = FakeHost::new(&s.user);
+    let mut host = scripted(&s.user);
     assert_eq!(s.run(&mut host, &["nullok"]), Verdict::Ignore);
     assert!(host.prompts.is_empty());
     assert!(host.outcome_line().starts_with("no_secret "));
@@ -194,18 +125,18 @@ fn nullok_skips_users_without_a_secret_without_asking() {
 #[test]
 fn without_nullok_missing_secret_and_unknown_users_are_asked_then_denied() {
     let s = Setup::new();
-    let mut host = FakeHost::new(&s.user).answering(b"123456");
+    let mut host = scripted(&s.user).answering(b"123456");
     assert_eq!(s.run(&mut host, &[]), Verdict::Deny(Reason::NoSecret));
     assert_eq!(host.prompts.len(), 1);
 
-    let mut ghost = FakeHost::new("no-such-user-pam-otp").answering(b"123456");
+    let mut ghost = scripted("no-such-user-pam-otp").answering(b"123456");
     assert_eq!(
         s.run(&mut ghost, &["nullok"]),
         Verdict::Deny(Reason::UnknownUser)
     );
     assert_eq!(ghost.prompts.len(), 1);
 
-    let mut nameless = FakeHost::new("x").answering(b"1");
+    let mut nameless = scripted("x").answering(b"1");
     nameless.user = None;
     assert_eq!(
         s.run(&mut nameless, &[]),
@@ -234,7 +165,7 @@ fn unsafe_or_malformed_secret_files_are_denied() {
     ] {
         let s = Setup::new();
         s.write_secret(&text, mode);
-        let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());
+        let mut host = scripted(&s.user).answering(code_now().as_bytes());
         assert_eq!(s.run(&mut host, &[]), Verdict::Deny(Reason::BadSecretFile));
         let line = host.outcome_line();
         assert!(
@@ -247,7 +178,7 @@ fn unsafe_or_malformed_secret_files_are_denied() {
 #[test]
 fn bad_arguments_refuse_without_asking() {
     let s = enrolled();
-    let mut host = FakeHost::new(&s.user);
+    let mut host = scripted(&s.user);
     assert_eq!(s.run(&mut host, &["nulok"]), Verdict::Deny(Reason::BadArgs));
     assert!(host.prompts.is_empty());
     let want = format!(
@@ -261,10 +192,10 @@ fn bad_arguments_refuse_without_asking() {
 #[test]
 fn failed_conversation_is_reported_and_counts_nothing() {
     let s = enrolled();
-    let mut host = FakeHost::new(&s.user).failing_conversation();
+    let mut host = scripted(&s.user).failing_conversation();
     assert_eq!(s.run(&mut host, &[]), Verdict::Deny(Reason::ConvError));
     assert!(host.outcome_line().starts_with("conv_error "));
-    let store = FileStore::new(s.dir.0.join("state"), Duration::from_secs(1));
+    let store = FileStore::new(s.dir.join("state"), Duration::from_secs(1));
     let uid = nix::unistd::geteuid().as_raw();
     assert!(store.load(uid).unwrap().failures == 0);
 }
@@ -273,12 +204,12 @@ fn failed_conversation_is_reported_and_counts_nothing() {
 fn first_pass_options() {
     let s = enrolled();
     // use_first_pass with a token: no prompt.
-    let mut host = FakeHost::new(&s.user);
+    let mut host = scripted(&s.user);
     host.authtok = Some(code_now().into_bytes());
     assert_eq!(s.run(&mut host, &["use_first_pass"]), Verdict::Success);
     assert!(host.prompts.is_empty());
     // use_first_pass without one: refused, still no prompt.
-    let mut none = FakeHost::new(&s.user);
+    let mut none = scripted(&s.user);
     assert_eq!(
         s.run(&mut none, &["use_first_pass"]),
         Verdict::Deny(Reason::NoAuthtok)
@@ -286,13 +217,13 @@ fn first_pass_options() {
     assert!(none.outcome_line().starts_with("no_authtok "));
     // try_first_pass with a password-shaped token asks for the code instead.
     let s2 = enrolled();
-    let mut pw = FakeHost::new(&s2.user).answering(code_now().as_bytes());
+    let mut pw = scripted(&s2.user).answering(code_now().as_bytes());
     pw.authtok = Some(b"correct horse".to_vec());
     assert_eq!(s2.run(&mut pw, &["try_first_pass"]), Verdict::Success);
     assert_eq!(pw.prompts.len(), 1);
     // try_first_pass with a code-shaped token uses it without asking.
     let s3 = enrolled();
-    let mut code = FakeHost::new(&s3.user);
+    let mut code = scripted(&s3.user);
     code.authtok = Some(code_now().into_bytes());
     assert_eq!(s3.run(&mut code, &["try_first_pass"]), Verdict::Success);
     assert!(code.prompts.is_empty());
@@ -301,7 +232,7 @@ fn first_pass_options() {
 #[test]
 fn custom_prompt_is_used() {
     let s = enrolled();
-    let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut host = scripted(&s.user).answering(code_now().as_bytes());
     s.run(&mut host, &["prompt=Verification code: "]);
     assert_eq!(host.prompts, vec!["Verification code: "]);
 }
@@ -309,10 +240,10 @@ fn custom_prompt_is_used() {
 #[test]
 fn unusable_state_directory_denies() {
     let s = enrolled();
-    let state = s.dir.0.join("state");
+    let state = s.dir.join("state");
     fs::create_dir(&state).unwrap();
     fs::set_permissions(&state, fs::Permissions::from_mode(0o777)).unwrap();
-    let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut host = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(s.run(&mut host, &[]), Verdict::Deny(Reason::StateError));
     assert!(host.outcome_line().contains("writable by group or others"));
 }
@@ -320,7 +251,7 @@ fn unusable_state_directory_denies() {
 #[test]
 fn debug_adds_lines_but_never_secrets() {
     let s = enrolled();
-    let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut host = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(s.run(&mut host, &["debug"]), Verdict::Success);
     assert!(host.logs.iter().any(|(l, _)| *l == Level::Debug));
     for (_, line) in &host.logs {
@@ -335,7 +266,7 @@ fn debug_adds_lines_but_never_secrets() {
 #[test]
 fn clock_before_1970_denies() {
     let s = enrolled();
-    let mut host = FakeHost::new(&s.user).answering(code_now().as_bytes());
+    let mut host = scripted(&s.user).answering(code_now().as_bytes());
     let args = s.args(&[]);
     let before = UNIX_EPOCH - Duration::from_secs(1);
     let verdict = authenticate(&mut host, args.iter().map(|a| a.as_bytes()), before);

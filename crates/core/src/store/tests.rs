@@ -4,7 +4,7 @@ use super::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::testutil::TempDir;
+use crate::testing::TestDir;
 
 fn store(dir: &Path) -> FileStore {
     FileStore::new(dir.join("state"), Duration::from_millis(300))
@@ -19,23 +19,19 @@ fn bump(s: &State) -> State {
 
 #[test]
 fn creates_directory_and_file_privately_and_counts() {
-    let t = TempDir::new("store");
-    let st = store(&t.0);
+    let t = TestDir::tagged("store");
+    let st = store(t.path());
     for want in 1..=5 {
         assert_eq!(st.transact(1000, &mut bump).unwrap().failures, want);
     }
     assert_eq!(st.load(1000).unwrap().failures, 5);
-    let dir_mode = fs::metadata(t.0.join("state"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let dir_mode = fs::metadata(t.join("state")).unwrap().permissions().mode() & 0o777;
     assert_eq!(dir_mode, 0o700);
-    let file = fs::metadata(t.0.join("state/1000")).unwrap();
+    let file = fs::metadata(t.join("state/1000")).unwrap();
     assert_eq!(file.permissions().mode() & 0o777, 0o600);
     assert_eq!(file.len(), FILE_SIZE as u64);
     // No temporary files are left behind.
-    let names: Vec<_> = fs::read_dir(t.0.join("state"))
+    let names: Vec<_> = fs::read_dir(t.join("state"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -44,11 +40,11 @@ fn creates_directory_and_file_privately_and_counts() {
 
 #[test]
 fn torn_newer_slot_falls_back_to_older() {
-    let t = TempDir::new("store");
-    let st = store(&t.0);
+    let t = TestDir::tagged("store");
+    let st = store(t.path());
     st.transact(7, &mut bump).unwrap(); // seq 2 in slot 1, failures 1
     st.transact(7, &mut bump).unwrap(); // seq 3 in slot 0, failures 2
-    let path = t.0.join("state/7");
+    let path = t.join("state/7");
     let mut image = fs::read(&path).unwrap();
     // Tear the newest slot (slot 0) halfway through its payload.
     image[HEADER_LEN + 5] ^= 0xff;
@@ -82,10 +78,10 @@ fn every_torn_prefix_of_a_save_reads_old_or_new() {
 
 #[test]
 fn corrupt_file_is_refused_not_reset() {
-    let t = TempDir::new("store");
-    let st = store(&t.0);
+    let t = TestDir::tagged("store");
+    let st = store(t.path());
     st.transact(8, &mut bump).unwrap();
-    let path = t.0.join("state/8");
+    let path = t.join("state/8");
     fs::write(&path, vec![0x55u8; FILE_SIZE]).unwrap();
     assert_eq!(st.transact(8, &mut bump), Err(StoreError::Corrupt));
     assert_eq!(
@@ -99,35 +95,35 @@ fn corrupt_file_is_refused_not_reset() {
 
 #[test]
 fn unsafe_directory_and_files_are_refused() {
-    let t = TempDir::new("store");
-    let st = store(&t.0);
-    fs::create_dir(t.0.join("state")).unwrap();
-    fs::set_permissions(t.0.join("state"), fs::Permissions::from_mode(0o777)).unwrap();
+    let t = TestDir::tagged("store");
+    let st = store(t.path());
+    fs::create_dir(t.join("state")).unwrap();
+    fs::set_permissions(t.join("state"), fs::Permissions::from_mode(0o777)).unwrap();
     assert!(matches!(st.load(1), Err(StoreError::Unsafe(_))));
-    fs::set_permissions(t.0.join("state"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(t.join("state"), fs::Permissions::from_mode(0o700)).unwrap();
 
-    std::os::unix::fs::symlink("/etc/passwd", t.0.join("state/2")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", t.join("state/2")).unwrap();
     assert_eq!(
         st.load(2),
         Err(StoreError::Unsafe("state file is a symbolic link"))
     );
 
     st.load(3).unwrap();
-    fs::hard_link(t.0.join("state/3"), t.0.join("extra-link")).unwrap();
+    fs::hard_link(t.join("state/3"), t.join("extra-link")).unwrap();
     assert!(matches!(st.load(3), Err(StoreError::Unsafe(_))));
 
-    let link_dir = t.0.join("linked-state");
-    std::os::unix::fs::symlink(t.0.join("state"), &link_dir).unwrap();
+    let link_dir = t.join("linked-state");
+    std::os::unix::fs::symlink(t.join("state"), &link_dir).unwrap();
     let via_link = FileStore::new(&link_dir, Duration::from_millis(100));
     assert!(matches!(via_link.load(4), Err(StoreError::Unsafe(_))));
 }
 
 #[test]
 fn held_lock_times_out() {
-    let t = TempDir::new("store");
-    let st = store(&t.0);
+    let t = TestDir::tagged("store");
+    let st = store(t.path());
     st.load(9).unwrap();
-    let holder = File::open(t.0.join("state/9")).unwrap();
+    let holder = File::open(t.join("state/9")).unwrap();
     holder.lock().unwrap();
     let started = Instant::now();
     assert_eq!(st.transact(9, &mut bump), Err(StoreError::LockTimeout));
@@ -138,10 +134,10 @@ fn held_lock_times_out() {
 
 #[test]
 fn unchanged_state_is_not_rewritten() {
-    let t = TempDir::new("store");
-    let st = store(&t.0);
+    let t = TestDir::tagged("store");
+    let st = store(t.path());
     st.transact(10, &mut bump).unwrap();
-    let before = fs::read(t.0.join("state/10")).unwrap();
+    let before = fs::read(t.join("state/10")).unwrap();
     st.load(10).unwrap();
-    assert_eq!(fs::read(t.0.join("state/10")).unwrap(), before);
+    assert_eq!(fs::read(t.join("state/10")).unwrap(), before);
 }
