@@ -1,0 +1,222 @@
+//! `pam-otp` run as root must not become a way to rename, replace or read root's files
+//! (audit issue 9, item 5), and `sudo pam-otp enroll` must not enrol root by surprise.
+//!
+//! - A secret template that names the same file for every user (`--secret /etc/shadow`) is
+//!   refused, by the CLI and by the module's own `secret=` parser.
+//! - `reset` (which renames the secret file to its backup) and `enroll --force` (which copies
+//!   it to a backup and replaces it) touch an existing file only if the module itself would
+//!   read it as that user's secret: a regular file, owned as expected, no group or other
+//!   permission bits, one link, in a directory others cannot write, and a valid secret file.
+//! - `PAM_OTP_*` variables, which `sudo` keeps with `env_keep`, are not read at all.
+//! - Run through `sudo` without `--user`, enrolling (and every other command that would act
+//!   for "yourself") is refused, naming both `--user SUDO_USER` and `--user root`.
+//!
+//! The root-only cases are `#[ignore]`d: `cargo test --test audit_root_cli -- --include-ignored`.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+// ---------------------------------------------------------------------------------------
+// Harness
+
+/// `pam-otp ARGS` with no `PAM_OTP_*` or `SUDO_*` variables, stdin closed, plus `env`.
+fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pam-otp"));
+    c.args(args).stdin(Stdio::null());
+    for name in [
+        "PAM_OTP_SECRET",
+        "PAM_OTP_STATE_DIR",
+        "PAM_OTP_MIN_SECRET_BITS",
+        "SUDO_USER",
+        "SUDO_UID",
+        "SUDO_GID",
+        "SUDO_COMMAND",
+    ] {
+        c.env_remove(name);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run pam-otp")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Asserts exit status 1 and a message on stderr containing `needle`.
+#[track_caller]
+fn refused(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{}", text(o));
+    assert!(
+        err.contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        text(o)
+    );
+}
+
+/// Everything about a directory entry that a rename, a copy or a rewrite would change.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    ino: u64,
+    mode: u32,
+    uid: u32,
+    nlink: u64,
+    /// The link's target for a symbolic link, the bytes otherwise.
+    bytes: Vec<u8>,
+}
+
+fn snapshot(path: &Path) -> Snapshot {
+    let m = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let bytes = if m.file_type().is_symlink() {
+        fs::read_link(path)
+            .unwrap()
+            .into_os_string()
+            .into_encoded_bytes()
+    } else {
+        fs::read(path).unwrap()
+    };
+    Snapshot {
+        ino: m.ino(),
+        mode: m.mode(),
+        uid: m.uid(),
+        nlink: m.nlink(),
+        bytes,
+    }
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut n: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    n.sort();
+    n
+}
+
+/// A valid secret file's text: what `reset` and `enroll --force` would otherwise act on.
+const SECRET_TEXT: &str = "secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+
+fn require_root() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+}
+
+// ---------------------------------------------------------------------------------------
+// Templates that name one file for every user
+
+/// Templates that expand to the same path whatever the user: `%%` is a literal percent.
+const FIXED_TEMPLATES: &[&str] = &["", "%%u", "%%h/x"];
+
+#[test]
+fn user_independent_templates_are_refused_by_the_cli() {
+    let dir = TestDir::new();
+    let me = current_user();
+    let state = dir.path().join("state");
+    for suffix in FIXED_TEMPLATES {
+        let file = dir.path().join("shared");
+        write_file(&file, SECRET_TEXT.as_bytes(), 0o600);
+        let template = format!("{}{suffix}", file.display());
+        let before = snapshot(&file);
+        let base = [
+            "--secret",
+            &template,
+            "--state-dir",
+            state.to_str().unwrap(),
+        ];
+        for cmd in [
+            &["enroll", "--no-confirm", "--qr", "none", "--force"][..],
+            &["reset", &me.name, "--yes"][..],
+            &["status"][..],
+            &["recovery", "--regenerate"][..],
+        ] {
+            let args: Vec<&str> = base.iter().chain(cmd).copied().collect();
+            let o = cli(&args, &[]);
+            refused(&o, "--secret: must contain %u, %U or %h");
+            assert_eq!(
+                snapshot(&file),
+                before,
+                "{template} {cmd:?} changed the file"
+            );
+        }
+        fs::remove_file(&file).unwrap();
+        let left: Vec<String> = names(dir.path())
+            .into_iter()
+            .filter(|n| n != "state")
+            .collect();
+        assert!(left.is_empty(), "{template}: left {left:?}");
+    }
+}
+
+#[test]
+fn user_independent_templates_are_refused_by_the_module() {
+    let env = Env::new();
+    let key = Key::random(20);
+    env.write_secret(&key, "");
+    // The same file the template with %u names, given as a fixed path.
+    let fixed = format!(
+        "auth required {} secret={} state_dir={}\n",
+        module_path().display(),
+        env.secret_path().display(),
+        env.state_dir().display()
+    );
+    env.service("fixed", &fixed);
+    env.run("fixed", &Client::answer(Totp::default().now(&key)))
+        .expect(PAM_SERVICE_ERR, "bad_args")
+        .expect_prompts(0)
+        .expect_line_contains("must contain %u, %U or %h");
+    // The same stack with the template is fine.
+    env.otp_service("");
+    env.run("otp", &Client::answer(Totp::default().now(&key)))
+        .expect(PAM_SUCCESS, "ok");
+}
+
+#[test]
+#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+fn root_cannot_point_the_cli_at_a_root_file() {
+    require_root();
+    // A root-owned private file in a root-owned directory: it passes every file check, so
+    // only the template rule protects it (as it would /etc/shadow or an ssh host key).
+    let dir = TestDir::new();
+    let victim = dir.path().join("root-file");
+    write_file(&victim, b"root:precious:19000::::::\n", 0o600);
+    let before = snapshot(&victim);
+    let template = victim.to_str().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for cmd in [
+        &["reset", "root", "--yes"][..],
+        &[
+            "enroll",
+            "--user",
+            "root",
+            "--force",
+            "--no-confirm",
+            "--qr",
+            "none",
+        ][..],
+        &["status", "--user", "root"][..],
+        &["recovery", "--user", "root", "--regenerate"][..],
+    ] {
+        let args: Vec<&str> = ["--secret", template, "--state-dir", state]
+            .iter()
+            .chain(cmd)
+            .copied()
+            .collect();
+        refused(&cli(&args, &[]), "--secret: must contain %u, %U or %h");
+        assert_eq!(snapshot(&victim), before, "{cmd:?}");
+        assert_eq!(names(dir.path()), vec!["root-file"], "{cmd:?}");
+    }
+}
