@@ -16,7 +16,7 @@
 mod support;
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -107,8 +107,22 @@ fn names(dir: &Path) -> Vec<String> {
     n
 }
 
+fn chown(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+}
+
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// A valid secret file's text: what `reset` and `enroll --force` would otherwise act on.
 const SECRET_TEXT: &str = "secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+
+fn nobody() -> pam_otp::userdb::Account {
+    pam_otp::userdb::lookup("nobody")
+        .unwrap()
+        .expect("a user named nobody")
+}
 
 fn require_root() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root");
@@ -219,4 +233,234 @@ fn root_cannot_point_the_cli_at_a_root_file() {
         assert_eq!(snapshot(&victim), before, "{cmd:?}");
         assert_eq!(names(dir.path()), vec!["root-file"], "{cmd:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// reset and enroll --force on a file the module would refuse
+
+/// One planted shape at the secret file's place.
+struct Plant {
+    what: &'static str,
+    /// The refusal's message contains one of these.
+    why: &'static [&'static str],
+}
+
+const PLANTS: &[Plant] = &[
+    Plant {
+        what: "symlink",
+        why: &["not a regular file"],
+    },
+    Plant {
+        what: "mode 0644",
+        why: &["accessible to group or others"],
+    },
+    Plant {
+        what: "hard link",
+        why: &["more than one hard link"],
+    },
+    Plant {
+        what: "someone else's",
+        // In a home, the user cannot even open a root file to look at its owner.
+        why: &[
+            "not owned by the expected user",
+            "read the existing file: Permission denied",
+        ],
+    },
+    Plant {
+        what: "not a secret file",
+        why: &["not a pam_otp secret file"],
+    },
+];
+
+/// Plants `plant` at `path`. `owner` is who the module expects to own the file, `other`
+/// someone else; `victim` is a root file elsewhere that links may point at.
+fn plant(plant: &Plant, path: &Path, owner: (u32, u32), other: (u32, u32), victim: &Path) {
+    match plant.what {
+        "symlink" => std::os::unix::fs::symlink(victim, path).unwrap(),
+        "mode 0644" => {
+            write_file(path, SECRET_TEXT.as_bytes(), 0o644);
+            chown(path, owner.0, owner.1);
+        }
+        "hard link" => fs::hard_link(victim, path).unwrap(),
+        "someone else's" => {
+            write_file(path, SECRET_TEXT.as_bytes(), 0o600);
+            chown(path, other.0, other.1);
+        }
+        "not a secret file" => {
+            write_file(
+                path,
+                b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI root@host\n",
+                0o600,
+            );
+            chown(path, owner.0, owner.1);
+        }
+        other => panic!("unknown plant {other}"),
+    }
+}
+
+/// For each planted shape: `reset` and `enroll --force` are refused, and neither the entry,
+/// the victim nor the directory listing changes.
+fn refuses_every_plant(
+    layout: &str,
+    secret_dir: &Path,
+    secret_name: &str,
+    base: &[&str],
+    owner: (u32, u32),
+    other: (u32, u32),
+) {
+    let victims = TestDir::new();
+    let path = secret_dir.join(secret_name);
+    for p in PLANTS {
+        // The hard-link victim must be the expected owner's, so that only the link count
+        // is wrong; the symlink victim is root's.
+        let victim = victims.path().join("victim");
+        write_file(&victim, SECRET_TEXT.as_bytes(), 0o600);
+        if p.what == "hard link" {
+            chown(&victim, owner.0, owner.1);
+        }
+        let victim_before = snapshot(&victim);
+        plant(p, &path, owner, other, &victim);
+        let entry_before = snapshot(&path);
+        let listing = names(secret_dir);
+        for cmd in [
+            &["reset", "nobody", "--yes"][..],
+            &[
+                "enroll",
+                "--user",
+                "nobody",
+                "--force",
+                "--no-confirm",
+                "--qr",
+                "none",
+            ][..],
+        ] {
+            let args: Vec<&str> = base.iter().chain(cmd).copied().collect();
+            let o = cli(&args, &[]);
+            assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                p.why.iter().any(|w| err.contains(w)),
+                "{:?}: {}",
+                p.why,
+                text(&o)
+            );
+            let what = format!("{layout}, {}: {cmd:?}", p.what);
+            assert_eq!(snapshot(&path), entry_before, "{what}: entry changed");
+            assert_eq!(names(secret_dir), listing, "{what}: directory changed");
+            let victim_now = snapshot(&victim);
+            assert_eq!(
+                (
+                    victim_now.ino,
+                    victim_now.uid,
+                    victim_now.mode,
+                    &victim_now.bytes
+                ),
+                (
+                    victim_before.ino,
+                    victim_before.uid,
+                    victim_before.mode,
+                    &victim_before.bytes
+                ),
+                "{what}: victim changed"
+            );
+        }
+        fs::remove_file(&path).unwrap();
+        fs::remove_file(&victim).unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+fn reset_and_force_leave_unsafe_files_in_an_admin_store_alone() {
+    require_root();
+    let n = nobody();
+    let t = TestDir::new();
+    let store = t.path().join("users");
+    fs::create_dir(&store).unwrap();
+    chmod(&store, 0o700);
+    let template = format!("{}/%u", store.display());
+    let state = t.path().join("state");
+    let base = [
+        "--secret",
+        template.as_str(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    refuses_every_plant(
+        "admin store",
+        &store,
+        "nobody",
+        &base,
+        (0, 0),
+        (n.uid, n.gid),
+    );
+}
+
+#[test]
+#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+fn reset_and_force_leave_unsafe_files_in_a_home_alone() {
+    require_root();
+    let n = nobody();
+    let t = TestDir::new();
+    // nobody must be able to reach its home.
+    chmod(t.path(), 0o711);
+    let home = t.path().join("home");
+    fs::create_dir(&home).unwrap();
+    chmod(&home, 0o700);
+    chown(&home, n.uid, n.gid);
+    let state = t.path().join("state");
+    let base = [
+        "--home",
+        home.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    refuses_every_plant("home", &home, ".otp", &base, (n.uid, n.gid), (0, 0));
+}
+
+#[test]
+#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+fn reset_and_force_still_work_on_a_good_secret_file() {
+    require_root();
+    let t = TestDir::new();
+    let store = t.path().join("users");
+    fs::create_dir(&store).unwrap();
+    chmod(&store, 0o700);
+    let template = format!("{}/%u", store.display());
+    let state = t.path().join("state");
+    let base = [
+        "--secret",
+        template.as_str(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let file = store.join("nobody");
+    write_file(&file, SECRET_TEXT.as_bytes(), 0o600);
+    let force: Vec<&str> = base
+        .iter()
+        .chain(&[
+            "enroll",
+            "--user",
+            "nobody",
+            "--force",
+            "--no-confirm",
+            "--qr",
+            "none",
+        ])
+        .copied()
+        .collect();
+    let o = cli(&force, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        fs::read(store.join(".nobody.bak")).unwrap(),
+        SECRET_TEXT.as_bytes()
+    );
+    let reset: Vec<&str> = base
+        .iter()
+        .chain(&["reset", "nobody", "--yes"])
+        .copied()
+        .collect();
+    let o = cli(&reset, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(names(&store), vec![".nobody.bak"]);
 }

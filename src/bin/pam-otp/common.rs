@@ -159,7 +159,7 @@ impl Target {
         match e {
             ReadError::NotFound => CliError(format!("{} does not exist.", self.shown())),
             ReadError::Unsafe(why) => CliError(format!(
-                "{} {why}; pam_otp refuses such a file. Fix it (chmod 600, owner {}) or enrol again with --force.",
+                "{} {why}; pam_otp refuses such a file. Fix it (chmod 600, owner {}), or look at it and move it away by hand, then enrol again.",
                 self.shown(),
                 self.owner_name()
             )),
@@ -186,6 +186,18 @@ impl Target {
                 "{}: {why}; nothing was written.",
                 self.shown()
             )),
+            WriteError::Existing(why) => {
+                let fix = if why == "is not a pam_otp secret file" {
+                    "move it away by hand".to_string()
+                } else {
+                    format!("fix it (owner {}, chmod 600) or move it away by hand", self.owner_name())
+                };
+                CliError(format!(
+                    "{} {why}, so pam_otp would not read it as {}'s secret, and pam-otp leaves it alone: nothing was changed. Look at it, then {fix}.",
+                    self.shown(),
+                    self.account.name,
+                ))
+            }
             WriteError::Io { op, errno } => CliError(format!(
                 "could not write {} ({op}: {}); nothing was changed.{hint}",
                 self.shown(),
@@ -230,7 +242,7 @@ impl Target {
         match SecretFile::parse(&bytes) {
             Ok(s) => Ok(Some(s)),
             Err(e) => fail!(
-                "{} is not a valid pam_otp secret file ({e}); pam_otp refuses it. Enrol again with --force.",
+                "{} is not a valid pam_otp secret file ({e}); pam_otp refuses it. Look at it and move it away by hand, then enrol again.",
                 self.shown()
             ),
         }
@@ -250,17 +262,23 @@ impl Target {
                 .create(&dir)
                 .map_err(|e| CliError(format!("could not create {}: {e}.", dir.display())))?;
         }
-        let checked = self.as_owner(|| -> std::result::Result<bool, ReadError> {
+        // With --force, an existing file is checked now as the write will check it, so
+        // that nobody scans a QR code for a secret that then cannot replace it.
+        let checked = self.as_owner(|| -> std::result::Result<_, ReadError> {
             let (dirfd, name) = fsafe::open_parent(&self.path)?;
             fsafe::check_parent(&dirfd, owner)?;
-            Ok(
+            let exists =
                 nix::sys::stat::fstatat(&dirfd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .is_ok(),
-            )
+                    .is_ok();
+            Ok(if exists && force {
+                secret_write::check_replaceable(&dirfd, name, owner).err()
+            } else {
+                exists.then_some(WriteError::Exists)
+            })
         })?;
         match checked {
-            Ok(true) if !force => Err(self.write_error(WriteError::Exists)),
-            Ok(_) => Ok(()),
+            Ok(Some(e)) => Err(self.write_error(e)),
+            Ok(None) => Ok(()),
             Err(ReadError::NotFound) => fail!(
                 "the directory {} does not exist; create it first (pam_otp reads the secret from {}).{}",
                 dir.display(),
