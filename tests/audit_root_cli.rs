@@ -37,6 +37,8 @@ fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
         "SUDO_UID",
         "SUDO_GID",
         "SUDO_COMMAND",
+        "DOAS_USER",
+        "PKEXEC_UID",
     ] {
         c.env_remove(name);
     }
@@ -463,4 +465,104 @@ fn reset_and_force_still_work_on_a_good_secret_file() {
     let o = cli(&reset, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(names(&store), vec![".nobody.bak"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The environment
+
+#[test]
+fn pam_otp_variables_are_not_read() {
+    let dir = TestDir::new();
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    chmod(&home, 0o700);
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    chmod(&elsewhere, 0o700);
+    let redirect = format!("{}/%u", elsewhere.display());
+    let state = dir.path().join("state");
+    for (name, value) in [
+        ("PAM_OTP_SECRET", redirect.as_str()),
+        ("PAM_OTP_STATE_DIR", elsewhere.to_str().unwrap()),
+        ("PAM_OTP_MIN_SECRET_BITS", "80"),
+    ] {
+        let o = cli(
+            &[
+                "--home",
+                home.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+                "enroll",
+                "--no-confirm",
+                "--qr",
+                "none",
+                "--bits",
+                "80",
+            ],
+            &[(name, value)],
+        );
+        refused(&o, &format!("{name} is set"));
+        assert!(names(&home).is_empty(), "{name}: wrote {:?}", names(&home));
+        assert!(
+            names(&elsewhere).is_empty(),
+            "{name}: wrote {:?}",
+            names(&elsewhere)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// sudo pam-otp enroll
+
+#[test]
+#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+fn sudo_without_user_does_not_act_for_root() {
+    require_root();
+    let t = TestDir::new();
+    let home = t.path().join("home");
+    fs::create_dir(&home).unwrap();
+    chmod(&home, 0o700);
+    let state = t.path().join("state");
+    let paths = [
+        "--home",
+        home.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let sudo = [("SUDO_USER", "nobody"), ("SUDO_UID", "65534")];
+    let with = |cmd: &[&str]| -> Vec<String> {
+        paths
+            .iter()
+            .chain(cmd)
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    for cmd in [
+        &["enroll", "--no-confirm", "--qr", "none"][..],
+        &["status"][..],
+        &["recovery", "--regenerate"][..],
+        &["import"][..],
+    ] {
+        let args = with(cmd);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = cli(&args, &sudo);
+        refused(&o, "--user nobody");
+        refused(&o, "--user root");
+        assert!(names(&home).is_empty(), "{cmd:?} wrote {:?}", names(&home));
+    }
+    // doas says who ran it too.
+    let args = with(&["status"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&cli(&args, &[("DOAS_USER", "nobody")]), "--user nobody");
+    // Saying so is enough.
+    let args = with(&["enroll", "--user", "root", "--no-confirm", "--qr", "none"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = cli(&args, &sudo);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(names(&home), vec![".otp"]);
+    // sudo run by root itself (SUDO_UID=0) is root acting for root.
+    let args = with(&["status"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = cli(&args, &[("SUDO_USER", "root"), ("SUDO_UID", "0")]);
+    assert!(o.status.success(), "{}", text(&o));
 }

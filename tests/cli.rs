@@ -55,6 +55,10 @@ impl Temp {
             .env_remove("PAM_OTP_SECRET")
             .env_remove("PAM_OTP_STATE_DIR")
             .env_remove("PAM_OTP_MIN_SECRET_BITS");
+        // Under `sudo cargo test`, root without --user would be told to say whom it means.
+        for name in ["SUDO_USER", "SUDO_UID", "DOAS_USER", "PKEXEC_UID"] {
+            c.env_remove(name);
+        }
         c
     }
     fn run(&self, args: &[&str], stdin: &str) -> Output {
