@@ -1,6 +1,10 @@
-//! `pam-otp check` on fixture trees (tests/fixtures/check/…) for findings of the audit
+//! `pam-otp check` on fixture trees (tests/fixtures/check/…) for two findings of the audit
 //! (issue 9):
 //!
+//! - item 6: screen lockers run as the user, so pam_otp can never let an enrolled user back
+//!   in there; a locker whose stack reaches pam_otp (directly, or through `@include`,
+//!   `include` or `substack` of common-auth) is a LOCKOUT, and the exemption line that the
+//!   pam-auth-update profile puts above pam_otp.so clears it without opening other services;
 //! - item 9: an sshd whose PAM stack asks for nothing but the code, reachable by a method
 //!   list without `publickey` (password or keyboard-interactive alone, also in Match blocks),
 //!   lets the code alone log in: a BYPASS.
@@ -98,6 +102,183 @@ impl Drop for Copy {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Screen lockers (item 6)
+
+/// The locker services in the fixtures; each reaches common-auth in another way.
+const FIXTURE_LOCKERS: &[&str] = &[
+    "xscreensaver",     // @include common-auth
+    "i3lock",           // auth include common-auth
+    "swaylock",         // auth substack common-auth
+    "kde",              // KDE's kscreenlocker
+    "mate-screensaver", // auth include login, which includes common-auth
+];
+
+#[test]
+fn lockers_that_reach_pam_otp_through_common_auth_are_lockouts() {
+    let (code, out, found) = run(&fixture("lockers-common-auth"));
+    assert_eq!(code, Some(1), "{out}");
+    for locker in FIXTURE_LOCKERS {
+        has(
+            &found,
+            "LOCKOUT",
+            "pam.d/common-auth:6",
+            &[
+                &format!("{locker}: "),
+                "screen locker",
+                "runs as the user",
+                "pam_succeed_if.so quiet service in",
+            ],
+        );
+        assert!(
+            !out.contains(&format!("ok       {locker}:")),
+            "{locker} called ok:\n{out}"
+        );
+    }
+    // Root hosts are fine.
+    for service in ["login", "sudo"] {
+        assert!(
+            out.contains(&format!("ok       {service}: asks for a code")),
+            "{out}"
+        );
+        none_about(&found, &format!("{service}: "));
+    }
+    assert_eq!(found.len(), FIXTURE_LOCKERS.len(), "{out}");
+}
+
+#[test]
+fn the_exemption_line_clears_lockers_and_opens_nothing_else() {
+    let (code, out, found) = run(&fixture("lockers-exempt"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(found.is_empty(), "{out}");
+    for service in ["login", "sudo"] {
+        assert!(
+            out.contains(&format!("ok       {service}: asks for a code")),
+            "{out}"
+        );
+    }
+    for locker in FIXTURE_LOCKERS {
+        assert!(
+            out.contains(&format!(
+                "ok       {locker}: screen locker, pam_otp.so skipped"
+            )),
+            "{locker}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn an_exemption_that_names_a_root_service_is_a_bypass_there() {
+    let t = Copy::of("lockers-exempt", "exempt-sudo");
+    let common = t.0.join("etc/pam.d/common-auth");
+    let text = fs::read_to_string(&common)
+        .unwrap()
+        .replace("service in xscreensaver:", "service in sudo:xscreensaver:");
+    fs::write(&common, text).unwrap();
+    let (code, out, found) = run(&t.0);
+    assert_eq!(code, Some(1), "{out}");
+    has(
+        &found,
+        "BYPASS",
+        "pam.d/common-auth:6",
+        &["sudo: when pam_succeed_if.so", "no code is asked"],
+    );
+    none_about(&found, "login: ");
+}
+
+#[test]
+fn pam_otp_in_a_lockers_own_file_is_a_lockout() {
+    let (code, out, found) = run(&fixture("lockers-direct"));
+    assert_eq!(code, Some(1), "{out}");
+    has(
+        &found,
+        "LOCKOUT",
+        "pam.d/xscreensaver:2",
+        &[
+            "xscreensaver: ",
+            "screen locker",
+            "Remove the pam_otp.so line",
+        ],
+    );
+    assert!(out.contains("ok       sudo: asks for a code"), "{out}");
+    assert_eq!(found.len(), 1, "{out}");
+}
+
+/// Every locker the check knows, with the Debian profile's lines rendered into common-auth
+/// as pam-auth-update does: none is locked out, sudo still asks for the code.
+#[test]
+fn the_pam_auth_update_profile_exempts_every_known_locker() {
+    let profile = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/debian/pam-configs/pam_otp"),
+    )
+    .unwrap();
+    assert!(profile.contains("\nDefault: no\n"), "{profile}");
+    let auth_lines: Vec<&str> = profile
+        .split("\nAuth:\n")
+        .nth(1)
+        .expect("an Auth: field")
+        .lines()
+        .take_while(|l| l.starts_with(char::is_whitespace))
+        .map(str::trim)
+        .collect();
+    assert!(
+        auth_lines.last().is_some_and(|l| l.contains("pam_otp.so")),
+        "{auth_lines:?}"
+    );
+    let t = Copy::of("lockers-exempt", "profile");
+    let pam = t.0.join("etc/pam.d");
+    let mut common = String::from(
+        "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n\
+         auth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\n",
+    );
+    for l in &auth_lines {
+        common.push_str(&format!("auth\t{l}\n"));
+    }
+    fs::write(pam.join("common-auth"), common).unwrap();
+    let lockers = [
+        "xscreensaver",
+        "i3lock",
+        "swaylock",
+        "hyprlock",
+        "gtklock",
+        "waylock",
+        "kde",
+        "kscreensaver",
+        "gnome-screensaver",
+        "mate-screensaver",
+        "cinnamon-screensaver",
+        "xfce4-screensaver",
+        "budgie-screensaver",
+        "xlock",
+        "vlock",
+    ];
+    for l in lockers {
+        fs::write(pam.join(l), "@include common-auth\n").unwrap();
+    }
+    let (code, out, found) = run(&t.0);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(found.is_empty(), "{out}");
+    assert!(out.contains("ok       sudo: asks for a code"), "{out}");
+    for l in lockers {
+        assert!(
+            out.contains(&format!("ok       {l}: screen locker, pam_otp.so skipped")),
+            "{l}:\n{out}"
+        );
+    }
+    // Without the exemption line each of them is a lock-out.
+    let only_otp = format!(
+        "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n\
+         auth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\nauth\t{}\n",
+        auth_lines.last().unwrap()
+    );
+    fs::write(pam.join("common-auth"), only_otp).unwrap();
+    let (_, out, found) = run(&t.0);
+    for l in lockers {
+        has(&found, "LOCKOUT", "common-auth:4", &[&format!("{l}: ")]);
+    }
+    assert!(out.contains("ok       sudo: asks for a code"), "{out}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -476,6 +476,9 @@ pub struct Client {
     /// Put into the environment as `PAM_AUTHTOK`, for pam_wrapper's `pam_set_items.so`
     /// (libpam refuses PAM_AUTHTOK from an application: only modules may set it).
     pub authtok: Option<String>,
+    /// Run the client as this uid and gid (root drops to it with setpriv), as a host that
+    /// is not root (a screen locker) would run.
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl Client {
@@ -485,6 +488,7 @@ impl Client {
             user: None,
             rhost: None,
             authtok: None,
+            run_as: None,
         }
     }
     pub fn answer(text: impl Into<String>) -> Client {
@@ -496,6 +500,10 @@ impl Client {
     }
     pub fn rhost(mut self, host: &str) -> Client {
         self.rhost = Some(host.to_string());
+        self
+    }
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Client {
+        self.run_as = Some((uid, gid));
         self
     }
     pub fn authtok(mut self, token: &str) -> Client {
@@ -705,7 +713,17 @@ impl Env {
     }
 
     fn command(&self, service: &str, client: &Client) -> Command {
-        let mut cmd = Command::new(client_path());
+        let mut cmd = match client.run_as {
+            None => Command::new(client_path()),
+            Some((uid, gid)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg("--clear-groups")
+                    .arg(client_path());
+                c
+            }
+        };
         cmd.env("LD_PRELOAD", pam_wrapper_lib())
             .env("PAM_WRAPPER", "1")
             .env("PAM_WRAPPER_SERVICE_DIR", self.services_dir())

@@ -81,6 +81,29 @@ const NEVER_SUCCEED: &[&str] = &[
     "pam_otp.so",
 ];
 
+/// PAM services of screen lockers that run as the user, not as root. pam_otp cannot read or
+/// save its state there (`state_dir` is root's), so it refuses every enrolled user: such a
+/// locker must not reach pam_otp.so. (GNOME's lock screen goes through gdm, light-locker
+/// through lightdm, physlock runs as root: those ask for the code like a login does.)
+/// The Debian pam-auth-update profile exempts the same list.
+pub const LOCKERS: &[&str] = &[
+    "xscreensaver",
+    "i3lock",
+    "swaylock",
+    "hyprlock",
+    "gtklock",
+    "waylock",
+    "kde",
+    "kscreensaver",
+    "gnome-screensaver",
+    "mate-screensaver",
+    "cinnamon-screensaver",
+    "xfce4-screensaver",
+    "budgie-screensaver",
+    "xlock",
+    "vlock",
+];
+
 /// Where modules live, under the checked root.
 const MODULE_DIRS: &[&str] = &[
     "lib/security",
@@ -138,6 +161,9 @@ pub fn run(_opts: &ModuleOpts, a: &CheckArgs) -> Result<ExitCode> {
             }
             with_otp.push(service.clone());
             check_stack(service, &stack, &root, &mut report, &mut configs);
+            if LOCKERS.contains(&service.as_str()) {
+                check_locker(service, &stack, &pam_dir, &mut report);
+            }
         }
     }
 
@@ -307,7 +333,15 @@ fn check_stack(
             };
             // pam_rootok: root switching user (su) needs no authentication, by design.
             let intended = matches!(e.module_name(), "pam_deny.so" | "pam_rootok.so");
-            if skips && !intended {
+            // pam_succeed_if on the service name: decided for this service. It never
+            // succeeds for the services it does not name, and skipping pam_otp is what a
+            // screen locker needs.
+            let condition = (e.module_name() == "pam_succeed_if.so")
+                .then(|| flow::service_condition(e, service))
+                .flatten();
+            let never_here = condition == Some(false);
+            let locker_exempt = condition == Some(true) && LOCKERS.contains(&service);
+            if skips && !intended && !never_here && !locker_exempt {
                 report.add(
                     Severity::Bypass,
                     &e.place,
@@ -352,6 +386,53 @@ fn check_stack(
                 r.place
             ));
         }
+    }
+}
+
+/// A screen locker runs as the user, where pam_otp fails closed for every enrolled user: its
+/// stack must let a user with the right password in even when pam_otp fails.
+fn check_locker(service: &str, stack: &[Flat], pam_dir: &Path, report: &mut Report) {
+    let with_password = |otp| Scenario {
+        service,
+        otp,
+        factors: Ret::Success,
+    };
+    let with_code = flow::can_succeed(stack, &with_password(Ret::Success));
+    let without = flow::can_succeed(stack, &with_password(Ret::AuthErr));
+    let prefix = format!("{service}: ");
+    report.ok.retain(|l| !l.starts_with(&prefix));
+    match (with_code, without) {
+        (_, Some(true)) => report.ok.push(format!(
+            "{service}: screen locker, pam_otp.so skipped (it cannot work in a locker)"
+        )),
+        (Some(true), Some(false)) => {
+            let Some(otp) = stack.iter().find(|f| f.rule.is_otp()) else {
+                return;
+            };
+            let own_file = pam_dir.join(service);
+            let fix = if otp.rule.place.file == own_file {
+                format!(
+                    "Remove the pam_otp.so line from {}; the code is asked where the session is opened (gdm, lightdm, login, sshd).",
+                    own_file.display()
+                )
+            } else {
+                format!(
+                    "Put 'auth [success=1 default=ignore] pam_succeed_if.so quiet service in {}' directly above that pam_otp.so line (as the Debian pam-auth-update profile does), or give {service} a stack of its own without pam_otp.so instead of including {}.",
+                    LOCKERS.join(":"),
+                    otp.rule.place.file.file_name().map_or_else(
+                        || otp.rule.place.file.display().to_string(),
+                        |n| n.to_string_lossy().into_owned()
+                    )
+                )
+            };
+            report.add(
+                Severity::Lockout,
+                &otp.rule.place,
+                format!("{service}: {service} is a screen locker and runs as the user, where pam_otp.so cannot read or save its state (state_error): an enrolled user can never unlock the screen."),
+                &fix,
+            );
+        }
+        _ => {}
     }
 }
 
