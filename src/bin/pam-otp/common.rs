@@ -70,21 +70,27 @@ pub fn is_root() -> bool {
     euid() == 0
 }
 
-/// Who ran `sudo` (or doas, or pkexec) to become root, if someone other than root did: the
-/// name (or uid) they gave. Only ever used to refuse, never to choose a user, so a forged
-/// variable can do no more than stop the command.
-fn elevated_by() -> Option<String> {
+/// Which tool made this process root for someone else, and who that is (a name, or a uid):
+/// sudo (`SUDO_UID`, `SUDO_USER`), doas (`DOAS_USER`) or pkexec (`PKEXEC_UID`). Only ever
+/// used to refuse, never to choose a user, so a forged variable can do no more than stop
+/// the command.
+fn elevated_by() -> Option<(&'static str, String)> {
     let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
     if let Some(uid) = var("SUDO_UID") {
         if uid == "0" {
             return None;
         }
-        return Some(var("SUDO_USER").unwrap_or(uid));
+        return Some(("sudo", var("SUDO_USER").unwrap_or(uid)));
     }
-    if let Some(name) = var("SUDO_USER").or_else(|| var("DOAS_USER")) {
-        return (name != "root").then_some(name);
+    if let Some(name) = var("SUDO_USER") {
+        return (name != "root").then_some(("sudo", name));
     }
-    var("PKEXEC_UID").filter(|uid| uid != "0")
+    if let Some(name) = var("DOAS_USER") {
+        return (name != "root").then_some(("doas", name));
+    }
+    var("PKEXEC_UID")
+        .filter(|uid| uid != "0")
+        .map(|uid| ("pkexec", uid))
 }
 
 /// The user to act for: `--user NAME` (root only, unless it names the caller) or the caller.
@@ -93,10 +99,10 @@ fn elevated_by() -> Option<String> {
 /// "enrol me" to whoever typed it, but the caller is root.
 pub fn account(user: Option<&str>) -> Result<Account> {
     let me = nix::unistd::getuid().as_raw();
-    if let (None, 0, Some(invoker)) = (user, me, elevated_by()) {
+    if let (None, 0, Some((tool, invoker))) = (user, me, elevated_by()) {
         let invoker = args::sanitize(&invoker);
         fail!(
-            "you are root here (through sudo, run by {invoker}), so without --user this would act for root, not for {invoker}. To manage {invoker}'s codes, add --user {invoker} (or run pam-otp without sudo); to manage root's own, add --user root."
+            "you are root here (through {tool}, run by {invoker}), so without --user this would act for root, not for {invoker}. To manage {invoker}'s codes, add --user {invoker} (or run pam-otp without {tool}); to manage root's own, add --user root."
         );
     }
     let Some(name) = user else {
