@@ -4,6 +4,7 @@
 //! It reads; it never changes anything. Exit status 0 when nothing would lock anyone out
 //! or skip the code (notes may still be printed), 1 when something would.
 
+mod flow;
 mod pam;
 mod sshd;
 
@@ -16,6 +17,7 @@ use pam_otp_core::args::{self, Config};
 
 use crate::common::{fail, Result};
 use crate::{CheckArgs, ModuleOpts};
+use flow::{Ret, Scenario};
 use pam::{Flat, Place};
 
 /// How bad a finding is.
@@ -79,6 +81,29 @@ const NEVER_SUCCEED: &[&str] = &[
     "pam_otp.so",
 ];
 
+/// PAM services of screen lockers that run as the user, not as root. pam_otp cannot read or
+/// save its state there (`state_dir` is root's), so it refuses every enrolled user: such a
+/// locker must not reach pam_otp.so. (GNOME's lock screen goes through gdm, light-locker
+/// through lightdm, physlock runs as root: those ask for the code like a login does.)
+/// The Debian pam-auth-update profile exempts the same list.
+pub const LOCKERS: &[&str] = &[
+    "xscreensaver",
+    "i3lock",
+    "swaylock",
+    "hyprlock",
+    "gtklock",
+    "waylock",
+    "kde",
+    "kscreensaver",
+    "gnome-screensaver",
+    "mate-screensaver",
+    "cinnamon-screensaver",
+    "xfce4-screensaver",
+    "budgie-screensaver",
+    "xlock",
+    "vlock",
+];
+
 /// Where modules live, under the checked root.
 const MODULE_DIRS: &[&str] = &[
     "lib/security",
@@ -136,6 +161,9 @@ pub fn run(_opts: &ModuleOpts, a: &CheckArgs) -> Result<ExitCode> {
             }
             with_otp.push(service.clone());
             check_stack(service, &stack, &root, &mut report, &mut configs);
+            if LOCKERS.contains(&service.as_str()) {
+                check_locker(service, &stack, &pam_dir, &mut report);
+            }
         }
     }
 
@@ -149,7 +177,15 @@ pub fn run(_opts: &ModuleOpts, a: &CheckArgs) -> Result<ExitCode> {
         );
     }
     check_state_dirs(&configs, &root, &mut report);
-    check_sshd(&sshd_config, &root, &pam_dir, &with_otp, &mut report);
+    let sshd_stack = pam::flatten(&pam_dir, "sshd", "auth", &mut |_, _| {});
+    check_sshd(
+        &sshd_config,
+        &root,
+        &pam_dir,
+        &with_otp,
+        &sshd_stack,
+        &mut report,
+    );
 
     print(&pam_dir, &sshd_config, &report);
     let serious = report.findings.iter().any(|f| f.severity != Severity::Note);
@@ -297,7 +333,15 @@ fn check_stack(
             };
             // pam_rootok: root switching user (su) needs no authentication, by design.
             let intended = matches!(e.module_name(), "pam_deny.so" | "pam_rootok.so");
-            if skips && !intended {
+            // pam_succeed_if on the service name: decided for this service. It never
+            // succeeds for the services it does not name, and skipping pam_otp is what a
+            // screen locker needs.
+            let condition = (e.module_name() == "pam_succeed_if.so")
+                .then(|| flow::service_condition(e, service))
+                .flatten();
+            let never_here = condition == Some(false);
+            let locker_exempt = condition == Some(true) && LOCKERS.contains(&service);
+            if skips && !intended && !never_here && !locker_exempt {
                 report.add(
                     Severity::Bypass,
                     &e.place,
@@ -342,6 +386,53 @@ fn check_stack(
                 r.place
             ));
         }
+    }
+}
+
+/// A screen locker runs as the user, where pam_otp fails closed for every enrolled user: its
+/// stack must let a user with the right password in even when pam_otp fails.
+fn check_locker(service: &str, stack: &[Flat], pam_dir: &Path, report: &mut Report) {
+    let with_password = |otp| Scenario {
+        service,
+        otp,
+        factors: Ret::Success,
+    };
+    let with_code = flow::can_succeed(stack, &with_password(Ret::Success));
+    let without = flow::can_succeed(stack, &with_password(Ret::AuthErr));
+    let prefix = format!("{service}: ");
+    report.ok.retain(|l| !l.starts_with(&prefix));
+    match (with_code, without) {
+        (_, Some(true)) => report.ok.push(format!(
+            "{service}: screen locker, pam_otp.so skipped (it cannot work in a locker)"
+        )),
+        (Some(true), Some(false)) => {
+            let Some(otp) = stack.iter().find(|f| f.rule.is_otp()) else {
+                return;
+            };
+            let own_file = pam_dir.join(service);
+            let fix = if otp.rule.place.file == own_file {
+                format!(
+                    "Remove the pam_otp.so line from {}; the code is asked where the session is opened (gdm, lightdm, login, sshd).",
+                    own_file.display()
+                )
+            } else {
+                format!(
+                    "Put 'auth [success=1 default=ignore] pam_succeed_if.so quiet service in {}' directly above that pam_otp.so line (as the Debian pam-auth-update profile does), or give {service} a stack of its own without pam_otp.so instead of including {}.",
+                    LOCKERS.join(":"),
+                    otp.rule.place.file.file_name().map_or_else(
+                        || otp.rule.place.file.display().to_string(),
+                        |n| n.to_string_lossy().into_owned()
+                    )
+                )
+            };
+            report.add(
+                Severity::Lockout,
+                &otp.rule.place,
+                format!("{service}: {service} is a screen locker and runs as the user, where pam_otp.so cannot read or save its state (state_error): an enrolled user can never unlock the screen."),
+                &fix,
+            );
+        }
+        _ => {}
     }
 }
 
@@ -439,11 +530,51 @@ fn check_state_dirs(configs: &[(Config, Place)], root: &Path, report: &mut Repor
     }
 }
 
+/// The sshd authentication methods that run the PAM auth stack (with UsePAM yes): for
+/// `password`, sshd answers every hidden prompt of the stack with what was typed at its own
+/// `password:` prompt.
+fn runs_pam(method: &str) -> bool {
+    method == "password" || method.starts_with("keyboard-interactive")
+}
+
+/// Methods that prove something other than what the PAM stack asks for.
+fn other_factor(method: &str) -> bool {
+    matches!(method, "publickey" | "hostbased" | "gssapi-with-mic")
+}
+
+/// The method lists that `AuthenticationMethods` value `methods` allows (`any`: each
+/// enabled method alone) which need nothing beyond the PAM auth stack: every method in
+/// them runs it and is enabled.
+fn pam_only_lists(methods: &str, password: bool, kbd: bool) -> Vec<String> {
+    let enabled = |m: &str| {
+        if m == "password" {
+            password
+        } else {
+            kbd
+        }
+    };
+    if methods == "any" {
+        return ["password", "keyboard-interactive"]
+            .into_iter()
+            .filter(|m| enabled(m))
+            .map(str::to_string)
+            .collect();
+    }
+    methods
+        .split_whitespace()
+        .filter(|list| list.split(',').all(|m| runs_pam(m) && enabled(m)))
+        .map(str::to_string)
+        .collect()
+}
+
+const CODE_ALONE_FIX: &str = "Require a key as well: 'AuthenticationMethods publickey,keyboard-interactive' with 'KbdInteractiveAuthentication yes' and 'PasswordAuthentication no'; or, for password and code, put '@include common-auth' above pam_otp.so in /etc/pam.d/sshd.";
+
 fn check_sshd(
     config: &Path,
     root: &Path,
     pam_dir: &Path,
     with_otp: &[String],
+    stack: &[Flat],
     report: &mut Report,
 ) {
     if !config.exists() {
@@ -466,6 +597,16 @@ fn check_sshd(
         }
         return;
     }
+    // Whether someone who has only the code (every password module fails) gets through
+    // sshd's auth stack: then a method list without a key is one factor.
+    let code_alone = flow::can_succeed(
+        stack,
+        &Scenario {
+            service: "sshd",
+            otp: Ret::Success,
+            factors: Ret::AuthErr,
+        },
+    ) == Some(true);
     let here = |s: Option<&sshd::Setting>| {
         s.map_or_else(
             || format!("{} (default)", config.display()),
@@ -489,13 +630,11 @@ fn check_sshd(
             "Set 'UsePAM yes'.",
         );
     }
-    let (kbd, kbd_at) = value(
-        &[
-            "kbdinteractiveauthentication",
-            "challengeresponseauthentication",
-        ],
-        "yes",
-    );
+    let kbd_keys = [
+        "kbdinteractiveauthentication",
+        "challengeresponseauthentication",
+    ];
+    let (kbd, kbd_at) = value(&kbd_keys, "yes");
     let (methods, methods_at) = value(&["authenticationmethods"], "any");
     let (pubkey, _) = value(&["pubkeyauthentication"], "yes");
     let (password, password_at) = value(&["passwordauthentication"], "yes");
@@ -523,16 +662,25 @@ fn check_sshd(
             );
         }
     }
+    let code_alone = code_alone && use_pam == "yes";
+    let global_pam_only = pam_only_lists(&methods, password == "yes", kbd == "yes");
+    if code_alone {
+        report_code_alone(&methods, &global_pam_only, &methods_at, report);
+    }
     if methods == "any" {
         if pubkey == "yes" {
             report.add(
                 Severity::Bypass,
-                methods_at,
+                &methods_at,
                 "sshd_config: no AuthenticationMethods, so a public key alone logs in (publickey never runs the PAM auth stack): no code is asked.".into(),
-                "Set 'AuthenticationMethods publickey,keyboard-interactive' (key and code) or 'keyboard-interactive' (PAM password and code).",
+                if code_alone {
+                    "Set 'AuthenticationMethods publickey,keyboard-interactive' (key and code)."
+                } else {
+                    "Set 'AuthenticationMethods publickey,keyboard-interactive' (key and code) or 'keyboard-interactive' (PAM password and code)."
+                },
             );
         }
-        if password == "yes" && use_pam == "yes" {
+        if password == "yes" && use_pam == "yes" && !code_alone {
             report.add(
                 Severity::Note,
                 password_at,
@@ -541,58 +689,153 @@ fn check_sshd(
             );
         }
     } else {
-        check_method_lists(&lists, &methods_at, report);
+        check_method_lists(&lists, &methods_at, code_alone, report);
     }
-    for s in settings
-        .iter()
-        .filter(|s| s.in_match.is_some() && s.key == "authenticationmethods")
-    {
-        let lists: Vec<&str> = s.value.split_whitespace().collect();
-        if s.value.eq_ignore_ascii_case("any") {
+
+    // Match blocks: each one's own settings, falling back to the global ones.
+    let mut blocks: Vec<&Place> = Vec::new();
+    for s in &settings {
+        if let Some(m) = &s.in_match {
+            if !blocks.contains(&m) {
+                blocks.push(m);
+            }
+        }
+    }
+    for block in blocks {
+        let local = |keys: &[&str]| {
+            settings
+                .iter()
+                .find(|s| s.in_match.as_ref() == Some(block) && keys.contains(&s.key.as_str()))
+        };
+        let own_methods = local(&["authenticationmethods"]);
+        if let Some(s) = own_methods {
+            let lists: Vec<&str> = s.value.split_whitespace().collect();
+            if s.value.eq_ignore_ascii_case("any") {
+                report.add(
+                    Severity::Bypass,
+                    &s.place,
+                    "sshd_config: 'AuthenticationMethods any' in a Match block: matching connections log in with a key alone, without a code.".into(),
+                    "Require keyboard-interactive in that Match block too, or remove the line.",
+                );
+            } else {
+                check_method_lists(&lists, &s.place.to_string(), code_alone, report);
+            }
+        }
+        let own_kbd = local(&kbd_keys);
+        if let Some(s) = own_kbd.filter(|s| !s.value.eq_ignore_ascii_case("yes")) {
             report.add(
                 Severity::Bypass,
                 &s.place,
-                "sshd_config: 'AuthenticationMethods any' in a Match block: matching connections log in with a key alone, without a code.".into(),
-                "Require keyboard-interactive in that Match block too, or remove the line.",
+                "sshd_config: a Match block turns keyboard-interactive off: matching connections are not asked for a code (or cannot log in).".into(),
+                "Remove the line from the Match block.",
             );
-        } else {
-            check_method_lists(&lists, &s.place.to_string(), report);
         }
-    }
-    for s in settings
-        .iter()
-        .filter(|s| s.in_match.is_some() && s.key == "kbdinteractiveauthentication")
-        .filter(|s| !s.value.eq_ignore_ascii_case("yes"))
-    {
-        report.add(
-            Severity::Bypass,
-            &s.place,
-            "sshd_config: a Match block turns keyboard-interactive off: matching connections are not asked for a code (or cannot log in).".into(),
-            "Remove the line from the Match block.",
+        if !code_alone {
+            continue;
+        }
+        let own_password = local(&["passwordauthentication"]);
+        let yes = |s: Option<&sshd::Setting>, global: &str| {
+            s.map_or(global == "yes", |s| s.value.eq_ignore_ascii_case("yes"))
+        };
+        let block_methods = own_methods.map_or(methods.clone(), |s| s.value.to_ascii_lowercase());
+        let block_pam_only = pam_only_lists(
+            &block_methods,
+            yes(own_password, &password),
+            yes(own_kbd, &kbd),
         );
+        // What this block opens beyond the global settings, at the line that opens it.
+        let new: Vec<String> = block_pam_only
+            .into_iter()
+            .filter(|l| own_methods.is_some() || !global_pam_only.contains(l))
+            .collect();
+        let at = own_methods
+            .or(own_password.filter(|s| s.value.eq_ignore_ascii_case("yes")))
+            .or(own_kbd)
+            .map_or_else(|| block.to_string(), |s| s.place.to_string());
+        report_code_alone(&block_methods, &new, &at, report);
     }
 }
 
-fn check_method_lists(lists: &[&str], at: &str, report: &mut Report) {
+/// BYPASS for method lists that reach only sshd's PAM stack, when that stack asks for
+/// nothing but the code.
+fn report_code_alone(methods: &str, pam_only: &[String], at: &str, report: &mut Report) {
+    if pam_only.is_empty() {
+        return;
+    }
+    let how = if methods == "any" {
+        format!(
+            "no AuthenticationMethods, so {} alone can log in",
+            pam_only.join(" or ")
+        )
+    } else {
+        format!(
+            "AuthenticationMethods allows {}",
+            pam_only
+                .iter()
+                .map(|l| format!("'{l}'"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )
+    };
+    let password = if pam_only
+        .iter()
+        .any(|l| l.split(',').any(|m| m == "password"))
+    {
+        " (with password, sshd hands what was typed at its password prompt to pam_otp)"
+    } else {
+        ""
+    };
+    report.add(
+        Severity::Bypass,
+        at,
+        format!("sshd_config: {how}, and sshd's PAM stack asks for nothing but the code{password}: the one-time code alone logs in, one factor instead of two."),
+        CODE_ALONE_FIX,
+    );
+}
+
+/// Findings for the method lists of one `AuthenticationMethods` line. `code_alone`: sshd's
+/// PAM stack asks for the code only (lists of PAM methods alone are reported by
+/// [`report_code_alone`]).
+fn check_method_lists(lists: &[&str], at: &str, code_alone: bool, report: &mut Report) {
     for list in lists {
-        if list
-            .split(',')
+        let methods: Vec<&str> = list.split(',').collect();
+        if methods
+            .iter()
             .any(|m| m.starts_with("keyboard-interactive"))
         {
             continue;
         }
-        let (problem, fix) = if list.split(',').any(|m| m == "password") {
-            (
-                format!("sshd_config: AuthenticationMethods allows '{list}': with the password method sshd answers pam_otp's prompt with the password, so the code is never asked (and the attempt fails)."),
-                "Use keyboard-interactive instead of password in that list.",
-            )
-        } else {
-            (
+        if !methods.contains(&"password") {
+            report.add(
+                Severity::Bypass,
+                at,
                 format!("sshd_config: AuthenticationMethods allows '{list}', which never runs keyboard-interactive: those logins skip the code."),
                 "Add keyboard-interactive to that list (e.g. 'publickey,keyboard-interactive') or remove it.",
-            )
+            );
+            continue;
+        }
+        if code_alone {
+            if methods.iter().any(|m| other_factor(m)) {
+                report.add(
+                    Severity::Note,
+                    at,
+                    format!("sshd_config: AuthenticationMethods allows '{list}': sshd passes what is typed at its password prompt to pam_otp, so this is key and code, but the code is asked for at a prompt that says 'password'."),
+                    "Use keyboard-interactive instead of password in that list (e.g. 'publickey,keyboard-interactive'), so the prompt says what it wants.",
+                );
+            }
+            continue;
+        }
+        let severity = if lists.len() == 1 {
+            Severity::Lockout
+        } else {
+            Severity::Note
         };
-        report.add(Severity::Bypass, at, problem, fix);
+        report.add(
+            severity,
+            at,
+            format!("sshd_config: AuthenticationMethods allows '{list}': sshd gives the password typed at its prompt to every module of the PAM stack, so the password modules and pam_otp get the same answer and that method always fails (and counts towards pam_otp's lock-out)."),
+            "Use keyboard-interactive instead of password in that list.",
+        );
     }
 }
 

@@ -70,9 +70,41 @@ pub fn is_root() -> bool {
     euid() == 0
 }
 
+/// Which tool made this process root for someone else, and who that is (a name, or a uid):
+/// sudo (`SUDO_UID`, `SUDO_USER`), doas (`DOAS_USER`) or pkexec (`PKEXEC_UID`). Only ever
+/// used to refuse, never to choose a user, so a forged variable can do no more than stop
+/// the command.
+fn elevated_by() -> Option<(&'static str, String)> {
+    let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(uid) = var("SUDO_UID") {
+        if uid == "0" {
+            return None;
+        }
+        return Some(("sudo", var("SUDO_USER").unwrap_or(uid)));
+    }
+    if let Some(name) = var("SUDO_USER") {
+        return (name != "root").then_some(("sudo", name));
+    }
+    if let Some(name) = var("DOAS_USER") {
+        return (name != "root").then_some(("doas", name));
+    }
+    var("PKEXEC_UID")
+        .filter(|uid| uid != "0")
+        .map(|uid| ("pkexec", uid))
+}
+
 /// The user to act for: `--user NAME` (root only, unless it names the caller) or the caller.
+///
+/// Root reached through `sudo` by someone else must say whom: `sudo pam-otp enroll` means
+/// "enrol me" to whoever typed it, but the caller is root.
 pub fn account(user: Option<&str>) -> Result<Account> {
     let me = nix::unistd::getuid().as_raw();
+    if let (None, 0, Some((tool, invoker))) = (user, me, elevated_by()) {
+        let invoker = pam_otp_core::log_text::escape(&invoker);
+        fail!(
+            "you are root here (through {tool}, run by {invoker}), so without --user this would act for root, not for {invoker}. To manage {invoker}'s codes, add --user {invoker} (or run pam-otp without {tool}); to manage root's own, add --user root."
+        );
+    }
     let Some(name) = user else {
         return match userdb::lookup_uid(me) {
             Ok(Some(a)) => Ok(a),
@@ -162,7 +194,7 @@ impl Target {
         match e {
             ReadError::NotFound => CliError(format!("{} does not exist.", self.shown())),
             ReadError::Unsafe(why) => CliError(format!(
-                "{} {why}; pam_otp refuses such a file. Fix it (chmod 600, owner {}) or enrol again with --force.",
+                "{} {why}; pam_otp refuses such a file. Fix it (chmod 600, owner {}), or look at it and move it away by hand, then enrol again.",
                 self.shown(),
                 self.owner_name()
             )),
@@ -189,6 +221,18 @@ impl Target {
                 "{}: {why}; nothing was written.",
                 self.shown()
             )),
+            WriteError::Existing(why) => {
+                let fix = if why == "is not a pam_otp secret file" {
+                    "move it away by hand".to_string()
+                } else {
+                    format!("fix it (owner {}, chmod 600) or move it away by hand", self.owner_name())
+                };
+                CliError(format!(
+                    "{} {why}, so pam_otp would not read it as {}'s secret, and pam-otp leaves it alone: nothing was changed. Look at it, then {fix}.",
+                    self.shown(),
+                    self.account.name,
+                ))
+            }
             WriteError::Io { op, errno } => CliError(format!(
                 "could not write {} ({op}: {}); nothing was changed.{hint}",
                 self.shown(),
@@ -233,7 +277,7 @@ impl Target {
         match SecretFile::parse(&bytes) {
             Ok(s) => Ok(Some(s)),
             Err(e) => fail!(
-                "{} is not a valid pam_otp secret file ({e}); pam_otp refuses it. Enrol again with --force.",
+                "{} is not a valid pam_otp secret file ({e}); pam_otp refuses it. Look at it and move it away by hand, then enrol again.",
                 self.shown()
             ),
         }
@@ -265,17 +309,23 @@ impl Target {
                 .create(&dir)
                 .map_err(|e| CliError(format!("could not create {}: {e}.", dir.display())))?;
         }
-        let checked = self.as_owner(|| -> std::result::Result<bool, ReadError> {
+        // With --force, an existing file is checked now as the write will check it, so
+        // that nobody scans a QR code for a secret that then cannot replace it.
+        let checked = self.as_owner(|| -> std::result::Result<_, ReadError> {
             let (dirfd, name) = fsafe::open_parent(&self.path)?;
             fsafe::check_parent(&dirfd, owner)?;
-            Ok(
+            let exists =
                 nix::sys::stat::fstatat(&dirfd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .is_ok(),
-            )
+                    .is_ok();
+            Ok(if exists && force {
+                secret_write::check_replaceable(&dirfd, name, owner).err()
+            } else {
+                exists.then_some(WriteError::Exists)
+            })
         })?;
         match checked {
-            Ok(true) if !force => Err(self.write_error(WriteError::Exists)),
-            Ok(_) => Ok(()),
+            Ok(Some(e)) => Err(self.write_error(e)),
+            Ok(None) => Ok(()),
             Err(ReadError::NotFound) => fail!(
                 "the directory {} does not exist; create it first (pam_otp reads the secret from {}).{}",
                 dir.display(),

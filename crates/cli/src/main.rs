@@ -24,6 +24,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// What the module's arguments say; pass the same values as on the `pam_otp.so` line.
+///
+/// Only the command line sets them: no environment variable does (see [`RETIRED_VARIABLES`]).
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Module settings (as on the pam_otp.so line)")]
 pub struct ModuleOpts {
@@ -34,23 +36,16 @@ pub struct ModuleOpts {
         long,
         global = true,
         value_name = "TEMPLATE",
-        env = "PAM_OTP_SECRET",
         default_value = "%h/.otp"
     )]
     pub secret: String,
 
     /// State directory, as the module's state_dir= argument.
-    #[arg(long, global = true, value_name = "DIR", env = "PAM_OTP_STATE_DIR", default_value = pam_otp_core::store::DEFAULT_STATE_DIR)]
+    #[arg(long, global = true, value_name = "DIR", default_value = pam_otp_core::store::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
 
     /// Shortest secret the module accepts, as its min_secret_bits= argument.
-    #[arg(
-        long,
-        global = true,
-        value_name = "BITS",
-        env = "PAM_OTP_MIN_SECRET_BITS",
-        default_value_t = 128
-    )]
+    #[arg(long, global = true, value_name = "BITS", default_value_t = 128)]
     pub min_secret_bits: usize,
 
     /// Use DIR as the home directory (%h) instead of the one in the user database
@@ -272,8 +267,29 @@ enum Command {
     Check(CheckArgs),
 }
 
+/// Variables that earlier versions read as defaults of the module settings, with the option
+/// that replaces each. `sudo` keeps them when told to (`env_keep`, `sudo -E`), so a user
+/// allowed to run one `pam-otp` command as root could point it at other files. They are no
+/// longer read, and refused when set, so a script written for them stops instead of
+/// silently acting on the default paths.
+const RETIRED_VARIABLES: &[(&str, &str)] = &[
+    ("PAM_OTP_SECRET", "--secret"),
+    ("PAM_OTP_STATE_DIR", "--state-dir"),
+    ("PAM_OTP_MIN_SECRET_BITS", "--min-secret-bits"),
+];
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    for (name, option) in RETIRED_VARIABLES {
+        if std::env::var_os(name).is_some() {
+            eprintln!(
+                "pam-otp: {name} is set, but pam-otp does not read it (an environment kept \
+                 through sudo could point root at other files); give {option} on the command \
+                 line instead and unset {name}. Nothing was done."
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Enroll(a) => enroll::run(&cli.module, &a),
         Command::Status(a) => status::run(&cli.module, &a),

@@ -85,6 +85,20 @@ fn valid_template(template: &str) -> bool {
         && !template.chars().any(char::is_control)
 }
 
+/// Whether a (valid) template names a different file for each user: it uses `%h`, `%u` or
+/// `%U` (`%%u` is a literal percent sign and a `u`). A fixed path would give every user the
+/// same secret and the same replay history's worth of codes, and would let `pam-otp` run as
+/// root be pointed at any root file (`--secret /etc/shadow`).
+fn names_the_user(template: &str) -> bool {
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' && matches!(chars.next(), Some('h' | 'u' | 'U')) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Parses the module arguments from a PAM stack line.
 pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, ArgError> {
     let mut config = Config::default();
@@ -120,6 +134,11 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, Arg
                 if !valid_template(v) {
                     return Err(err(
                         "must be an absolute path or start with %h, using only %h %u %U %%",
+                    ));
+                }
+                if !names_the_user(v) {
+                    return Err(err(
+                        "must contain %u, %U or %h, so that each user has a file of their own",
                     ));
                 }
                 config.secret = v.to_string();
@@ -302,6 +321,8 @@ mod tests {
             "secret=relative/path",
             "secret=/x/%z",
             "secret=~/.otp",
+            "secret=/etc/shadow",
+            "secret=/etc/otp/shared%%u",
             "state_dir=var/lib",
             "nullok=yes",
             "prompt=",
@@ -316,6 +337,26 @@ mod tests {
         );
         assert!(p(&["try_first_pass", "use_first_pass"]).is_err());
         assert!(parse([&b"\xff"[..]]).is_err());
+    }
+
+    #[test]
+    fn a_template_must_name_the_user() {
+        for good in [
+            "secret=%h/.otp",
+            "secret=/etc/otp/%u",
+            "secret=/etc/otp/%U.otp",
+        ] {
+            assert!(p(&[good]).is_ok(), "{good}");
+        }
+        for fixed in [
+            "secret=/etc/otp/shared",
+            "secret=/etc/otp/%%u",
+            "secret=/x/%%h/%%",
+        ] {
+            let e = p(&[fixed]).unwrap_err();
+            assert_eq!(e.arg, "secret");
+            assert!(e.why.contains("%u, %U or %h"), "{fixed}: {e}");
+        }
     }
 
     #[test]

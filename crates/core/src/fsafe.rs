@@ -61,7 +61,21 @@ pub fn read_private_file(
 ) -> Result<Zeroizing<Vec<u8>>, ReadError> {
     let (dir, name) = open_parent(path)?;
     check_parent(&dir, owner)?;
-    let fd = openat(&dir, name, FILE_FLAGS, Mode::empty()).map_err(|e| match e {
+    read_private_at(&dir, name, owner, max_size)
+}
+
+/// Reads `name` in the directory `dir` (already checked with [`check_parent`]), making
+/// every check on the open descriptor: a regular file (never through a symbolic link),
+/// owned by `owner`, no group or other permission bits, exactly one link, at most
+/// `max_size` bytes. [`crate::secret_write`] uses it too, so that `pam-otp` renames or
+/// replaces only a file that the module itself would read.
+pub fn read_private_at(
+    dir: &OwnedFd,
+    name: &Path,
+    owner: u32,
+    max_size: usize,
+) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    let fd = openat(dir, name, FILE_FLAGS, Mode::empty()).map_err(|e| match e {
         Errno::ENOENT => ReadError::NotFound,
         Errno::ELOOP => ReadError::Unsafe("is a symbolic link"),
         other => ReadError::Io(other),

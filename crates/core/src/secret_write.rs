@@ -5,6 +5,12 @@
 //! the target and followed by a sync of the directory. A crash or an error at any instant
 //! leaves the old file or the new one, never a mix, and never a second link to either.
 //!
+//! An existing file is renamed, copied or replaced only if the module itself would read it as
+//! the owner's secret: [`fsafe::read_private_at`]'s checks on the descriptor (regular, owned
+//! as expected, no group or other bits, one link, size) and a valid secret file. Anything
+//! else is left alone ([`WriteError::Existing`]), so that root running `pam-otp` cannot be
+//! made to move or overwrite a file that merely sits where a secret is expected.
+//!
 //! Nothing here changes identity or ownership: a caller acting for a user wraps the call in
 //! [`crate::fsafe::UserIdentity::assume`], so files in a user's home are created by the user
 //! (never created as root and then handed over, which is how pam_oath's CVE-2024-47191
@@ -12,7 +18,7 @@
 //! expected owner before it is put in place.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -23,10 +29,8 @@ use nix::sys::stat::{Mode, SFlag};
 use zeroize::Zeroizing;
 
 use crate::fsafe::{self, ReadError};
+use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
 use crate::temp_name::temp_name;
-
-/// Largest existing file that is copied to a backup before being replaced.
-pub const MAX_BACKUP_SIZE: usize = 1024 * 1024;
 
 /// What to do when the target already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +50,12 @@ pub enum WriteError {
     Exists,
     /// The directory does not exist.
     NoDirectory,
-    /// The directory or the existing file fails a safety check.
+    /// The directory or the new file fails a safety check, or the existing file is not a
+    /// regular file.
     Unsafe(&'static str),
+    /// The existing file is not one the module would read as the owner's secret (wrong
+    /// owner, mode or link count, too large, or not a secret file), so it is left alone.
+    Existing(&'static str),
     /// A system call failed; `op` names the step.
     Io { op: &'static str, errno: Errno },
 }
@@ -58,6 +66,7 @@ impl std::fmt::Display for WriteError {
             WriteError::Exists => write!(f, "the file already exists"),
             WriteError::NoDirectory => write!(f, "the directory does not exist"),
             WriteError::Unsafe(why) => write!(f, "{why}"),
+            WriteError::Existing(why) => write!(f, "the existing file {why}"),
             WriteError::Io { op, errno } => write!(f, "{op}: {}", errno.desc()),
         }
     }
@@ -116,25 +125,43 @@ pub fn write_private_file(
         .to_str()
         .ok_or(WriteError::Unsafe("the file name is not UTF-8"))?;
     let mut backup = None;
-    if let Some(kind) = existing_kind(&dir, name)? {
-        if kind != SFlag::S_IFREG {
-            return Err(WriteError::Unsafe(
-                "exists and is not a regular file (a symbolic link?); remove it first",
-            ));
-        }
-        match replace {
-            Replace::Refuse => return Err(WriteError::Exists),
-            Replace::Overwrite => {}
-            Replace::BackUp => {
-                let copy = read_existing(&dir, name)?;
-                let backup_name = backup_name(name);
-                write_at(&dir, &backup_name, owner, &copy, true)?;
-                backup = Some(path.with_file_name(backup_name));
-            }
+    if let Some(copy) = replaceable(&dir, name, owner, replace)? {
+        if replace == Replace::BackUp {
+            let backup_name = backup_name(name);
+            write_at(&dir, &backup_name, owner, &copy, true)?;
+            backup = Some(path.with_file_name(backup_name));
         }
     }
     write_at(&dir, name, owner, bytes, replace != Replace::Refuse)?;
     Ok(backup)
+}
+
+/// Whether the existing file `name` in `dir` (a directory that passed
+/// [`fsafe::check_parent`]) may be backed up and replaced: what [`write_private_file`] with
+/// [`Replace::BackUp`] checks before touching it, for a caller that wants to know first.
+pub fn check_replaceable(dir: &OwnedFd, name: &Path, owner: u32) -> Result<(), WriteError> {
+    let name = name
+        .to_str()
+        .ok_or(WriteError::Unsafe("the file name is not UTF-8"))?;
+    replaceable(dir, name, owner, Replace::BackUp).map(drop)
+}
+
+/// The existing file's bytes if there is one that `replace` allows to be replaced, `None`
+/// if there is none.
+fn replaceable(
+    dir: &OwnedFd,
+    name: &str,
+    owner: u32,
+    replace: Replace,
+) -> Result<Option<Zeroizing<Vec<u8>>>, WriteError> {
+    match existing_kind(dir, name)? {
+        None => Ok(None),
+        Some(kind) if kind != SFlag::S_IFREG => Err(WriteError::Unsafe(
+            "exists and is not a regular file (a symbolic link?); remove it first",
+        )),
+        Some(_) if replace == Replace::Refuse => Err(WriteError::Exists),
+        Some(_) => read_existing(dir, name, owner).map(Some),
+    }
 }
 
 /// Renames the file at `path` to its [`backup_path`] (replacing an older backup), so that it
@@ -157,6 +184,7 @@ pub fn retire(path: &Path, owner: u32) -> Result<Option<PathBuf>, WriteError> {
         }
         Some(_) => {}
     }
+    read_existing(&dir, name, owner)?;
     let backup_name = backup_name(name);
     nix::fcntl::renameat(&dir, name, &dir, backup_name.as_str()).map_err(io("rename"))?;
     nix::unistd::fsync(&dir).map_err(io("sync the directory"))?;
@@ -180,22 +208,24 @@ fn existing_kind(dir: &OwnedFd, name: &str) -> Result<Option<SFlag>, WriteError>
     }
 }
 
-fn read_existing(dir: &OwnedFd, name: &str) -> Result<Zeroizing<Vec<u8>>, WriteError> {
-    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    let fd = openat(dir, name, flags, Mode::empty()).map_err(io("read the existing file"))?;
-    let file = File::from(fd);
-    let meta = file.metadata().map_err(io_std("read the existing file"))?;
-    if !meta.file_type().is_file() {
-        return Err(WriteError::Unsafe("exists and is not a regular file"));
-    }
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_BACKUP_SIZE as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_std("read the existing file"))?;
-    if bytes.len() > MAX_BACKUP_SIZE {
-        return Err(WriteError::Unsafe(
-            "the existing file is too large to back up",
-        ));
+/// The existing file's bytes, if the module would read it as `owner`'s secret file (see the
+/// module documentation); [`WriteError::Existing`] otherwise.
+fn read_existing(dir: &OwnedFd, name: &str, owner: u32) -> Result<Zeroizing<Vec<u8>>, WriteError> {
+    let bytes = fsafe::read_private_at(dir, Path::new(name), owner, MAX_FILE_SIZE).map_err(
+        |e| match e {
+            ReadError::Unsafe(why) => WriteError::Existing(why),
+            ReadError::NotFound => WriteError::Io {
+                op: "read the existing file",
+                errno: Errno::ENOENT,
+            },
+            ReadError::Io(errno) => WriteError::Io {
+                op: "read the existing file",
+                errno,
+            },
+        },
+    )?;
+    if SecretFile::parse(&bytes).is_err() {
+        return Err(WriteError::Existing("is not a pam_otp secret file"));
     }
     Ok(bytes)
 }
@@ -271,6 +301,11 @@ mod tests {
         nix::unistd::geteuid().as_raw()
     }
 
+    // Valid secret files: only those may be replaced or retired.
+    const ONE: &[u8] = b"secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n";
+    const TWO: &[u8] = b"secret = JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n";
+    const THREE: &[u8] = b"secret = MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U\n";
+
     #[test]
     fn writes_a_private_file_the_reader_accepts() {
         let d = TempDir::new("write");
@@ -291,27 +326,27 @@ mod tests {
     fn refuses_to_replace_unless_asked_and_backs_up() {
         let d = TempDir::new("write");
         let p = d.0.join(".otp");
-        write_private_file(&p, me(), b"one", Replace::Refuse).unwrap();
+        write_private_file(&p, me(), ONE, Replace::Refuse).unwrap();
         assert_eq!(
-            write_private_file(&p, me(), b"two", Replace::Refuse),
+            write_private_file(&p, me(), TWO, Replace::Refuse),
             Err(WriteError::Exists)
         );
-        assert_eq!(fs::read(&p).unwrap(), b"one");
+        assert_eq!(fs::read(&p).unwrap(), ONE);
 
-        let backup = write_private_file(&p, me(), b"two", Replace::BackUp).unwrap();
+        let backup = write_private_file(&p, me(), TWO, Replace::BackUp).unwrap();
         assert_eq!(backup, Some(d.0.join(".otp.bak")));
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::read(d.0.join(".otp.bak")).unwrap(), b"one");
+        assert_eq!(fs::read(&p).unwrap(), TWO);
+        assert_eq!(fs::read(d.0.join(".otp.bak")).unwrap(), ONE);
         assert_eq!(
             fs::metadata(d.0.join(".otp.bak")).unwrap().mode() & 0o777,
             0o600
         );
 
         assert_eq!(
-            write_private_file(&p, me(), b"three", Replace::Overwrite),
+            write_private_file(&p, me(), THREE, Replace::Overwrite),
             Ok(None)
         );
-        assert_eq!(fs::read(d.0.join(".otp.bak")).unwrap(), b"one");
+        assert_eq!(fs::read(d.0.join(".otp.bak")).unwrap(), ONE);
         assert_eq!(d.names(), vec![".otp", ".otp.bak"]);
         assert_eq!(fs::metadata(&p).unwrap().nlink(), 1);
     }
@@ -371,12 +406,79 @@ mod tests {
         let d = TempDir::new("write");
         let p = d.0.join("alice");
         assert_eq!(retire(&p, me()), Ok(None));
-        write_private_file(&p, me(), b"old", Replace::Refuse).unwrap();
+        write_private_file(&p, me(), ONE, Replace::Refuse).unwrap();
         assert_eq!(retire(&p, me()), Ok(Some(d.0.join(".alice.bak"))));
         assert_eq!(d.names(), vec![".alice.bak"]);
         assert_eq!(
             backup_path(Path::new("/h/.otp")),
             Some(PathBuf::from("/h/.otp.bak"))
+        );
+    }
+
+    #[test]
+    fn leaves_alone_an_existing_file_the_module_would_refuse() {
+        let d = TempDir::new("write");
+        let p = d.0.join(".otp");
+        let other = d.0.join("other");
+        let shapes: [(&str, &dyn Fn()); 4] = [
+            (
+                "is accessible to group or others (needs mode 0600 or 0400)",
+                &|| {
+                    fs::write(&p, ONE).unwrap();
+                    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+                },
+            ),
+            ("has more than one hard link", &|| {
+                fs::write(&other, ONE).unwrap();
+                fs::set_permissions(&other, fs::Permissions::from_mode(0o600)).unwrap();
+                fs::hard_link(&other, &p).unwrap();
+            }),
+            ("is not a pam_otp secret file", &|| {
+                fs::write(&p, b"ssh-ed25519 AAAA root@host\n").unwrap();
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+            }),
+            ("is too large", &|| {
+                let mut big = ONE.to_vec();
+                big.resize(MAX_FILE_SIZE + 1, b'\n');
+                fs::write(&p, big).unwrap();
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+            }),
+        ];
+        for (why, make) in shapes {
+            make();
+            let before = fs::read(&p).unwrap();
+            let listing = d.names();
+            for replace in [Replace::BackUp, Replace::Overwrite] {
+                assert_eq!(
+                    write_private_file(&p, me(), TWO, replace),
+                    Err(WriteError::Existing(why))
+                );
+            }
+            assert_eq!(retire(&p, me()), Err(WriteError::Existing(why)));
+            let (dir, name) = fsafe::open_parent(&p).unwrap();
+            assert_eq!(
+                check_replaceable(&dir, name, me()),
+                Err(WriteError::Existing(why))
+            );
+            assert_eq!(fs::read(&p).unwrap(), before, "{why}");
+            assert_eq!(d.names(), listing, "{why}");
+            // Refuse never looks further than "it exists".
+            assert_eq!(
+                write_private_file(&p, me(), TWO, Replace::Refuse),
+                Err(WriteError::Exists)
+            );
+            let _ = fs::remove_file(&other);
+            fs::remove_file(&p).unwrap();
+        }
+        fs::write(&p, ONE).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        let (dir, name) = fsafe::open_parent(&p).unwrap();
+        assert_eq!(check_replaceable(&dir, name, me()), Ok(()));
+        assert_eq!(check_replaceable(&dir, Path::new("missing"), me()), Ok(()));
+        let someone = if me() == 0 { 1 } else { 0 };
+        assert_eq!(
+            check_replaceable(&dir, name, someone),
+            Err(WriteError::Existing("is not owned by the expected user"))
         );
     }
 }

@@ -31,6 +31,9 @@ pub struct Client {
     /// Put into the environment as `PAM_AUTHTOK`, for pam_wrapper's `pam_set_items.so`
     /// (libpam refuses PAM_AUTHTOK from an application: only modules may set it).
     pub authtok: Option<String>,
+    /// Run the client as this uid and gid (root drops to it with setpriv), as a host that
+    /// is not root (a screen locker) would run.
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl Client {
@@ -40,6 +43,7 @@ impl Client {
             user: None,
             rhost: None,
             authtok: None,
+            run_as: None,
         }
     }
     pub fn answer(text: impl Into<String>) -> Client {
@@ -51,6 +55,10 @@ impl Client {
     }
     pub fn rhost(mut self, host: &str) -> Client {
         self.rhost = Some(host.into());
+        self
+    }
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Client {
+        self.run_as = Some((uid, gid));
         self
     }
     /// A user name that need not be UTF-8 (as sshd hands libpam whatever the client sent).

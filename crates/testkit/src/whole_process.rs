@@ -172,7 +172,17 @@ impl Env {
     }
 
     fn command(&self, service: &str, client: &Client) -> Command {
-        let mut cmd = Command::new(client_path());
+        let mut cmd = match client.run_as {
+            None => Command::new(client_path()),
+            Some((uid, gid)) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg("--clear-groups")
+                    .arg(client_path());
+                c
+            }
+        };
         wrap(&mut cmd, &self.services_dir()).env_remove("PAM_AUTHTOK");
         if let Some(token) = &client.authtok {
             cmd.env("PAM_AUTHTOK", token);

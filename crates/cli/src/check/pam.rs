@@ -55,13 +55,15 @@ impl Control {
     pub fn action(&self, value: &str) -> Option<String> {
         match self {
             Control::Keyword(k) => Some(
-                match (k.as_str(), value == "success") {
-                    ("required", true) | ("requisite", true) | ("optional", true) => "ok",
-                    ("required", false) => "bad",
-                    ("requisite", false) => "die",
-                    ("optional", false) => "ignore",
-                    ("sufficient", true) => "done",
-                    ("sufficient", false) => "ignore",
+                match (k.as_str(), value) {
+                    ("required" | "requisite" | "optional", "success") => "ok",
+                    // libpam maps PAM_IGNORE to "ignore" for every keyword.
+                    ("required" | "requisite" | "optional" | "sufficient", "ignore") => "ignore",
+                    ("required", _) => "bad",
+                    ("requisite", _) => "die",
+                    ("optional", _) => "ignore",
+                    ("sufficient", "success") => "done",
+                    ("sufficient", _) => "ignore",
                     _ => return None,
                 }
                 .to_string(),
@@ -247,6 +249,9 @@ pub fn parse(file: &Path, text: &str) -> (Vec<Entry>, Vec<(Place, String)>) {
 pub struct Flat {
     pub rule: Rule,
     pub scope_end: usize,
+    /// How many `substack` lines deep the rule is (0 for the service's own stack and its
+    /// includes), as libpam's stack level: jumps count rules at one level.
+    pub level: usize,
 }
 
 /// The `kind` stack of service file `name` in `dir`, includes expanded. Problems (missing
@@ -258,7 +263,7 @@ pub fn flatten(
     problem: &mut dyn FnMut(Place, String),
 ) -> Vec<Flat> {
     let mut out = Vec::new();
-    expand(dir, name, kind, 0, &mut out, problem);
+    expand(dir, name, kind, 0, 0, &mut out, problem);
     let end = out.len();
     for f in &mut out {
         if f.scope_end == usize::MAX {
@@ -283,6 +288,7 @@ fn expand(
     name: &str,
     kind: &str,
     depth: usize,
+    level: usize,
     out: &mut Vec<Flat>,
     problem: &mut dyn FnMut(Place, String),
 ) {
@@ -295,6 +301,7 @@ fn expand(
             Entry::Rule(rule) if rule.kind == kind => out.push(Flat {
                 rule,
                 scope_end: usize::MAX,
+                level,
             }),
             Entry::Rule(_) => {}
             Entry::Include {
@@ -318,7 +325,8 @@ fn expand(
                     continue;
                 }
                 let begin = out.len();
-                expand(dir, &target, kind, depth + 1, out, problem);
+                let inner = if substack { level + 1 } else { level };
+                expand(dir, &target, kind, depth + 1, inner, out, problem);
                 if substack {
                     let end = out.len();
                     for f in &mut out[begin..end] {
@@ -365,6 +373,8 @@ mod tests {
         assert_eq!(k("sufficient").action("success").as_deref(), Some("done"));
         assert_eq!(k("optional").action("auth_err").as_deref(), Some("ignore"));
         assert_eq!(k("required").action("auth_err").as_deref(), Some("bad"));
+        assert_eq!(k("required").action("ignore").as_deref(), Some("ignore"));
+        assert_eq!(k("requisite").action("ignore").as_deref(), Some("ignore"));
         assert_eq!(k("weird").action("success"), None);
     }
 }

@@ -63,9 +63,13 @@ fn expand(
                     problem(place, "Include nests too deep (a loop?)".into());
                     continue;
                 }
+                // sshd restores the including file's Match state after each included file,
+                // so a Match block at the end of a drop-in ends with it.
+                let outer = in_match.clone();
                 for pattern in value.split_whitespace() {
                     for file in glob(pattern, root) {
                         expand(&file, root, depth + 1, in_match, out, problem);
+                        *in_match = outer.clone();
                     }
                 }
             }

@@ -45,6 +45,10 @@ impl Home {
             .env_remove("PAM_OTP_SECRET")
             .env_remove("PAM_OTP_STATE_DIR")
             .env_remove("PAM_OTP_MIN_SECRET_BITS");
+        // Under `sudo cargo test`, root without --user would be told to say whom it means.
+        for name in ["SUDO_USER", "SUDO_UID", "DOAS_USER", "PKEXEC_UID"] {
+            c.env_remove(name);
+        }
         c
     }
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
@@ -125,9 +129,30 @@ pub fn me() -> String {
 
 /// One login through the module's decision path with the secret at `secret` (an absolute
 /// path: a store owned by the module's user, who is also the one running pam-otp here).
+///
+/// The module takes only templates that name the user (`%u`), so the file is given as
+/// `DIR/%u`: for the call it is renamed to `DIR/<user>` (same inode, mode and owner), then
+/// back.
 pub fn login(secret: &Path, state: &Path, typed: &str, extra: &[&str]) -> Verdict {
+    let user = me();
+    let dir = secret.parent().unwrap();
+    let as_user = dir.join(&user);
+    let moved = secret != as_user && secret.symlink_metadata().is_ok();
+    if moved {
+        assert!(!as_user.exists(), "{} is in the way", as_user.display());
+        std::fs::rename(secret, &as_user).unwrap();
+    }
+    let verdict = login_as_template(&format!("{}/%u", dir.display()), state, typed, extra);
+    if moved {
+        std::fs::rename(&as_user, secret).unwrap();
+    }
+    verdict
+}
+
+/// One login through the module's decision path with the secret template `template`.
+pub fn login_as_template(template: &str, state: &Path, typed: &str, extra: &[&str]) -> Verdict {
     let mut args = vec![
-        format!("secret={}", secret.display()),
+        format!("secret={template}"),
         format!("state_dir={}", state.display()),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));

@@ -16,6 +16,7 @@ mod harness;
 
 mod acting_for_others;
 mod check;
+mod check_lockers_and_sshd;
 mod enroll;
 mod import;
 mod qr;
