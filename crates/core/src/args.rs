@@ -24,14 +24,24 @@ pub enum CodeSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Path template of the secret file: `%h` home, `%u` user, `%U` uid, `%%` a percent sign.
+    /// It must name the user (`%h`, `%u` or `%U`); `%h` first means a file in the user's home,
+    /// read as the user; an absolute path is an admin-managed store owned by root.
     pub secret: String,
+    /// `state_dir=`: the root-owned directory of per-user state files.
     pub state_dir: PathBuf,
+    /// `nullok`: a user with no secret file is let through ([`PAM_IGNORE`](crate::authenticate::Verdict::Ignore)).
     pub nullok: bool,
+    /// `window=`, `hotp_lookahead=`, `max_failures=`, `lockout=`: the decision's rules.
     pub policy: Policy,
+    /// `prompt=`: what the conversation shows when it asks for the code.
     pub prompt: String,
+    /// `min_secret_bits=`: shorter secrets are refused as a bad secret file.
     pub min_secret_bits: usize,
+    /// `debug`: one extra line per attempt (never a code or a secret).
     pub debug: bool,
+    /// `try_first_pass` / `use_first_pass`: where the code comes from.
     pub code_source: CodeSource,
+    /// `lock_timeout=`: longest wait for a user's state lock before failing closed.
     pub lock_timeout: Duration,
 }
 
@@ -54,7 +64,9 @@ impl Default for Config {
 /// A rejected argument, with the argument's name (never its whole value) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgError {
+    /// The argument's name as written (escaped for a log line).
     pub arg: String,
+    /// What is wrong with it.
     pub why: &'static str,
 }
 

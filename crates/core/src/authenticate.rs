@@ -22,10 +22,15 @@ use crate::verify::{self, Denial, Method, MAX_INPUT_LEN};
 /// Syslog priority of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// The module cannot work as configured (bad arguments).
     Error,
+    /// A refusal.
     Warning,
+    /// Reserved for events an admin should see without a refusal.
     Notice,
+    /// An accepted code, or `nullok` letting an unenrolled user through.
     Info,
+    /// The `debug` argument's extra line.
     Debug,
 }
 

@@ -5,8 +5,11 @@ use hmac::{EagerHash, Hmac, KeyInit, Mac};
 /// The HMAC hash a token uses. Phone apps overwhelmingly support only SHA1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
+    /// HMAC-SHA1 (RFC 4226; what every authenticator app supports).
     Sha1,
+    /// HMAC-SHA256 (RFC 6238).
     Sha256,
+    /// HMAC-SHA512 (RFC 6238).
     Sha512,
 }
 
@@ -31,8 +34,9 @@ impl Algorithm {
     }
 }
 
-/// Lowest and highest number of digits a code may have.
+/// Fewest digits a code may have.
 pub const MIN_DIGITS: u32 = 6;
+/// Most digits a code may have.
 pub const MAX_DIGITS: u32 = 8;
 
 fn mac<D: EagerHash>(key: &[u8], counter: u64) -> Vec<u8> {

@@ -56,8 +56,13 @@ pub enum WriteError {
     /// The existing file is not one the module would read as the owner's secret (wrong
     /// owner, mode or link count, too large, or not a secret file), so it is left alone.
     Existing(&'static str),
-    /// A system call failed; `op` names the step.
-    Io { op: &'static str, errno: Errno },
+    /// A system call failed.
+    Io {
+        /// The step that failed.
+        op: &'static str,
+        /// What the system said.
+        errno: Errno,
+    },
 }
 
 impl std::fmt::Display for WriteError {

@@ -39,8 +39,13 @@ const _: () = assert!(HEADER_LEN + MAX_ENCODED_LEN + CHECKSUM_LEN <= SLOT_SIZE);
 pub enum StoreError {
     /// The state directory or a state file fails a safety check.
     Unsafe(&'static str),
-    /// A system call failed; `op` says which step.
-    Io { op: &'static str, errno: Errno },
+    /// A system call failed.
+    Io {
+        /// The step that failed.
+        op: &'static str,
+        /// What the system said.
+        errno: Errno,
+    },
     /// Neither slot holds a valid state: never reset silently (that would reopen replay).
     Corrupt,
     /// Another process held the user's lock for longer than the configured bound.
@@ -91,6 +96,8 @@ fn io_std(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
 }
 
 impl FileStore {
+    /// A store in `dir` (created 0700 on first use), waiting at most `lock_timeout` for a
+    /// user's lock.
     pub fn new(dir: impl Into<PathBuf>, lock_timeout: Duration) -> FileStore {
         FileStore {
             dir: dir.into(),
@@ -98,6 +105,7 @@ impl FileStore {
         }
     }
 
+    /// The state directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

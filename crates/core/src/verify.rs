@@ -42,8 +42,11 @@ impl Default for Policy {
 /// How an accepted login proved itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// A time-based code.
     Totp,
+    /// A counter-based code.
     Hotp,
+    /// A single-use recovery code.
     Recovery,
 }
 
@@ -55,7 +58,10 @@ pub enum Denial {
     /// A valid code that was already used (or an older one).
     Replay,
     /// Too many failures: refused without looking at the code until `until`.
-    Locked { until: u64 },
+    Locked {
+        /// Unix time the lock-out ends.
+        until: u64,
+    },
     /// An HOTP code for a secret whose counter is not known (the state was repaired, or the
     /// secret's history was dropped): refused until root resynchronises the counter.
     CounterUnknown,
@@ -67,6 +73,7 @@ pub enum Denial {
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// Accepted (and how) or refused (and why).
     pub outcome: Result<Method, Denial>,
     /// The state to store before answering.
     pub state: State,
