@@ -1,5 +1,5 @@
 //! Many processes at once on one state directory: the replay and throttling rules must hold
-//! across processes, not just within one (DESIGN.md: "every attempt is counted once, under
+//! across processes, not just within one (the design brief: "every attempt is counted once, under
 //! the lock"). google-authenticator-libpam accepted one fresh code up to 4 times out of 20
 //! concurrent logins; here exactly one may win.
 //!

@@ -1,4 +1,4 @@
-//! The secret file (`~/.otp`): parsing from and writing to bytes. Pure; see DESIGN.md.
+//! The secret file (`~/.otp`): parsing from and writing to bytes. Pure; the format is pam_otp(5).
 //!
 //! ```text
 //! # pam_otp secret file

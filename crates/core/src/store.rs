@@ -5,7 +5,7 @@
 //! writes the slot not holding the current state with the next sequence number and
 //! `fdatasync`s it before returning; a reader takes the valid slot with the higher sequence.
 //! A crash at any instant therefore leaves the old or the new state, never a torn one, and a
-//! failed write leaves the current slot untouched. DESIGN.md measured this at about a quarter
+//! failed write leaves the current slot untouched. The design brief measured this at about a quarter
 //! of the cost of temp-file-and-rename; new files are still created by write-then-link, once.
 
 use std::fs::File;

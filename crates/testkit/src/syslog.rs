@@ -1,8 +1,9 @@
 //! The syslog lines of a process run under pam_wrapper, read back from its stderr, and
 //! pam_otp's own among them.
 
-/// The reason words the module starts its log lines with (DESIGN.md,
-/// `crates/core/src/authenticate.rs`), and `debug`.
+/// The reason words the module starts its log lines with, and `debug`: written out here, apart
+/// from `Reason::word` in `crates/core/src/authenticate.rs`, because they are an interface
+/// (alert and fail2ban rules match them) that a rename must not change unnoticed.
 pub const REASONS: &[&str] = &[
     "ok",
     "bad_code",
