@@ -15,15 +15,16 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use pam_otp_core::secret_file::SecretFile;
-use support::{Client, Env, Key, Totp, PAM_SUCCESS};
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::{Key, Totp};
+use pam_otp_testkit::pam_ffi::PAM_SUCCESS;
+use pam_otp_testkit::whole_process::Env;
 
 /// A tmpfs of `size` mounted at `path` (mode 0700, owned by root), unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -107,7 +108,7 @@ fn enrolled_by_root_then_disk_full_first_login_still_succeeds() {
     tmpfs.fill();
 
     env.run(service, &Client::answer(Totp::default().wrong(&key)))
-        .expect(support::PAM_AUTH_ERR, "bad_code");
+        .expect(pam_otp_testkit::pam_ffi::PAM_AUTH_ERR, "bad_code");
     env.run(service, &Client::answer(Totp::default().now(&key)))
         .expect(PAM_SUCCESS, "ok");
     assert_eq!(env.state().failures, 0);
@@ -121,7 +122,7 @@ fn imported_by_root_then_disk_full_first_login_still_succeeds() {
     let tmpfs = Tmpfs::mount(&env.state_dir(), "64k");
     let key = Key::random(20);
     let ga = env.dir().join("google_authenticator");
-    support::write_file(
+    pam_otp_testkit::write_file(
         &ga,
         format!("{}\n\" TOTP_AUTH\n", key.base32()).as_bytes(),
         0o600,

@@ -16,13 +16,16 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::*;
+use pam_otp_testkit::built::module_path;
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::{Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::whole_process::Env;
+use pam_otp_testkit::write_file;
 
 /// The profile's `Auth:` lines (pam-auth-update writes each as `auth <line>`).
 fn profile_auth_lines() -> Vec<String> {

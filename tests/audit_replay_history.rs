@@ -14,12 +14,13 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::process::Output;
 
 use pam_otp_core::secret_file::SecretFile;
-use support::{hotp, Client, Env, Key, Totp, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::{hotp, Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::whole_process::Env;
 
 #[track_caller]
 fn ok(o: &Output) -> String {
@@ -153,7 +154,7 @@ fn a_secret_older_than_the_remembered_ones_is_treated_as_used() {
         env.run(service, &Client::answer(totp.now(&b)))
             .expect(PAM_SUCCESS, "ok");
     }
-    support::write_file(&env.secret_path(), &a_file, 0o600);
+    pam_otp_testkit::write_file(&env.secret_path(), &a_file, 0o600);
     let status = ok(&env.cli(&["status"], ""));
     assert!(status.contains("history was dropped"), "{status}");
     assert!(status.contains("0 of 2 unused"), "{status}");
@@ -165,7 +166,9 @@ fn a_secret_older_than_the_remembered_ones_is_treated_as_used() {
             .expect(PAM_AUTH_ERR, "replay");
     }
     // A time-based code newer than every code accepted so far still works.
-    let next = totp.codes(&a, support::now() + totp.period, 1).remove(0);
+    let next = totp
+        .codes(&a, pam_otp_testkit::codes::now() + totp.period, 1)
+        .remove(0);
     env.run(service, &Client::answer(&next))
         .expect(PAM_SUCCESS, "ok");
 }

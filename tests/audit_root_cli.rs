@@ -22,14 +22,18 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::*;
+use pam_otp_testkit::built::module_path;
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::{Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_SERVICE_ERR, PAM_SUCCESS};
+use pam_otp_testkit::users::current_user;
+use pam_otp_testkit::whole_process::Env;
+use pam_otp_testkit::{write_file, TestDir};
 
 // ---------------------------------------------------------------------------------------
 // Harness

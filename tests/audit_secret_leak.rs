@@ -13,9 +13,10 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
-use support::*;
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::Key;
+use pam_otp_testkit::pam_ffi::PAM_AUTH_ERR;
+use pam_otp_testkit::whole_process::Env;
 
 /// Secret files in which the base32 secret lands where the parser reports a key.
 fn malformed_files(b32: &str) -> Vec<String> {

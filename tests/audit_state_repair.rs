@@ -14,13 +14,14 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
 use std::os::unix::fs::MetadataExt;
 use std::process::Output;
 
 use pam_otp_core::secret_file::SecretFile;
-use support::{hotp, Client, Env, Key, Totp, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::{hotp, Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::whole_process::Env;
 
 #[track_caller]
 fn ok(o: &Output) -> String {
@@ -181,7 +182,9 @@ fn repair_reopens_no_used_code_and_keeps_the_corrupt_file() {
             .expect(PAM_AUTH_ERR, "replay");
     }
     // The next time step's code works (the module accepts one step ahead).
-    let next = totp.codes(&key, support::now() + totp.period, 1).remove(0);
+    let next = totp
+        .codes(&key, pam_otp_testkit::codes::now() + totp.period, 1)
+        .remove(0);
     env.run(service, &Client::answer(&next))
         .expect(PAM_SUCCESS, "ok");
 

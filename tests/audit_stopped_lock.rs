@@ -17,14 +17,14 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::prove;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use pam_otp_core::store::{FileStore, StateStore};
-use prove::{child, child_mode, hotp, logged_login, Fixture, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::child_process::{child, child_mode, logged_login};
+use pam_otp_testkit::in_process::{hotp, Fixture};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
 /// Long enough for a debug-build login under pam_wrapper on a busy machine.
 const LOGIN_LIMIT: Duration = Duration::from_secs(30);
@@ -45,18 +45,34 @@ fn proc_state(child: &Child) -> char {
     rest.chars().next().unwrap()
 }
 
+/// The stopped child. If the test fails half-way, it is continued and killed on drop: a
+/// stopped child left behind would keep the test runner's output pipe open for ever.
+struct Holder(Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        // SIGKILL ends a stopped process too.
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn a_login_stopped_inside_the_lock_makes_others_fail_closed_not_hang() {
     let f = Fixture::new("stopped", "lock_timeout=1");
     assert_eq!(f.login(&hotp(0)), PAM_SUCCESS);
 
-    let mut holder = child("stop-inside-lock")
-        .env("PROVE_DIR", f.state_dir())
-        .env("PROVE_UID", f.uid.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(holder.stdout.take().unwrap());
+    let mut holder = Holder(
+        child("stop-inside-lock")
+            .env("PROVE_DIR", f.state_dir())
+            .env("PROVE_UID", f.uid.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(holder.0.stdout.take().unwrap());
     loop {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "the holder died");
@@ -66,7 +82,7 @@ fn a_login_stopped_inside_the_lock_makes_others_fail_closed_not_hang() {
     }
     // It stops itself right after printing; wait until it has.
     let mut waited = 0;
-    while proc_state(&holder) != 'T' {
+    while proc_state(&holder.0) != 'T' {
         assert!(waited < 500, "the holder did not stop");
         std::thread::sleep(Duration::from_millis(10));
         waited += 1;
@@ -87,12 +103,12 @@ fn a_login_stopped_inside_the_lock_makes_others_fail_closed_not_hang() {
         "{denied:?}"
     );
     assert!(denied.elapsed >= Duration::from_secs(1), "{denied:?}");
-    assert_eq!(proc_state(&holder), 'T', "still stopped");
+    assert_eq!(proc_state(&holder.0), 'T', "still stopped");
 
     // Continued, the holder finishes its transaction and lets go; the same code, never
     // recorded, is now accepted.
-    signal(&holder, "CONT");
-    assert!(holder.wait().unwrap().success());
+    signal(&holder.0, "CONT");
+    assert!(holder.0.wait().unwrap().success());
     assert_eq!(f.login(&hotp(1)), PAM_SUCCESS);
     assert_eq!(f.login(&hotp(1)), PAM_AUTH_ERR, "and only once");
 }
@@ -104,18 +120,20 @@ fn child_process_entry() {
         return;
     };
     match mode.as_str() {
-        "login" => prove::run_login_child(),
+        "login" => pam_otp_testkit::child_process::run_login_child(),
         "stop-inside-lock" => {
             let store = FileStore::new(std::env::var("PROVE_DIR").unwrap(), Duration::from_secs(5));
             let uid: u32 = std::env::var("PROVE_UID").unwrap().parse().unwrap();
-            let me = std::process::id().to_string();
             store
                 .transact(uid, &mut |state| {
                     println!("PROVE locked");
                     std::io::stdout().flush().unwrap();
-                    // What the invoker of a setuid su may do to it at this instant.
-                    let stopped = Command::new("kill").args(["-STOP", &me]).status();
-                    assert!(stopped.is_ok_and(|s| s.success()));
+                    // What the invoker of a setuid su may do to it at this instant. Raised
+                    // on this thread, so that it stops here, inside the lock: a SIGSTOP sent
+                    // from another process may take effect only after the transaction ends.
+                    // SAFETY: raise has no memory-safety preconditions.
+                    let stopped = unsafe { libc::raise(libc::SIGSTOP) };
+                    assert_eq!(stopped, 0);
                     state.clone()
                 })
                 .unwrap();

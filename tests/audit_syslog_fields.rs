@@ -20,9 +20,11 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::support;
-
-use support::*;
+use pam_otp_testkit::client::Client;
+use pam_otp_testkit::codes::{Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS};
+use pam_otp_testkit::users::NO_SUCH_USER;
+use pam_otp_testkit::whole_process::Env;
 
 /// The remote host the tests set; a forged one would be 198.51.100.9.
 const REAL_RHOST: &str = "192.0.2.44";

@@ -20,12 +20,11 @@
     clippy::disallowed_methods
 )]
 
-use pam_otp_testkit::prove;
-
 use std::path::Path;
 use std::time::Instant;
 
-use prove::{hotp, pam_login, wrong_code, Fixture, PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::in_process::{hotp, pam_login, wrong_code, Fixture};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
 /// The state file no account has (uid `(uid_t)-1`), written on refusals of users without
 /// a secret (pam_otp(8), FILES).
@@ -60,7 +59,7 @@ fn refusing_a_user_without_a_secret_costs_a_durable_save_too() {
         panic!(
             "refusing an unknown user wrote no state ({} has {:?})",
             f.state_dir().display(),
-            prove::names_in(&f.state_dir())
+            pam_otp_testkit::names_in(&f.state_dir())
         )
     });
     assert_eq!(pam_login(Some(&dir), "otp", &other, &wrong), PAM_AUTH_ERR);

@@ -6,7 +6,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use pam_otp_testkit::support::{write_file, Key};
+use pam_otp_testkit::codes::Key;
+use pam_otp_testkit::write_file;
 
 use crate::harness::*;
 
