@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use pam_otp_core::args::{self, Config};
 
-use crate::common::{fail, Result};
+use crate::error::{fail, Result};
 use crate::{CheckArgs, ModuleOpts};
 use flow::{Ret, Scenario};
 use pam::{Flat, Place};

@@ -6,17 +6,23 @@
 //! `pam_otp_core::secret_write`. One file per subcommand.
 
 mod admin;
+mod caller;
 mod check;
-mod common;
+mod clock;
+mod describe;
 mod enroll;
+mod error;
 mod google_authenticator;
 mod import;
+mod input;
 mod manage;
 mod otpauth;
 mod qr;
+mod random;
 mod recovery;
 mod repair;
 mod status;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -9,12 +9,15 @@ use pam_otp_core::secret_file::SecretFile;
 use pam_otp_core::state::State;
 use pam_otp_core::store::{Inspection, StateStore};
 
-use crate::common::{self, fail, CliError, Result, Target};
+use crate::clock;
+use crate::error::{fail, CliError, Result};
+use crate::target::Target;
 use crate::{ModuleOpts, RepairArgs};
 
+/// `pam-otp repair USER`.
 pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     let target = Target::new(opts, Some(&a.user))?;
-    common::require_state_owner(&target.config.state_dir)?;
+    target.require_state_owner()?;
     if !target.state_writable() {
         fail!(
             "only the owner of {} (root) can repair a user's state; run this as root.",
@@ -40,7 +43,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     let backup = target.read_backup();
     let secrets: Vec<&SecretFile> = current.iter().chain(backup.iter()).collect();
     let store = target.store();
-    let now = common::now();
+    let now = clock::now();
     let why = match store.inspect(uid) {
         Err(e) => fail!("cannot use the state directory {dir}: {e}; nothing was changed."),
         Ok(Inspection::Unusable(e)) => e,

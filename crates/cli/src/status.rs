@@ -6,12 +6,16 @@ use crate::admin;
 use pam_otp_core::secret_file::Kind;
 use pam_otp_core::state::{Known, State};
 
-use crate::common::{self, Result, StateView, Target};
+use crate::clock;
+use crate::describe::describe;
+use crate::error::Result;
+use crate::target::{StateView, Target};
 use crate::{ModuleOpts, StatusArgs};
 
 /// Exit status when the user is not enrolled (documented in pam-otp(1)).
 pub const NOT_ENROLLED: u8 = 3;
 
+/// `pam-otp status`.
 pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
     let target = Target::new(opts, a.user.as_deref())?;
     println!(
@@ -31,7 +35,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
         }
     };
     println!("Enrolled:        yes");
-    println!("Codes:           {}", common::describe(&secret));
+    println!("Codes:           {}", describe(&secret));
     let bits = secret.key.len() * 8;
     let min = target.config.min_secret_bits;
     if bits < min {
@@ -66,20 +70,20 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
             );
         }
         StateView::Readable(s) => {
-            let now = common::now();
+            let now = clock::now();
             if untouched(&s) {
                 println!("Failures:        none recorded (no login attempt yet)");
             } else {
                 println!("Failures:        {} since the last success", s.failures);
             }
             if s.last_attempt > 0 {
-                println!("Last attempt:    {}", common::utc(s.last_attempt));
+                println!("Last attempt:    {}", clock::utc(s.last_attempt));
             }
             if s.is_locked(now) {
                 println!(
                     "Locked out:      yes, for {} more s (until {}); 'pam-otp unlock {}' clears it",
                     s.locked_until - now,
-                    common::utc(s.locked_until),
+                    clock::utc(s.locked_until),
                     target.account.name
                 );
             } else {
@@ -100,7 +104,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
                 ),
                 (Kind::Totp { period }, Some(step), _) => println!(
                     "Last code used:  {}",
-                    common::utc(step.saturating_mul(period))
+                    clock::utc(step.saturating_mul(period))
                 ),
                 (Kind::Hotp { .. }, _, Some(next)) => println!("Next counter:    {next}"),
                 _ => println!("Last code used:  none since this secret was enrolled"),
