@@ -15,8 +15,8 @@ use std::process::ExitCode;
 
 use pam_otp_core::args::{self, Config};
 
+use crate::cli_args::{CheckArgs, ModuleOpts};
 use crate::error::{fail, Result};
-use crate::{CheckArgs, ModuleOpts};
 use flow::{Ret, Scenario};
 use pam::{Flat, Place};
 

@@ -13,6 +13,7 @@ use pam_otp_core::verify::{self, Policy};
 
 use zeroize::Zeroizing;
 
+use crate::cli_args::{AlgorithmArg, EnrollArgs, ModuleOpts, QrMode, TokenType};
 use crate::clock;
 use crate::describe::describe;
 use crate::error::{fail, Result};
@@ -20,7 +21,6 @@ use crate::input::ask;
 use crate::random::random_bytes;
 use crate::recovery;
 use crate::target::Target;
-use crate::{AlgorithmArg, EnrollArgs, ModuleOpts, QrMode, TokenType};
 
 /// Wrong codes allowed at the confirmation before giving up.
 const CONFIRM_TRIES: usize = 3;

@@ -8,11 +8,11 @@ use pam_otp_core::fsafe::{self, ReadError};
 use pam_otp_core::secret_file::MAX_FILE_SIZE;
 use pam_otp_core::secret_write::Replace;
 
+use crate::cli_args::{ImportArgs, ModuleOpts};
 use crate::describe::describe;
 use crate::error::{fail, CliError, Result};
 use crate::random::random_bytes;
 use crate::target::Target;
-use crate::{ImportArgs, ModuleOpts};
 
 /// `pam-otp import`.
 pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use crate::admin;
 use pam_otp_core::secret_write;
 
+use crate::cli_args::{ModuleOpts, ResetArgs, UnlockArgs};
 use crate::clock;
 use crate::error::{fail, CliError, Result};
 use crate::input::ask;
 use crate::target::Target;
-use crate::{ModuleOpts, ResetArgs, UnlockArgs};
 
 /// `pam-otp unlock USER`: clears the failures and the lock-out, keeps used codes used.
 pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {

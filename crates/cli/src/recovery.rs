@@ -8,10 +8,10 @@ use pam_otp_core::secret_write::Replace;
 use zeroize::Zeroizing;
 
 use crate::admin;
+use crate::cli_args::{ModuleOpts, RecoveryArgs};
 use crate::error::{fail, Result};
 use crate::random::random_bytes;
 use crate::target::{StateView, Target};
-use crate::{ModuleOpts, RecoveryArgs};
 
 /// `count` new recovery codes (display form) and their hashes.
 pub fn new_codes(count: usize) -> Result<(Vec<Zeroizing<String>>, Vec<RecoveryHash>)> {

@@ -9,10 +9,10 @@ use pam_otp_core::secret_file::SecretFile;
 use pam_otp_core::state::State;
 use pam_otp_core::store::{Inspection, StateStore};
 
+use crate::cli_args::{ModuleOpts, RepairArgs};
 use crate::clock;
 use crate::error::{fail, CliError, Result};
 use crate::target::Target;
-use crate::{ModuleOpts, RepairArgs};
 
 /// `pam-otp repair USER`.
 pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {

@@ -6,11 +6,11 @@ use crate::admin;
 use pam_otp_core::secret_file::Kind;
 use pam_otp_core::state::{Known, State};
 
+use crate::cli_args::{ModuleOpts, StatusArgs};
 use crate::clock;
 use crate::describe::describe;
 use crate::error::Result;
 use crate::target::{StateView, Target};
-use crate::{ModuleOpts, StatusArgs};
 
 /// Exit status when the user is not enrolled (documented in pam-otp(1)).
 pub const NOT_ENROLLED: u8 = 3;

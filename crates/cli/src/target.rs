@@ -14,8 +14,8 @@ use pam_otp_core::userdb::Account;
 pub use state::StateView;
 
 use crate::caller::{self, euid};
+use crate::cli_args::ModuleOpts;
 use crate::error::{fail, CliError, Result};
-use crate::ModuleOpts;
 
 /// Whose secret file, where, and as whom to touch it.
 pub struct Target {
