@@ -7,7 +7,6 @@ use crate::admin;
 use crate::otpauth;
 use pam_otp_core::otp::Algorithm;
 use pam_otp_core::secret_file::{encode_base32, Kind, SecretFile};
-use pam_otp_core::secret_write::Replace;
 use pam_otp_core::state::State;
 use pam_otp_core::verify::{self, Policy};
 
@@ -55,15 +54,7 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
 
     let (codes, hashes) = recovery::new_codes(a.recovery_codes as usize)?;
     secret.recovery = hashes;
-    let replace = if a.force {
-        Replace::BackUp
-    } else {
-        Replace::Refuse
-    };
-    // The state file first: if it cannot be created (a full disk), nothing is saved; once
-    // it exists, the first login only rewrites it in place.
-    target.ensure_state()?;
-    let backup = target.write_secret(&secret, replace)?;
+    let backup = target.save_new_secret(&secret, a.force)?;
     println!();
     println!(
         "Saved {} for {} (mode 0600).",

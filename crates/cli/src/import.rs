@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use crate::google_authenticator::GoogleAuthFile;
 use pam_otp_core::fsafe::{self, ReadError};
 use pam_otp_core::secret_file::MAX_FILE_SIZE;
-use pam_otp_core::secret_write::Replace;
 
 use crate::cli_args::{ImportArgs, ModuleOpts};
 use crate::describe::describe;
@@ -53,14 +52,7 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
         salt
     });
     let secret = old.to_secret_file(&mut || salts.next().unwrap_or_default());
-    let replace = if a.force {
-        Replace::BackUp
-    } else {
-        Replace::Refuse
-    };
-    // As in `enroll`: the state file exists before the secret does.
-    target.ensure_state()?;
-    let backup = target.write_secret(&secret, replace)?;
+    let backup = target.save_new_secret(&secret, a.force)?;
 
     println!(
         "Imported {shown} into {} ({}).",

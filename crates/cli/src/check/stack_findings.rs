@@ -13,21 +13,6 @@ use super::pam::{self, Flat, Place, Rule};
 use super::report::{Report, Severity};
 use super::store_findings;
 
-/// Modules whose `auth` function never returns success (it ignores or denies), so they
-/// cannot stand in for pam_otp when it ignores a user without a secret.
-const NEVER_SUCCEED: &[&str] = &[
-    "pam_deny.so",
-    "pam_env.so",
-    "pam_faildelay.so",
-    "pam_warn.so",
-    "pam_echo.so",
-    "pam_group.so",
-    "pam_motd.so",
-    "pam_keyinit.so",
-    "pam_mail.so",
-    "pam_otp.so",
-];
-
 /// Where modules live, under the checked root.
 const MODULE_DIRS: &[&str] = &[
     "lib/security",
@@ -256,5 +241,9 @@ fn can_succeed(rule: &Rule) -> bool {
     let name = rule.module_name();
     // pam_nologin ignores when there is no nologin file, unless told `successok`.
     let ignoring_nologin = name == "pam_nologin.so" && !rule.args.iter().any(|a| a == "successok");
-    !NEVER_SUCCEED.contains(&name) && !ignoring_nologin
+    // Modules that only ignore, pam_deny, and pam_otp (which ignores the same user again)
+    // never succeed, so they cannot stand in for pam_otp when it ignores a user without a
+    // secret.
+    let never = flow::INERT.contains(&name) || matches!(name, "pam_deny.so" | "pam_otp.so");
+    !never && !ignoring_nologin
 }

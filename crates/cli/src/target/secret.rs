@@ -177,4 +177,18 @@ impl Target {
         self.as_owner(|| secret_write::write_private_file(&self.path, owner, &bytes, replace))?
             .map_err(|e| self.write_error(e))
     }
+
+    /// Saves a new secret file, as `enroll` and `import` do: replaces an existing one only
+    /// with `force`, keeping it as a backup (whose path is returned).
+    pub fn save_new_secret(&self, secret: &SecretFile, force: bool) -> Result<Option<PathBuf>> {
+        let replace = if force {
+            Replace::BackUp
+        } else {
+            Replace::Refuse
+        };
+        // The state file first: if it cannot be created (a full disk), nothing is saved; once
+        // it exists, the first login only rewrites it in place.
+        self.ensure_state()?;
+        self.write_secret(secret, replace)
+    }
 }
