@@ -7,20 +7,28 @@ use crate::admin;
 use crate::otpauth;
 use pam_otp_core::otp::Algorithm;
 use pam_otp_core::secret_file::{encode_base32, Kind, SecretFile};
-use pam_otp_core::secret_write::Replace;
 use pam_otp_core::state::State;
 use pam_otp_core::verify::{self, Policy};
 
-use crate::common::{self, fail, Result, Target};
-use crate::{AlgorithmArg, EnrollArgs, ModuleOpts, QrMode, TokenType};
+use zeroize::Zeroizing;
+
+use crate::cli_args::{AlgorithmArg, EnrollArgs, ModuleOpts, QrMode, TokenType};
+use crate::clock;
+use crate::describe::describe;
+use crate::error::{fail, Result};
+use crate::input::ask;
+use crate::random::random_bytes;
+use crate::recovery;
+use crate::target::Target;
 
 /// Wrong codes allowed at the confirmation before giving up.
 const CONFIRM_TRIES: usize = 3;
 
+/// `pam-otp enroll`.
 pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     let target = Target::new(opts, a.user.as_deref())?;
     let secret = new_secret(a, target.config.min_secret_bits)?;
-    let host = common::hostname();
+    let host = hostname();
     let issuer = a.issuer.clone().unwrap_or_else(|| host.clone());
     let label = a
         .label
@@ -44,17 +52,9 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
         confirm(&mut secret)?
     };
 
-    let (codes, hashes) = common::new_recovery_codes(a.recovery_codes as usize)?;
+    let (codes, hashes) = recovery::new_codes(a.recovery_codes as usize)?;
     secret.recovery = hashes;
-    let replace = if a.force {
-        Replace::BackUp
-    } else {
-        Replace::Refuse
-    };
-    // The state file first: if it cannot be created (a full disk), nothing is saved; once
-    // it exists, the first login only rewrites it in place.
-    target.ensure_state()?;
-    let backup = target.write_secret(&secret, replace)?;
+    let backup = target.save_new_secret(&secret, a.force)?;
     println!();
     println!(
         "Saved {} for {} (mode 0600).",
@@ -65,7 +65,7 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
         println!("The previous file is kept as {}.", b.display());
     }
     register(&target, &secret, confirmed_step);
-    common::print_recovery_codes(&codes);
+    recovery::print_codes(&codes);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -119,7 +119,7 @@ fn new_secret(a: &EnrollArgs, min_bits: usize) -> Result<SecretFile> {
     };
     Ok(SecretFile {
         kind,
-        key: common::random_bytes(a.bits as usize / 8)?,
+        key: random_bytes(a.bits as usize / 8)?,
         algorithm,
         digits: a.digits,
         recovery: Vec::new(),
@@ -138,7 +138,7 @@ fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrM
     println!(
         "New one-time-code secret for {} ({}).",
         target.account.name,
-        common::describe(secret)
+        describe(secret)
     );
     println!("Scan this QR code with an authenticator app:");
     println!();
@@ -151,10 +151,7 @@ fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrM
     println!("Or open this URI on the phone:");
     println!("  {}", uri.as_str());
     println!("Or type the secret by hand (spaces do not matter):");
-    println!(
-        "  {}",
-        common::grouped(&encode_base32(&secret.key)).as_str()
-    );
+    println!("  {}", grouped(&encode_base32(&secret.key)).as_str());
     let unusual = secret.algorithm != Algorithm::Sha1
         || secret.digits != 6
         || !matches!(secret.kind, Kind::Totp { period: 30 });
@@ -174,7 +171,7 @@ fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrM
 fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
     let policy = Policy::default();
     for attempt in 1..=CONFIRM_TRIES {
-        let Some(typed) = common::ask("\nType the code the app shows now, to confirm: ")? else {
+        let Some(typed) = ask("\nType the code the app shows now, to confirm: ")? else {
             fail!(
                 "no code was typed (end of input); nothing was saved. Use --no-confirm to skip the check in scripts."
             );
@@ -182,7 +179,7 @@ fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
         let decision = verify::decide(
             secret,
             &State::default(),
-            common::now(),
+            clock::now(),
             typed.as_bytes(),
             &policy,
         );
@@ -200,4 +197,35 @@ fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
     fail!(
         "the code did not match {CONFIRM_TRIES} times; nothing was saved. Check that the phone's clock is right and that the app uses the parameters shown above, then enrol again."
     )
+}
+
+/// Groups of four characters, for typing a secret by hand.
+fn grouped(text: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(text.len() * 5 / 4));
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// This machine's host name (for default issuer and label).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_of_four() {
+        assert_eq!(grouped("ABCDEFGHIJ").as_str(), "ABCD EFGH IJ");
+    }
 }

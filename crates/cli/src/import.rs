@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use crate::google_authenticator::GoogleAuthFile;
 use pam_otp_core::fsafe::{self, ReadError};
 use pam_otp_core::secret_file::MAX_FILE_SIZE;
-use pam_otp_core::secret_write::Replace;
 
-use crate::common::{self, fail, Result, Target};
-use crate::{ImportArgs, ModuleOpts};
+use crate::cli_args::{ImportArgs, ModuleOpts};
+use crate::describe::describe;
+use crate::error::{fail, CliError, Result};
+use crate::random::random_bytes;
+use crate::target::Target;
 
+/// `pam-otp import`.
 pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     let target = Target::new(opts, a.user.as_deref())?;
     let source = a
@@ -23,7 +26,7 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     let shown = source.display();
     // The old file is the user's: read it as the user, with the same checks as a secret.
     let identity = pam_otp_core::fsafe::UserIdentity::assume(&target.account)
-        .map_err(|e| common::CliError(format!("could not take on the user's identity: {e}.")))?;
+        .map_err(|e| CliError(format!("could not take on the user's identity: {e}.")))?;
     let bytes = fsafe::read_private_file(&source, target.account.uid, MAX_FILE_SIZE);
     drop(identity);
     let bytes = match bytes {
@@ -42,26 +45,19 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     target.preflight(a.force)?;
     target.usable_state()?;
     // One salt per scratch code, drawn before anything is written.
-    let pool = common::random_bytes(16 * old.scratch_codes.len())?;
+    let pool = random_bytes(16 * old.scratch_codes.len())?;
     let mut salts = pool.chunks_exact(16).map(|c| {
         let mut salt = [0u8; 16];
         salt.copy_from_slice(c);
         salt
     });
     let secret = old.to_secret_file(&mut || salts.next().unwrap_or_default());
-    let replace = if a.force {
-        Replace::BackUp
-    } else {
-        Replace::Refuse
-    };
-    // As in `enroll`: the state file exists before the secret does.
-    target.ensure_state()?;
-    let backup = target.write_secret(&secret, replace)?;
+    let backup = target.save_new_secret(&secret, a.force)?;
 
     println!(
         "Imported {shown} into {} ({}).",
         target.shown(),
-        common::describe(&secret)
+        describe(&secret)
     );
     if let Some(b) = backup {
         println!("The previous file is kept as {}.", b.display());

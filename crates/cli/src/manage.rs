@@ -5,19 +5,23 @@ use std::process::ExitCode;
 use crate::admin;
 use pam_otp_core::secret_write;
 
-use crate::common::{self, fail, CliError, Result, Target};
-use crate::{ModuleOpts, ResetArgs, UnlockArgs};
+use crate::cli_args::{ModuleOpts, ResetArgs, UnlockArgs};
+use crate::clock;
+use crate::error::{fail, CliError, Result};
+use crate::input::ask;
+use crate::target::Target;
 
+/// `pam-otp unlock USER`: clears the failures and the lock-out, keeps used codes used.
 pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
     let target = Target::new(opts, Some(&a.user))?;
-    common::require_state_owner(&target.config.state_dir)?;
+    target.require_state_owner()?;
     target.usable_state()?;
     let name = &target.account.name;
-    match common::change_state(&target.store(), target.account.uid, admin::unlocked)? {
+    match target.change_state(admin::unlocked)? {
         None => println!("{name} has no recorded failures: nothing to unlock."),
-        Some(before) if before.is_locked(common::now()) => println!(
+        Some(before) if before.is_locked(clock::now()) => println!(
             "Unlocked {name} (was locked out until {}).",
-            common::utc(before.locked_until)
+            clock::utc(before.locked_until)
         ),
         Some(before) => println!(
             "{name} was not locked out; cleared {} recorded failure(s).",
@@ -27,10 +31,11 @@ pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `pam-otp reset USER`: retires the secret file to its backup and clears the lock-out.
 pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
     let target = Target::new(opts, Some(&a.user))?;
     // Checked before anything changes, so a reset is not left half done.
-    common::require_state_owner(&target.config.state_dir)?;
+    target.require_state_owner()?;
     target.usable_state()?;
     let name = target.account.name.clone();
     if !a.yes {
@@ -38,7 +43,7 @@ pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
             "This removes {name}'s one-time-code enrolment ({}).\nType the user name to confirm: ",
             target.shown()
         );
-        match common::ask(&prompt)? {
+        match ask(&prompt)? {
             Some(answer) if answer.as_str() == name => {}
             _ => fail!("not confirmed; nothing was changed."),
         }
@@ -53,7 +58,7 @@ pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
             )),
             other => target.write_error(other),
         })?;
-    let unlocked = common::change_state(&target.store(), target.account.uid, admin::unlocked)?;
+    let unlocked = target.change_state(admin::unlocked)?;
     match retired {
         Some(backup) => println!(
             "{name} is no longer enrolled: {} was moved to {}.",

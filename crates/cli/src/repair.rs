@@ -7,14 +7,17 @@ use std::process::ExitCode;
 use crate::admin::{self, RepairError};
 use pam_otp_core::secret_file::SecretFile;
 use pam_otp_core::state::State;
-use pam_otp_core::store::{Inspection, StateStore};
+use pam_otp_core::store::{FileStore, Inspection, StateStore};
 
-use crate::common::{self, fail, CliError, Result, Target};
-use crate::{ModuleOpts, RepairArgs};
+use crate::cli_args::{ModuleOpts, RepairArgs};
+use crate::clock;
+use crate::error::{fail, CliError, Result};
+use crate::target::Target;
 
+/// `pam-otp repair USER`.
 pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     let target = Target::new(opts, Some(&a.user))?;
-    common::require_state_owner(&target.config.state_dir)?;
+    target.require_state_owner()?;
     if !target.state_writable() {
         fail!(
             "only the owner of {} (root) can repair a user's state; run this as root.",
@@ -40,7 +43,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     let backup = target.read_backup();
     let secrets: Vec<&SecretFile> = current.iter().chain(backup.iter()).collect();
     let store = target.store();
-    let now = common::now();
+    let now = clock::now();
     let why = match store.inspect(uid) {
         Err(e) => fail!("cannot use the state directory {dir}: {e}; nothing was changed."),
         Ok(Inspection::Unusable(e)) => e,
@@ -50,19 +53,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
                     "{name}'s state in {dir} is readable: nothing to repair. Use --force to rewrite it all the same (every listed recovery code then counts as spent)."
                 );
             };
-            let mut failed = None;
-            store
-                .transact(uid, &mut |s| match admin::resync(s, secret, counter) {
-                    Ok(next) => next,
-                    Err(e) => {
-                        failed = Some(e);
-                        s.clone()
-                    }
-                })
-                .map_err(|e| state_error(&dir, e))?;
-            if let Some(e) = failed {
-                return Err(repair_error(&name, e));
-            }
+            transact_repair(&store, uid, &dir, &name, |s| admin::resync(s, secret, counter))?;
             println!("{name}'s HOTP counter is set: the module now expects the code for counter {counter} or one of the few after it.");
             return Ok(ExitCode::SUCCESS);
         }
@@ -70,21 +61,9 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
             "{name} has no state file in {dir} yet: nothing to repair (the first login creates one). Use --force to write a repaired one all the same."
         ),
         Ok(Inspection::Usable(_) | Inspection::Missing) => {
-            let mut failed = None;
-            let written = store
-                .transact(uid, &mut |s| {
-                    match admin::repaired(s, &secrets, now, a.hotp_counter) {
-                        Ok(next) => next,
-                        Err(e) => {
-                            failed = Some(e);
-                            s.clone()
-                        }
-                    }
-                })
-                .map_err(|e| state_error(&dir, e))?;
-            if let Some(e) = failed {
-                return Err(repair_error(&name, e));
-            }
+            let written = transact_repair(&store, uid, &dir, &name, |s| {
+                admin::repaired(s, &secrets, now, a.hotp_counter)
+            })?;
             println!("{name}'s state in {dir} was rewritten (--force).");
             report(&target, &written, current.as_ref(), backup.as_ref());
             return Ok(ExitCode::SUCCESS);
@@ -132,6 +111,31 @@ fn report(
         println!("{name} is not enrolled: only the time and the backup's codes were recorded.");
     }
     println!("Failures and lock-out cleared.");
+}
+
+/// Applies `decide` to the state of `uid` (user `name`) under the store's lock and returns
+/// the new state. A change the repair refuses leaves the state as it was, and is the error.
+fn transact_repair(
+    store: &FileStore,
+    uid: u32,
+    dir: &str,
+    name: &str,
+    decide: impl Fn(&State) -> std::result::Result<State, RepairError>,
+) -> Result<State> {
+    let mut failed = None;
+    let written = store
+        .transact(uid, &mut |s| match decide(s) {
+            Ok(next) => next,
+            Err(e) => {
+                failed = Some(e);
+                s.clone()
+            }
+        })
+        .map_err(|e| state_error(dir, e))?;
+    match failed {
+        Some(e) => Err(repair_error(name, e)),
+        None => Ok(written),
+    }
 }
 
 fn state_error(dir: &str, e: pam_otp_core::store::StoreError) -> CliError {

@@ -3,15 +3,19 @@
 use std::process::ExitCode;
 
 use crate::admin;
-use pam_otp_core::secret_file::Kind;
+use pam_otp_core::secret_file::{Kind, SecretFile};
 use pam_otp_core::state::{Known, State};
 
-use crate::common::{self, Result, StateView, Target};
-use crate::{ModuleOpts, StatusArgs};
+use crate::cli_args::{ModuleOpts, StatusArgs};
+use crate::clock;
+use crate::describe::describe;
+use crate::error::Result;
+use crate::target::{StateView, Target};
 
 /// Exit status when the user is not enrolled (documented in pam-otp(1)).
 pub const NOT_ENROLLED: u8 = 3;
 
+/// `pam-otp status`.
 pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
     let target = Target::new(opts, a.user.as_deref())?;
     println!(
@@ -31,7 +35,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
         }
     };
     println!("Enrolled:        yes");
-    println!("Codes:           {}", common::describe(&secret));
+    println!("Codes:           {}", describe(&secret));
     let bits = secret.key.len() * 8;
     let min = target.config.min_secret_bits;
     if bits < min {
@@ -65,55 +69,59 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
                 target.account.name
             );
         }
-        StateView::Readable(s) => {
-            let now = common::now();
-            if untouched(&s) {
-                println!("Failures:        none recorded (no login attempt yet)");
-            } else {
-                println!("Failures:        {} since the last success", s.failures);
-            }
-            if s.last_attempt > 0 {
-                println!("Last attempt:    {}", common::utc(s.last_attempt));
-            }
-            if s.is_locked(now) {
-                println!(
-                    "Locked out:      yes, for {} more s (until {}); 'pam-otp unlock {}' clears it",
-                    s.locked_until - now,
-                    common::utc(s.locked_until),
-                    target.account.name
-                );
-            } else {
-                println!("Locked out:      no");
-            }
-            if s.lockouts > 0 {
-                println!(
-                    "Lock-outs:       {} in a row (each doubles the next)",
-                    s.lockouts
-                );
-            }
-            let id = pam_otp_core::verify::secret_id(&secret);
-            let h = s.history_of(id, &[]);
-            let name = &target.account.name;
-            match (secret.kind, h.last_step, h.hotp_next) {
-                _ if admin::needs_resync(&secret, &s) => println!(
-                    "Next counter:    unknown: HOTP codes are refused until root runs 'pam-otp repair {name} --hotp-counter N'"
-                ),
-                (Kind::Totp { period }, Some(step), _) => println!(
-                    "Last code used:  {}",
-                    common::utc(step.saturating_mul(period))
-                ),
-                (Kind::Hotp { .. }, _, Some(next)) => println!("Next counter:    {next}"),
-                _ => println!("Last code used:  none since this secret was enrolled"),
-            }
-            if s.known(id) == Known::Forgotten {
-                println!(
-                    "History:         this secret's history was dropped (more than {} secrets since); its recovery codes count as spent",
-                    pam_otp_core::state::MAX_SECRETS
-                );
-            }
-        }
+        StateView::Readable(s) => print_state(&target, &secret, &s),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lines about a readable state: failures, lock-out, the last code used and the
+/// secret's history.
+fn print_state(target: &Target, secret: &SecretFile, s: &State) {
+    let now = clock::now();
+    if untouched(s) {
+        println!("Failures:        none recorded (no login attempt yet)");
+    } else {
+        println!("Failures:        {} since the last success", s.failures);
+    }
+    if s.last_attempt > 0 {
+        println!("Last attempt:    {}", clock::utc(s.last_attempt));
+    }
+    if s.is_locked(now) {
+        println!(
+            "Locked out:      yes, for {} more s (until {}); 'pam-otp unlock {}' clears it",
+            s.locked_until - now,
+            clock::utc(s.locked_until),
+            target.account.name
+        );
+    } else {
+        println!("Locked out:      no");
+    }
+    if s.lockouts > 0 {
+        println!(
+            "Lock-outs:       {} in a row (each doubles the next)",
+            s.lockouts
+        );
+    }
+    let id = pam_otp_core::verify::secret_id(secret);
+    let h = s.history_of(id, &[]);
+    let name = &target.account.name;
+    match (secret.kind, h.last_step, h.hotp_next) {
+        _ if admin::needs_resync(secret, s) => println!(
+            "Next counter:    unknown: HOTP codes are refused until root runs 'pam-otp repair {name} --hotp-counter N'"
+        ),
+        (Kind::Totp { period }, Some(step), _) => println!(
+            "Last code used:  {}",
+            clock::utc(step.saturating_mul(period))
+        ),
+        (Kind::Hotp { .. }, _, Some(next)) => println!("Next counter:    {next}"),
+        _ => println!("Last code used:  none since this secret was enrolled"),
+    }
+    if s.known(id) == Known::Forgotten {
+        println!(
+            "History:         this secret's history was dropped (more than {} secrets since); its recovery codes count as spent",
+            pam_otp_core::state::MAX_SECRETS
+        );
+    }
 }
 
 /// Nothing recorded yet (the state `pam-otp enroll` creates as root).

@@ -28,7 +28,7 @@ impl Ret {
 }
 
 /// Modules whose auth function only ever ignores (as far as a stack's outcome goes).
-const INERT: &[&str] = &[
+pub const INERT: &[&str] = &[
     "pam_env.so",
     "pam_faildelay.so",
     "pam_warn.so",

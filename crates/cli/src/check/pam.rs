@@ -181,66 +181,71 @@ pub fn parse(file: &Path, text: &str) -> (Vec<Entry>, Vec<(Place, String)>) {
         if t.is_empty() {
             continue;
         }
-        if t[0] == "@include" {
-            match t.get(1) {
-                Some(target) => entries.push(Entry::Include {
-                    kind: None,
-                    target: target.clone(),
-                    substack: false,
-                    place,
-                }),
-                None => errors.push((place, "@include without a file name".into())),
-            }
-            continue;
+        match parse_line(&t, place.clone()) {
+            Ok(entry) => entries.push(entry),
+            Err(why) => errors.push((place, why.into())),
         }
-        if t.len() < 3 {
-            errors.push((place, "expected 'type control module [arguments]'".into()));
-            continue;
-        }
-        let (dash, kind) = match t[0].strip_prefix('-') {
-            Some(k) => (true, k.to_ascii_lowercase()),
-            None => (false, t[0].to_ascii_lowercase()),
-        };
-        if t[1] == "include" || t[1] == "substack" {
-            entries.push(Entry::Include {
-                kind: Some(kind),
-                target: t[2].clone(),
-                substack: t[1] == "substack",
-                place,
-            });
-            continue;
-        }
-        let control = if let Some(inner) = t[1].strip_prefix('[') {
-            let inner = inner.trim_end_matches(']');
-            Control::Bracket(
-                inner
-                    .split_whitespace()
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_ascii_lowercase()))
-                    .collect(),
-            )
-        } else {
-            Control::Keyword(t[1].to_ascii_lowercase())
-        };
-        let args = t[3..]
-            .iter()
-            .map(
-                |a| match a.strip_prefix('[').and_then(|a| a.strip_suffix(']')) {
-                    Some(inner) => inner.to_string(),
-                    None => a.clone(),
-                },
-            )
-            .collect();
-        entries.push(Entry::Rule(Rule {
-            kind,
-            dash,
-            control,
-            module: t[2].clone(),
-            args,
-            place,
-        }));
     }
     (entries, errors)
+}
+
+/// One logical line, split into tokens (at least one), at `place`.
+fn parse_line(t: &[String], place: Place) -> Result<Entry, &'static str> {
+    if t[0] == "@include" {
+        return match t.get(1) {
+            Some(target) => Ok(Entry::Include {
+                kind: None,
+                target: target.clone(),
+                substack: false,
+                place,
+            }),
+            None => Err("@include without a file name"),
+        };
+    }
+    if t.len() < 3 {
+        return Err("expected 'type control module [arguments]'");
+    }
+    let (dash, kind) = match t[0].strip_prefix('-') {
+        Some(k) => (true, k.to_ascii_lowercase()),
+        None => (false, t[0].to_ascii_lowercase()),
+    };
+    if t[1] == "include" || t[1] == "substack" {
+        return Ok(Entry::Include {
+            kind: Some(kind),
+            target: t[2].clone(),
+            substack: t[1] == "substack",
+            place,
+        });
+    }
+    let control = if let Some(inner) = t[1].strip_prefix('[') {
+        let inner = inner.trim_end_matches(']');
+        Control::Bracket(
+            inner
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_ascii_lowercase()))
+                .collect(),
+        )
+    } else {
+        Control::Keyword(t[1].to_ascii_lowercase())
+    };
+    let args = t[3..]
+        .iter()
+        .map(
+            |a| match a.strip_prefix('[').and_then(|a| a.strip_suffix(']')) {
+                Some(inner) => inner.to_string(),
+                None => a.clone(),
+            },
+        )
+        .collect();
+    Ok(Entry::Rule(Rule {
+        kind,
+        dash,
+        control,
+        module: t[2].clone(),
+        args,
+        place,
+    }))
 }
 
 /// One rule of a flattened stack, with the end of the (sub)stack it belongs to: a `done`

@@ -1,0 +1,110 @@
+//! The user a command acts for, their secret file's path and the module settings: as whom
+//! to touch it. Reading and writing the secret file is in [`secret`], the user's state in
+//! the module's store in [`state`].
+
+mod secret;
+mod state;
+
+use std::path::PathBuf;
+
+use pam_otp_core::args::{self, Config};
+use pam_otp_core::fsafe::UserIdentity;
+use pam_otp_core::userdb::Account;
+
+pub use state::StateView;
+
+use crate::caller::{self, euid};
+use crate::cli_args::ModuleOpts;
+use crate::error::{fail, CliError, Result};
+
+/// Whose secret file, where, and as whom to touch it.
+pub struct Target {
+    /// The user acted for (with `--home` applied).
+    pub account: Account,
+    /// Their secret file, from the `--secret` template.
+    pub path: PathBuf,
+    /// The module settings given on the command line.
+    pub config: Config,
+}
+
+/// Builds the module configuration from the command-line options through the module's own
+/// strict parser, so `pam-otp` accepts exactly what `pam_otp.so` accepts.
+fn module_config(opts: &ModuleOpts) -> Result<Config> {
+    let secret = format!("secret={}", opts.secret);
+    let state = format!("state_dir={}", opts.state_dir.display());
+    let bits = format!("min_secret_bits={}", opts.min_secret_bits);
+    let raw = [secret.as_bytes(), state.as_bytes(), bits.as_bytes()];
+    args::parse(raw).map_err(|e| {
+        let option = match e.arg.as_str() {
+            "secret" => "--secret",
+            "state_dir" => "--state-dir",
+            "min_secret_bits" => "--min-secret-bits",
+            other => other,
+        };
+        CliError(format!("{option}: {}.", e.why))
+    })
+}
+
+impl Target {
+    /// The target of a command run with `opts` for `user` (`None`: the caller).
+    pub fn new(opts: &ModuleOpts, user: Option<&str>) -> Result<Target> {
+        let config = module_config(opts)?;
+        let mut account = caller::account_to_act_for(user)?;
+        if let Some(home) = &opts.home {
+            if !home.is_absolute() {
+                fail!("--home must be an absolute path.");
+            }
+            account.home = home.clone();
+        }
+        let Some(path) = config.secret_path(&account) else {
+            fail!(
+                "the secret path template '{}' does not give a safe absolute path for {} (home directory '{}').",
+                config.secret,
+                account.name,
+                account.home.display()
+            );
+        };
+        Ok(Target {
+            account,
+            path,
+            config,
+        })
+    }
+
+    /// Whether the file lives in the user's home and belongs to the user.
+    pub fn users_file(&self) -> bool {
+        self.config.secret_is_users()
+    }
+
+    /// Who must own the file: the user, or for an admin-managed store the module's user
+    /// (root when it runs inside sshd or sudo; here, whoever runs pam-otp).
+    pub fn owner(&self) -> u32 {
+        if self.users_file() {
+            self.account.uid
+        } else {
+            euid()
+        }
+    }
+
+    /// Runs `f` with the user's filesystem identity for a user-owned file (root acting for
+    /// a user never creates or opens anything in the user's directory as root).
+    pub fn as_owner<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        if !self.users_file() {
+            return Ok(f());
+        }
+        let identity = UserIdentity::assume(&self.account).map_err(|e| {
+            CliError(format!(
+                "could not take on the identity of {}: {e}.",
+                self.account.name
+            ))
+        })?;
+        let out = f();
+        drop(identity);
+        Ok(out)
+    }
+
+    /// The secret file's path, for messages.
+    pub fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+}
