@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
-use crate::fsafe::{self, ReadError, UserIdentity};
+use crate::fsafe::{self, ReadError};
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
 use crate::store::{FileStore, StateStore};
 use crate::userdb::{self, Account};
@@ -217,11 +217,7 @@ impl Attempt<'_> {
         })?;
         let shown = args::sanitize(&path.to_string_lossy());
         let bytes = if self.config.secret_is_users() {
-            let identity = UserIdentity::assume(account)
-                .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
-            let read = fsafe::read_private_file(&path, account.uid, MAX_FILE_SIZE);
-            drop(identity);
-            read
+            fsafe::read_users_file(account, &path, MAX_FILE_SIZE)
         } else {
             fsafe::read_private_file(&path, nix::unistd::geteuid().as_raw(), MAX_FILE_SIZE)
         };

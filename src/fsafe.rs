@@ -154,21 +154,48 @@ pub struct UserIdentity {
 struct Saved {
     fsuid: u32,
     fsgid: u32,
-    groups: Vec<libc::gid_t>,
+    /// `None`: the groups were not changed (they already were the ones wanted).
+    groups: Option<Vec<libc::gid_t>>,
+}
+
+/// Which supplementary groups a [`UserIdentity`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Groups {
+    /// Every group the group database lists for the user (`getgrouplist`, which walks every
+    /// NSS source: /etc/group, systemd's userdb directories, LDAP...).
+    All,
+    /// None besides the primary group (the file-system gid). No database lookup; the user
+    /// can reach no more than with all groups, unless a directory on the way denies one of
+    /// the user's groups what it grants to others.
+    PrimaryOnly,
 }
 
 impl UserIdentity {
-    /// Switches the calling thread to `account`'s file-system identity. Fails closed: on any
-    /// error the identity is restored and no file is opened.
+    /// Switches the calling thread to `account`'s file-system identity, with all the user's
+    /// groups. Fails closed: on any error the identity is restored and no file is opened.
     pub fn assume(account: &Account) -> Result<UserIdentity, ReadError> {
+        UserIdentity::assume_with(account, Groups::All)
+    }
+
+    /// As [`UserIdentity::assume`], with the supplementary groups `groups` says.
+    pub fn assume_with(account: &Account, groups: Groups) -> Result<UserIdentity, ReadError> {
         if !nix::unistd::geteuid().is_root() || account.uid == 0 {
             return Ok(UserIdentity { saved: None });
         }
-        let user_groups = userdb::groups(account).map_err(|e| ReadError::Io(e.0))?;
+        let user_groups = match groups {
+            Groups::All => userdb::groups(account).map_err(|e| ReadError::Io(e.0))?,
+            Groups::PrimaryOnly => Vec::new(),
+        };
         let saved_groups = thread_creds::getgroups().map_err(ReadError::Io)?;
         // setgroups changes nothing when it fails; once it succeeds, the guard's Drop restores
-        // the groups and the previous file-system ids that setfs[ug]id return.
-        thread_creds::setgroups(&user_groups).map_err(ReadError::Io)?;
+        // the groups and the previous file-system ids that setfs[ug]id return. A host with no
+        // supplementary groups (sshd and sudo usually have none) keeps them as they are.
+        let saved_groups = if saved_groups.is_empty() && user_groups.is_empty() {
+            None
+        } else {
+            thread_creds::setgroups(&user_groups).map_err(ReadError::Io)?;
+            Some(saved_groups)
+        };
         let guard = UserIdentity {
             saved: Some(Saved {
                 fsuid: thread_creds::setfsuid(account.uid),
@@ -186,6 +213,29 @@ impl UserIdentity {
     }
 }
 
+/// Reads the private file at `path` that belongs to `account` (a file in the user's home) as
+/// that user: first without the user's supplementary groups, which needs no group-database
+/// lookup (the user's own file in the user's own directory needs none), and, only if that is
+/// refused with EACCES, again with all of them (a home reached through a group-only
+/// directory). Either way the user's identity is in force only for the read.
+pub fn read_users_file(
+    account: &Account,
+    path: &Path,
+    max_size: usize,
+) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    let read_with = |groups| {
+        let identity = UserIdentity::assume_with(account, groups)?;
+        let read = read_private_file(path, account.uid, max_size);
+        let switched = identity.saved.is_some();
+        drop(identity);
+        Ok::<_, ReadError>((read, switched))
+    };
+    match read_with(Groups::PrimaryOnly)? {
+        (Err(ReadError::Io(Errno::EACCES)), true) => read_with(Groups::All)?.0,
+        (read, _) => read,
+    }
+}
+
 impl Drop for UserIdentity {
     fn drop(&mut self) {
         if let Some(saved) = self.saved.take() {
@@ -193,7 +243,9 @@ impl Drop for UserIdentity {
             thread_creds::setfsgid(saved.fsgid);
             // Restoring as root cannot fail for lack of privilege; nothing else can be done
             // here if it did, and the module has already taken its decision.
-            let _ = thread_creds::setgroups(&saved.groups);
+            if let Some(groups) = saved.groups {
+                let _ = thread_creds::setgroups(&groups);
+            }
         }
     }
 }
@@ -228,6 +280,9 @@ mod thread_creds {
             // SAFETY: getgroups(0, NULL) only returns the number of groups.
             let n = unsafe { libc::syscall(nr::GETGROUPS, 0, std::ptr::null_mut::<libc::gid_t>()) };
             let n = usize::try_from(n).map_err(|_| Errno::last())?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
             let mut groups: Vec<libc::gid_t> = vec![0; n];
             // SAFETY: the buffer holds n writable gid_t; the kernel writes at most n.
             let got = unsafe { libc::syscall(nr::GETGROUPS, n, groups.as_mut_ptr()) };

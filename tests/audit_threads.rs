@@ -5,6 +5,9 @@
 //! that no thread ever runs with another user's groups and the process ends with exactly
 //! the credentials it started with.
 //!
+//! The second user's home lies in a directory only its supplementary group may enter, so its
+//! logins need the user's groups (the module first tries without them, then with them).
+//!
 //! Root only (it creates two users and two groups with useradd/groupadd, and removes them):
 //! `#[ignore]`d, run by scripts/test.sh with `--include-ignored` as root.
 
@@ -55,6 +58,34 @@ fn every_task() -> Vec<(String, String)> {
     out
 }
 
+fn check_start(t: usize, before: &str, mismatches: &Mutex<Vec<String>>) {
+    let now = this_thread();
+    if now != before {
+        mismatches
+            .lock()
+            .unwrap()
+            .push(format!("thread {t} at start: {now}"));
+    }
+}
+
+/// Sets the calling thread's supplementary groups only (the raw system call; glibc's
+/// setgroups would change every thread).
+fn set_thread_groups(groups: &[libc::gid_t]) {
+    // SAFETY: the kernel reads groups.len() gid_t from a live slice.
+    let rc = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    assert_eq!(rc, 0, "setgroups: {}", std::io::Error::last_os_error());
+}
+
+/// The calling thread's supplementary groups.
+fn thread_groups() -> Vec<libc::gid_t> {
+    let mut groups = vec![0; 65536];
+    // SAFETY: the buffer holds groups.len() writable gid_t.
+    let n = unsafe { libc::syscall(libc::SYS_getgroups, groups.len(), groups.as_mut_ptr()) };
+    assert!(n >= 0, "getgroups: {}", std::io::Error::last_os_error());
+    groups.truncate(n as usize);
+    groups
+}
+
 fn run(program: &str, args: &[&str]) {
     let out = Command::new(program)
         .args(args)
@@ -68,7 +99,8 @@ fn run(program: &str, args: &[&str]) {
 }
 
 /// Two users, each with a user group and a supplementary group of its own, homes under
-/// `homes` holding a HOTP `.otp`. Removed (users and groups) on drop.
+/// `homes` holding a HOTP `.otp`; the second one's under `homes/<its group>/`, mode 0750,
+/// group its supplementary group. Removed (users and groups) on drop.
 struct Accounts {
     users: Vec<String>,
     groups: Vec<String>,
@@ -91,7 +123,17 @@ impl Accounts {
             run("groupadd", &[&group]);
             a.groups.push(group.clone());
             let user = format!("potu{tag}{which}");
-            let home: PathBuf = homes.join(&user);
+            let parent = if which == "a" {
+                homes.to_path_buf()
+            } else {
+                let dir = homes.join(&group);
+                fs::create_dir(&dir).unwrap();
+                let gid = nix::unistd::Group::from_name(&group).unwrap().unwrap().gid;
+                nix::unistd::chown(&dir, None, Some(gid)).unwrap();
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o750)).unwrap();
+                dir
+            };
+            let home: PathBuf = parent.join(&user);
             run(
                 "useradd",
                 &[
@@ -188,10 +230,20 @@ fn threads_of_one_host_keep_their_own_credentials() {
             s.spawn(move || {
                 let u = t % accounts.users.len();
                 let user = &accounts.users[u];
+                check_start(t, before, mismatches);
+                // Half the threads have supplementary groups of their own (as a host started
+                // from a login shell has root's), which the module must give back.
+                let inherited = thread_groups();
+                let own = if t >= THREADS / 2 {
+                    set_thread_groups(&[0, 65534]);
+                    this_thread()
+                } else {
+                    before.clone()
+                };
                 let mut seen = 0;
                 let mut check = |when: &str| {
                     let now = this_thread();
-                    if &now != before && seen < 3 {
+                    if now != own && seen < 3 {
                         seen += 1;
                         mismatches
                             .lock()
@@ -199,7 +251,6 @@ fn threads_of_one_host_keep_their_own_credentials() {
                             .push(format!("thread {t} ({user}) {when}: {now}"));
                     }
                 };
-                check("at start");
                 for n in 0..LOGINS_PER_THREAD {
                     let rc = {
                         let mut counter = counters[u].lock().unwrap();
@@ -218,6 +269,8 @@ fn threads_of_one_host_keep_their_own_credentials() {
                     check(&format!("after login {n}"));
                 }
                 check("at end");
+                // A joined thread's task can linger in /proc for a moment: leave it as it came.
+                set_thread_groups(&inherited);
             });
         }
     });
