@@ -19,6 +19,9 @@
 //!         --dir DIR (scratch directory, default $TMPDIR or /var/tmp; it holds the state)
 //!         --tmpfs (root: a private tmpfs over the scratch directory, to leave the disk out)
 //!         --compare PATH (a second pam_otp.so build, measured as pam_otp-B beside the first)
+//!         --home (root; latency and once only: each module reads a per-user file in the
+//!                 home of a user created for the run, as that user: pam_otp `secret=%h/.otp`,
+//!                 pam_oath `usersfile=${HOME}/…`, pam_google_authenticator `secret=${HOME}/…`)
 //! ```
 //!
 //! Output is Markdown, so that scripts/bench.sh can write it into BENCHMARKS.md as it is.
@@ -143,6 +146,66 @@ struct Target {
     counters: Vec<PathBuf>,
 }
 
+/// `--home`: the user whose home holds each module's per-user file. Created (useradd) by the
+/// parent process for the run, with its home in the scratch directory, and removed at the end.
+#[derive(Clone, Debug)]
+struct Home {
+    user: String,
+    dir: PathBuf,
+    uid: u32,
+    gid: u32,
+}
+
+impl Home {
+    fn lookup(user: &str, dir: PathBuf) -> Home {
+        let name = CString::new(user).unwrap();
+        // SAFETY: getpwnam returns a pointer to static storage or NULL; copied at once.
+        let (uid, gid) = unsafe {
+            let pw = libc::getpwnam(name.as_ptr());
+            assert!(!pw.is_null(), "no passwd entry for {user}");
+            ((*pw).pw_uid, (*pw).pw_gid)
+        };
+        Home {
+            user: user.to_string(),
+            dir,
+            uid,
+            gid,
+        }
+    }
+
+    /// Creates the user and its home (mode 0700) under `scratch`, which it must be able to
+    /// traverse.
+    fn create(scratch: &Path) -> Home {
+        let user = format!("pambench{}", std::process::id());
+        let dir = scratch.join("home");
+        let status = Command::new("useradd")
+            .args(["-M", "-U", "-s", "/usr/sbin/nologin", "-d"])
+            .arg(&dir)
+            .arg(&user)
+            .status()
+            .expect("run useradd");
+        assert!(status.success(), "useradd {user} failed");
+        let home = Home::lookup(&user, dir);
+        fs::set_permissions(scratch, fs::Permissions::from_mode(0o711)).unwrap();
+        private_dir(&home.dir);
+        home.give(&home.dir);
+        home
+    }
+
+    fn give(&self, path: &Path) {
+        std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid)).unwrap();
+    }
+}
+
+/// Removes the `--home` user when the run ends, also when it fails.
+struct RemoveUser(String);
+
+impl Drop for RemoveUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).status();
+    }
+}
+
 fn write_private(path: &Path, text: &str) {
     let _ = fs::remove_file(path);
     let mut f = fs::OpenOptions::new()
@@ -220,23 +283,44 @@ impl Target {
 
     /// Sets up `module` for `users` under `dir`. `extra`: more pam_otp arguments.
     fn create(module: &Module, dir: &Path, users: &[String], extra: &str) -> Target {
+        Target::create_in(module, dir, users, extra, None)
+    }
+
+    /// As `create`; with `home`, for its user alone, each module's file in that home.
+    fn create_in(
+        module: &Module,
+        dir: &Path,
+        users: &[String],
+        extra: &str,
+        home: Option<&Home>,
+    ) -> Target {
         let t = Target::at(module, dir, users);
         let dir = private_dir(dir);
         private_dir(&t.confdir);
         let secrets = private_dir(&dir.join("secrets"));
         let so = module.path.display();
-        let line = match module.kind {
-            Kind::Permit => format!("auth required {so}"),
-            Kind::Otp => format!(
+        let line = match (module.kind, home) {
+            (Kind::Permit, _) => format!("auth required {so}"),
+            (Kind::Otp, Some(_)) => format!(
+                "auth required {so} secret=%h/.otp state_dir={} {extra}",
+                dir.join("state").display()
+            ),
+            (Kind::Oath, Some(_)) => {
+                format!("auth required {so} usersfile=${{HOME}}/.pam_oath_usersfile window=20")
+            }
+            (Kind::Google, Some(_)) => {
+                format!("auth required {so} secret=${{HOME}}/.google_authenticator")
+            }
+            (Kind::Otp, None) => format!(
                 "auth required {so} secret={}/%u state_dir={} {extra}",
                 secrets.display(),
                 dir.join("state").display()
             ),
-            Kind::Oath => format!(
+            (Kind::Oath, None) => format!(
                 "auth required {so} usersfile={} window=20",
                 secrets.join("users.oath").display()
             ),
-            Kind::Google => format!(
+            (Kind::Google, None) => format!(
                 "auth required {so} secret={}/${{USER}} user={}",
                 secrets.display(),
                 me()
@@ -250,6 +334,11 @@ impl Target {
             format!("auth required {}\n", deny.display()),
         )
         .unwrap();
+        // Where each module's per-user file goes: the admin store, or the user's home.
+        let file = |user: &str, home_name: &str| match home {
+            Some(h) => h.dir.join(home_name),
+            None => secrets.join(user),
+        };
         let mut oath = String::new();
         for (user, counter) in users.iter().zip(&t.counters) {
             // The first fresh counter of each module's own HOTP convention.
@@ -257,7 +346,7 @@ impl Target {
                 Kind::Permit => 0,
                 Kind::Otp => {
                     write_private(
-                        &secrets.join(user),
+                        &file(user, ".otp"),
                         &format!("type = hotp\nsecret = {}\n", base32(KEY)),
                     );
                     0
@@ -268,7 +357,7 @@ impl Target {
                 }
                 Kind::Google => {
                     write_private(
-                        &secrets.join(user),
+                        &file(user, ".google_authenticator"),
                         &format!("{}\n\" HOTP_COUNTER 1\n", base32(KEY)),
                     );
                     1
@@ -277,7 +366,17 @@ impl Target {
             fs::write(counter, first.to_ne_bytes()).unwrap();
         }
         if module.kind == Kind::Oath {
-            write_private(&secrets.join("users.oath"), &oath);
+            match home {
+                Some(h) => write_private(&h.dir.join(".pam_oath_usersfile"), &oath),
+                None => write_private(&secrets.join("users.oath"), &oath),
+            }
+        }
+        if let Some(h) = home {
+            for name in [".otp", ".google_authenticator", ".pam_oath_usersfile"] {
+                if h.dir.join(name).exists() {
+                    h.give(&h.dir.join(name));
+                }
+            }
         }
         t
     }
@@ -369,6 +468,15 @@ struct Options {
     only: Vec<String>,
     /// A second build of pam_otp.so, measured as "pam_otp-B" beside the first (A/B).
     compare: Option<PathBuf>,
+    /// `--home`: per-user files in this user's home.
+    home: Option<Home>,
+}
+
+impl Options {
+    /// The user every latency/once login is for.
+    fn login_user(&self) -> String {
+        self.home.as_ref().map_or_else(me, |h| h.user.clone())
+    }
 }
 
 fn find_system_module(name: &str) -> Option<PathBuf> {
@@ -444,7 +552,7 @@ const BLOCK: usize = 50;
 /// growth, a leak) from being charged to the next module.
 fn latency(opts: &Options) {
     let mods = modules(opts);
-    let user = vec![me()];
+    let user = vec![opts.login_user()];
     let rounds = opts.logins.div_ceil(BLOCK);
     println!("### Latency: one login per PAM transaction\n");
     println!(
@@ -455,11 +563,12 @@ fn latency(opts: &Options) {
     let mut results: Vec<(&str, Vec<(String, Series)>)> = Vec::new();
     for path in ["success", "wrong"] {
         for m in &mods {
-            Target::create(
+            Target::create_in(
                 m,
                 &opts.dir.join(format!("latency-{path}-{}", m.name)),
                 &user,
                 "",
+                opts.home.as_ref(),
             );
         }
         let mut series: Vec<Series> = mods.iter().map(|_| Series { samples: vec![] }).collect();
@@ -578,7 +687,7 @@ fn block(opts: &Options, which: &str, path: &str, count: usize) {
     let t = Target::at(
         &m,
         &opts.dir.join(format!("latency-{path}-{}", m.name)),
-        &[me()],
+        &[opts.login_user()],
     );
     let counter = SharedCounter::open(&t.counters[0]);
     let wrong = wrong_code();
@@ -861,7 +970,13 @@ fn leak_one(opts: &Options, which: &str) {
 /// COUNT success-path logins of one module, nothing else (for `strace -c`).
 fn once(opts: &Options, which: &str, count: usize) {
     let m = module_named(opts, which);
-    let t = Target::create(&m, &opts.dir.join(format!("once-{}", m.name)), &[me()], "");
+    let t = Target::create_in(
+        &m,
+        &opts.dir.join(format!("once-{}", m.name)),
+        &[opts.login_user()],
+        "",
+        opts.home.as_ref(),
+    );
     let counter = SharedCounter::open(&t.counters[0]);
     for _ in 0..count {
         let answer = if m.kind == Kind::Permit {
@@ -1064,6 +1179,9 @@ impl Options {
         if let Some(b) = &self.compare {
             args.extend(["--compare".into(), b.display().to_string()]);
         }
+        if let Some(h) = &self.home {
+            args.extend(["--home-user".into(), h.user.clone()]);
+        }
         args
     }
 }
@@ -1083,9 +1201,12 @@ fn main() {
         per_proc: 500,
         only: Vec::new(),
         compare: None,
+        home: None,
     };
     let mut exact_dir = false;
     let mut tmpfs = false;
+    let mut home = false;
+    let mut home_user = None;
     let mut positional = Vec::new();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -1099,6 +1220,8 @@ fn main() {
             }
             "--logins" => opts.logins = value().parse().unwrap(),
             "--tmpfs" => tmpfs = true,
+            "--home" => home = true,
+            "--home-user" => home_user = Some(value()),
             "--compare" => opts.compare = Some(fs::canonicalize(value()).expect("--compare path")),
             "--logins-per-proc" => opts.per_proc = value().parse().unwrap(),
             "--only" => opts.only = value().split(',').map(str::to_string).collect(),
@@ -1109,6 +1232,9 @@ fn main() {
         }
     }
     let command = positional.first().cloned().unwrap_or_default();
+    if let Some(user) = &home_user {
+        opts.home = Some(Home::lookup(user, opts.dir.join("home")));
+    }
     // Child processes of this program work in their parent's directory.
     match command.as_str() {
         "block" => {
@@ -1126,6 +1252,16 @@ fn main() {
     opts.dir = opts.dir.join(format!("pam-bench.{}", std::process::id()));
     private_dir(&opts.dir);
     let sink = private_dev_log(&opts.dir, tmpfs);
+    if home {
+        assert!(
+            matches!(command.as_str(), "latency" | "once"),
+            "--home is for latency and once"
+        );
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(unsafe { libc::geteuid() }, 0, "--home needs root (useradd)");
+        opts.home = Some(Home::create(&opts.dir));
+    }
+    let remove_user = opts.home.as_ref().map(|h| RemoveUser(h.user.clone()));
     let started = Instant::now();
     match command.as_str() {
         "latency" => {
@@ -1165,6 +1301,7 @@ fn main() {
         ),
         None => eprintln!("({:.1} s)", started.elapsed().as_secs_f64()),
     }
+    drop(remove_user);
     if tmpfs {
         // The tmpfs goes with this process's mount namespace; the directory under it stays.
         let dir = CString::new(opts.dir.as_os_str().as_encoded_bytes()).unwrap();
