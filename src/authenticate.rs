@@ -223,6 +223,7 @@ impl Attempt<'_> {
         };
         let bytes = bytes.map_err(|e| match e {
             ReadError::NotFound => (Reason::NoSecret, format!("{shown}: no secret file")),
+            ReadError::NoDirectory => self.missing_directory(account, &shown),
             other => (Reason::BadSecretFile, format!("{shown}: {other}")),
         })?;
         let secret = SecretFile::parse(&bytes)
@@ -231,6 +232,36 @@ impl Attempt<'_> {
             .check_strength(self.config.min_secret_bits)
             .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
         Ok(secret)
+    }
+
+    /// The secret file's directory is missing. That means "not enrolled" only when the home
+    /// (or the store) is there: a home that is not mounted, or a store that is gone, would
+    /// otherwise make every enrolled user look unenrolled, and `nullok` would skip the code.
+    fn missing_directory(&self, account: &Account, shown: &str) -> (Reason, String) {
+        let base = self.config.secret_base(account);
+        let base_shown = args::sanitize(&base.to_string_lossy());
+        let what = if self.config.secret_is_users() {
+            "the home directory"
+        } else {
+            "the secret store"
+        };
+        match fsafe::directory_exists(&base) {
+            Ok(true) => (
+                Reason::NoSecret,
+                format!("{shown}: no secret file (its directory does not exist)"),
+            ),
+            Ok(false) => (
+                Reason::BadSecretFile,
+                format!(
+                    "{shown}: {what} {base_shown} does not exist (not mounted?); \
+                     refusing, even with nullok"
+                ),
+            ),
+            Err(e) => (
+                Reason::BadSecretFile,
+                format!("{shown}: {what} {base_shown}: {e}; refusing, even with nullok"),
+            ),
+        }
     }
 
     /// The code from PAM_AUTHTOK or the conversation; `None` (logged) when there is none.

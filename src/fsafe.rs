@@ -21,8 +21,11 @@ use crate::userdb::{self, Account};
 /// Why a file was not read. `Unsafe` reasons are short phrases fit for a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadError {
-    /// The file (or its directory) does not exist.
+    /// The file does not exist (its directory does).
     NotFound,
+    /// The directory that should hold the file does not exist, or a component of its path
+    /// is not a directory.
+    NoDirectory,
     /// The file exists but fails a safety check.
     Unsafe(&'static str),
     /// The operating system refused (permission denied, I/O error, ...).
@@ -33,6 +36,7 @@ impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReadError::NotFound => write!(f, "file not found"),
+            ReadError::NoDirectory => write!(f, "its directory does not exist"),
             ReadError::Unsafe(why) => write!(f, "{why}"),
             ReadError::Io(errno) => write!(f, "{}", errno.desc()),
         }
@@ -107,7 +111,7 @@ pub fn open_parent(path: &Path) -> Result<(OwnedFd, &Path), ReadError> {
     };
     let parent = path.parent().unwrap_or(Path::new("/"));
     let dir = nix::fcntl::open(parent, DIR_FLAGS, Mode::empty()).map_err(|e| match e {
-        Errno::ENOENT | Errno::ENOTDIR => ReadError::NotFound,
+        Errno::ENOENT | Errno::ENOTDIR => ReadError::NoDirectory,
         other => ReadError::Io(other),
     })?;
     Ok((dir, name))
@@ -129,6 +133,16 @@ pub fn check_parent(dir: &OwnedFd, owner: u32) -> Result<(), ReadError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `path` is an existing directory (symbolic links followed). `Ok(false)` when it or
+/// a component of its path is missing or not a directory.
+pub fn directory_exists(path: &Path) -> Result<bool, ReadError> {
+    match nix::sys::stat::stat(path) {
+        Ok(meta) => Ok(meta.st_mode & libc::S_IFMT == libc::S_IFDIR),
+        Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
+        Err(e) => Err(ReadError::Io(e)),
+    }
 }
 
 fn io_errno(e: std::io::Error) -> ReadError {
@@ -413,6 +427,17 @@ mod tests {
             read_private_file(&d.0.join("missing"), me(), 100),
             Err(ReadError::NotFound)
         );
+        assert_eq!(
+            read_private_file(&d.0.join("missing/otp"), me(), 100),
+            Err(ReadError::NoDirectory)
+        );
+        assert_eq!(
+            read_private_file(&good.join("otp"), me(), 100),
+            Err(ReadError::NoDirectory)
+        );
+        assert_eq!(directory_exists(&d.0), Ok(true));
+        assert_eq!(directory_exists(&good), Ok(false));
+        assert_eq!(directory_exists(&d.0.join("missing/deeper")), Ok(false));
         assert_eq!(
             read_private_file(Path::new("relative/otp"), me(), 100),
             Err(ReadError::Unsafe("path is not absolute"))

@@ -77,7 +77,7 @@ fn io_std(op: &'static str) -> impl Fn(std::io::Error) -> WriteError {
 
 fn from_read(e: ReadError) -> WriteError {
     match e {
-        ReadError::NotFound => WriteError::NoDirectory,
+        ReadError::NotFound | ReadError::NoDirectory => WriteError::NoDirectory,
         ReadError::Unsafe(why) => WriteError::Unsafe(why),
         ReadError::Io(errno) => WriteError::Io {
             op: "open the directory",
@@ -139,10 +139,7 @@ pub fn write_private_file(
 /// Renames the file at `path` to its [`backup_path`] (replacing an older backup), so that it
 /// is no longer used; `Ok(None)` if there was no file.
 pub fn retire(path: &Path, owner: u32) -> Result<Option<PathBuf>, WriteError> {
-    let (dir, name) = fsafe::open_parent(path).map_err(|e| match e {
-        ReadError::NotFound => WriteError::NoDirectory,
-        other => from_read(other),
-    })?;
+    let (dir, name) = fsafe::open_parent(path).map_err(from_read)?;
     fsafe::check_parent(&dir, owner).map_err(from_read)?;
     let name = name
         .to_str()

@@ -192,6 +192,34 @@ fn nullok_skips_users_without_a_secret_without_asking() {
 }
 
 #[test]
+fn nullok_refuses_when_the_store_itself_is_missing() {
+    let s = Setup::new();
+    let run = |host: &mut FakeHost, secret: String| {
+        let args = [
+            secret,
+            format!("state_dir={}/state", s.dir.0.display()),
+            "nullok".to_string(),
+        ];
+        authenticate(
+            host,
+            args.iter().map(|a| a.as_bytes()),
+            UNIX_EPOCH + Duration::from_secs(NOW),
+        )
+    };
+    let mut host = FakeHost::new(&s.user).answering(b"123456");
+    let gone = format!("secret={}/gone/%u.otp", s.dir.0.display());
+    assert_eq!(run(&mut host, gone), Verdict::Deny(Reason::BadSecretFile));
+    assert_eq!(host.prompts.len(), 1);
+    assert!(host
+        .outcome_line()
+        .contains("does not exist (not mounted?)"));
+    // A missing per-user directory inside an existing store: not enrolled.
+    let mut host = FakeHost::new(&s.user);
+    let per_user = format!("secret={}/%u/otp", s.dir.0.display());
+    assert_eq!(run(&mut host, per_user), Verdict::Ignore);
+}
+
+#[test]
 fn without_nullok_missing_secret_and_unknown_users_are_asked_then_denied() {
     let s = Setup::new();
     let mut host = FakeHost::new(&s.user).answering(b"123456");
