@@ -184,7 +184,10 @@ fn read_existing(dir: &OwnedFd, name: &str) -> Result<Zeroizing<Vec<u8>>, WriteE
     if !meta.file_type().is_file() {
         return Err(WriteError::Unsafe("exists and is not a regular file"));
     }
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Sized from the start (one byte more, for the end-of-file check), so that no growing
+    // copy of the old secret is left behind in freed memory.
+    let size = usize::try_from(meta.len()).unwrap_or(MAX_BACKUP_SIZE);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(size.min(MAX_BACKUP_SIZE) + 1));
     file.take(MAX_BACKUP_SIZE as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(io_std("read the existing file"))?;
