@@ -202,8 +202,9 @@ impl UserIdentity {
         };
         let saved_groups = thread_creds::getgroups().map_err(ReadError::Io)?;
         // setgroups changes nothing when it fails; once it succeeds, the guard's Drop restores
-        // the groups and the previous file-system ids that setfs[ug]id return. A host with no
-        // supplementary groups (sshd and sudo usually have none) keeps them as they are.
+        // the groups and the previous file-system ids that setfs[ug]id return. A host thread
+        // with no supplementary groups, when none are wanted (sshd started by systemd has
+        // none), is left as it is: no setgroups either way.
         let saved_groups = if saved_groups.is_empty() && user_groups.is_empty() {
             None
         } else {
