@@ -6,7 +6,7 @@ use std::time::Instant;
 use pam_otp_testkit::pam_ffi::PAM_SUCCESS;
 
 use crate::codes::{hotp, wrong_code};
-use crate::setup::{me, Kind, Module, SharedCounter, Target};
+use crate::setup::{Kind, Module, SharedCounter, Target};
 use crate::stats::{percentile, still_loaded, Series};
 use crate::{modules, Options};
 
@@ -22,7 +22,7 @@ pub(crate) const BLOCK: usize = 50;
 /// growth, a leak) from being charged to the next module.
 pub(crate) fn latency(opts: &Options) {
     let mods = modules(opts);
-    let user = vec![me()];
+    let user = vec![opts.login_user()];
     let rounds = opts.logins.div_ceil(BLOCK);
     println!("### Latency: one login per PAM transaction\n");
     println!(
@@ -33,11 +33,12 @@ pub(crate) fn latency(opts: &Options) {
     let mut results: Vec<(&str, Vec<(String, Series)>)> = Vec::new();
     for path in ["success", "wrong"] {
         for m in &mods {
-            Target::create(
+            Target::create_in(
                 m,
                 &opts.dir.join(format!("latency-{path}-{}", m.name)),
                 &user,
                 "",
+                opts.home.as_ref(),
             );
         }
         let mut series: Vec<Series> = mods.iter().map(|_| Series { samples: vec![] }).collect();
@@ -156,7 +157,7 @@ pub(crate) fn block(opts: &Options, which: &str, path: &str, count: usize) {
     let t = Target::at(
         &m,
         &opts.dir.join(format!("latency-{path}-{}", m.name)),
-        &[me()],
+        &[opts.login_user()],
     );
     let counter = SharedCounter::open(&t.counters[0]);
     let wrong = wrong_code();

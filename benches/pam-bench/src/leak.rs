@@ -98,7 +98,13 @@ pub(crate) fn leak_one(opts: &Options, which: &str) {
 /// COUNT success-path logins of one module, nothing else (for `strace -c`).
 pub(crate) fn once(opts: &Options, which: &str, count: usize) {
     let m = module_named(opts, which);
-    let t = Target::create(&m, &opts.dir.join(format!("once-{}", m.name)), &[me()], "");
+    let t = Target::create_in(
+        &m,
+        &opts.dir.join(format!("once-{}", m.name)),
+        &[opts.login_user()],
+        "",
+        opts.home.as_ref(),
+    );
     let counter = SharedCounter::open(&t.counters[0]);
     for _ in 0..count {
         let answer = if m.kind == Kind::Permit {

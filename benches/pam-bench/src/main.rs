@@ -19,6 +19,9 @@
 //!         --dir DIR (scratch directory, default $TMPDIR or /var/tmp; it holds the state)
 //!         --tmpfs (root: a private tmpfs over the scratch directory, to leave the disk out)
 //!         --compare PATH (a second pam_otp.so build, measured as pam_otp-B beside the first)
+//!         --home (root; latency and once only: each module reads a per-user file in the
+//!                 home of a user created for the run, as that user: pam_otp `secret=%h/.otp`,
+//!                 pam_oath `usersfile=${HOME}/…`, pam_google_authenticator `secret=${HOME}/…`)
 //! ```
 //!
 //! Output is Markdown, so that scripts/bench.sh can write it into BENCHMARKS.md as it is.
@@ -55,7 +58,7 @@ use disk::disk;
 use latency::{block, latency};
 use leak::{leak, leak_one, once};
 use parallel::{parallel, worker};
-use setup::{private_dir, Kind, Module};
+use setup::{me, private_dir, Home, Kind, Module, RemoveUser};
 
 /// One whole PAM transaction through the test kit (pam_start_confdir, pam_authenticate with
 /// the answer typed at every prompt, pam_end), as sshd and sudo run it; pam_authenticate's result.
@@ -74,6 +77,15 @@ pub(crate) struct Options {
     pub(crate) only: Vec<String>,
     /// A second build of pam_otp.so, measured as "pam_otp-B" beside the first (A/B).
     pub(crate) compare: Option<PathBuf>,
+    /// `--home`: per-user files in this user's home.
+    pub(crate) home: Option<Home>,
+}
+
+impl Options {
+    /// The user every latency/once login is for.
+    pub(crate) fn login_user(&self) -> String {
+        self.home.as_ref().map_or_else(me, |h| h.user.clone())
+    }
 }
 
 pub(crate) fn find_system_module(name: &str) -> Option<PathBuf> {
@@ -151,6 +163,9 @@ impl Options {
         if let Some(b) = &self.compare {
             args.extend(["--compare".into(), b.display().to_string()]);
         }
+        if let Some(h) = &self.home {
+            args.extend(["--home-user".into(), h.user.clone()]);
+        }
         args
     }
 }
@@ -170,9 +185,12 @@ fn main() {
         per_proc: 500,
         only: Vec::new(),
         compare: None,
+        home: None,
     };
     let mut exact_dir = false;
     let mut tmpfs = false;
+    let mut home = false;
+    let mut home_user = None;
     let mut positional = Vec::new();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -186,6 +204,8 @@ fn main() {
             }
             "--logins" => opts.logins = value().parse().unwrap(),
             "--tmpfs" => tmpfs = true,
+            "--home" => home = true,
+            "--home-user" => home_user = Some(value()),
             "--compare" => opts.compare = Some(fs::canonicalize(value()).expect("--compare path")),
             "--logins-per-proc" => opts.per_proc = value().parse().unwrap(),
             "--only" => opts.only = value().split(',').map(str::to_string).collect(),
@@ -196,6 +216,9 @@ fn main() {
         }
     }
     let command = positional.first().cloned().unwrap_or_default();
+    if let Some(user) = &home_user {
+        opts.home = Some(Home::lookup(user, opts.dir.join("home")));
+    }
     // Child processes of this program work in their parent's directory.
     match command.as_str() {
         "block" => {
@@ -213,6 +236,16 @@ fn main() {
     opts.dir = opts.dir.join(format!("pam-bench.{}", std::process::id()));
     private_dir(&opts.dir);
     let sink = private_dev_log(&opts.dir, tmpfs);
+    if home {
+        assert!(
+            matches!(command.as_str(), "latency" | "once"),
+            "--home is for latency and once"
+        );
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(unsafe { libc::geteuid() }, 0, "--home needs root (useradd)");
+        opts.home = Some(Home::create(&opts.dir));
+    }
+    let remove_user = opts.home.as_ref().map(|h| RemoveUser(h.user.clone()));
     let started = Instant::now();
     match command.as_str() {
         "latency" => {
@@ -252,6 +285,7 @@ fn main() {
         ),
         None => eprintln!("({:.1} s)", started.elapsed().as_secs_f64()),
     }
+    drop(remove_user);
     if tmpfs {
         // The tmpfs goes with this process's mount namespace; the directory under it stays.
         let dir = CString::new(opts.dir.as_os_str().as_encoded_bytes()).unwrap();

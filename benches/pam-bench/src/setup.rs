@@ -1,9 +1,10 @@
 //! The modules measured and their set-up: service files, secrets, state, accounts.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, CString};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codes::{base32, hex, KEY};
@@ -33,6 +34,66 @@ pub(crate) struct Target {
     /// Per user: name, and the next fresh counter (shared memory, for parallel workers).
     pub(crate) users: Vec<String>,
     pub(crate) counters: Vec<PathBuf>,
+}
+
+/// `--home`: the user whose home holds each module's per-user file. Created (useradd) by the
+/// parent process for the run, with its home in the scratch directory, and removed at the end.
+#[derive(Clone, Debug)]
+pub(crate) struct Home {
+    pub(crate) user: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
+impl Home {
+    pub(crate) fn lookup(user: &str, dir: PathBuf) -> Home {
+        let name = CString::new(user).unwrap();
+        // SAFETY: getpwnam returns a pointer to static storage or NULL; copied at once.
+        let (uid, gid) = unsafe {
+            let pw = libc::getpwnam(name.as_ptr());
+            assert!(!pw.is_null(), "no passwd entry for {user}");
+            ((*pw).pw_uid, (*pw).pw_gid)
+        };
+        Home {
+            user: user.to_string(),
+            dir,
+            uid,
+            gid,
+        }
+    }
+
+    /// Creates the user and its home (mode 0700) under `scratch`, which it must be able to
+    /// traverse.
+    pub(crate) fn create(scratch: &Path) -> Home {
+        let user = format!("pambench{}", std::process::id());
+        let dir = scratch.join("home");
+        let status = Command::new("useradd")
+            .args(["-M", "-U", "-s", "/usr/sbin/nologin", "-d"])
+            .arg(&dir)
+            .arg(&user)
+            .status()
+            .expect("run useradd");
+        assert!(status.success(), "useradd {user} failed");
+        let home = Home::lookup(&user, dir);
+        fs::set_permissions(scratch, fs::Permissions::from_mode(0o711)).unwrap();
+        private_dir(&home.dir);
+        home.give(&home.dir);
+        home
+    }
+
+    pub(crate) fn give(&self, path: &Path) {
+        std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid)).unwrap();
+    }
+}
+
+/// Removes the `--home` user when the run ends, also when it fails.
+pub(crate) struct RemoveUser(pub(crate) String);
+
+impl Drop for RemoveUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).status();
+    }
 }
 
 pub(crate) fn write_private(path: &Path, text: &str) {
@@ -98,23 +159,44 @@ impl Target {
 
     /// Sets up `module` for `users` under `dir`. `extra`: more pam_otp arguments.
     pub(crate) fn create(module: &Module, dir: &Path, users: &[String], extra: &str) -> Target {
+        Target::create_in(module, dir, users, extra, None)
+    }
+
+    /// As `create`; with `home`, for its user alone, each module's file in that home.
+    pub(crate) fn create_in(
+        module: &Module,
+        dir: &Path,
+        users: &[String],
+        extra: &str,
+        home: Option<&Home>,
+    ) -> Target {
         let t = Target::at(module, dir, users);
         let dir = private_dir(dir);
         private_dir(&t.confdir);
         let secrets = private_dir(&dir.join("secrets"));
         let so = module.path.display();
-        let line = match module.kind {
-            Kind::Permit => format!("auth required {so}"),
-            Kind::Otp => format!(
+        let line = match (module.kind, home) {
+            (Kind::Permit, _) => format!("auth required {so}"),
+            (Kind::Otp, Some(_)) => format!(
+                "auth required {so} secret=%h/.otp state_dir={} {extra}",
+                dir.join("state").display()
+            ),
+            (Kind::Oath, Some(_)) => {
+                format!("auth required {so} usersfile=${{HOME}}/.pam_oath_usersfile window=20")
+            }
+            (Kind::Google, Some(_)) => {
+                format!("auth required {so} secret=${{HOME}}/.google_authenticator")
+            }
+            (Kind::Otp, None) => format!(
                 "auth required {so} secret={}/%u state_dir={} {extra}",
                 secrets.display(),
                 dir.join("state").display()
             ),
-            Kind::Oath => format!(
+            (Kind::Oath, None) => format!(
                 "auth required {so} usersfile={} window=20",
                 secrets.join("users.oath").display()
             ),
-            Kind::Google => format!(
+            (Kind::Google, None) => format!(
                 "auth required {so} secret={}/${{USER}} user={}",
                 secrets.display(),
                 me()
@@ -128,6 +210,11 @@ impl Target {
             format!("auth required {}\n", deny.display()),
         )
         .unwrap();
+        // Where each module's per-user file goes: the admin store, or the user's home.
+        let file = |user: &str, home_name: &str| match home {
+            Some(h) => h.dir.join(home_name),
+            None => secrets.join(user),
+        };
         let mut oath = String::new();
         for (user, counter) in users.iter().zip(&t.counters) {
             // The first fresh counter of each module's own HOTP convention.
@@ -135,7 +222,7 @@ impl Target {
                 Kind::Permit => 0,
                 Kind::Otp => {
                     write_private(
-                        &secrets.join(user),
+                        &file(user, ".otp"),
                         &format!("type = hotp\nsecret = {}\n", base32(KEY)),
                     );
                     0
@@ -146,7 +233,7 @@ impl Target {
                 }
                 Kind::Google => {
                     write_private(
-                        &secrets.join(user),
+                        &file(user, ".google_authenticator"),
                         &format!("{}\n\" HOTP_COUNTER 1\n", base32(KEY)),
                     );
                     1
@@ -155,7 +242,17 @@ impl Target {
             fs::write(counter, first.to_ne_bytes()).unwrap();
         }
         if module.kind == Kind::Oath {
-            write_private(&secrets.join("users.oath"), &oath);
+            match home {
+                Some(h) => write_private(&h.dir.join(".pam_oath_usersfile"), &oath),
+                None => write_private(&secrets.join("users.oath"), &oath),
+            }
+        }
+        if let Some(h) = home {
+            for name in [".otp", ".google_authenticator", ".pam_oath_usersfile"] {
+                if h.dir.join(name).exists() {
+                    h.give(&h.dir.join(name));
+                }
+            }
         }
         t
     }

@@ -31,7 +31,9 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     drop(identity);
     let bytes = match bytes {
         Ok(b) => b,
-        Err(ReadError::NotFound) => fail!("{shown} does not exist; nothing to import."),
+        Err(ReadError::NotFound | ReadError::NoDirectory) => {
+            fail!("{shown} does not exist; nothing to import.")
+        }
         Err(ReadError::Unsafe(why)) => fail!(
             "{shown} {why}; it must be a private file of {} (chmod 600).",
             target.account.name

@@ -11,7 +11,8 @@ pub fn ask(prompt: &str) -> Result<Option<Zeroizing<String>>> {
     use std::io::Write;
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
-    let mut line = Zeroizing::new(String::new());
+    // Room for any answer from the start: a growing buffer would leave copies behind.
+    let mut line = Zeroizing::new(String::with_capacity(1024));
     match std::io::stdin().lock().read_line(&mut line) {
         Ok(0) => Ok(None),
         Ok(_) => {

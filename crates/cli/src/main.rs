@@ -14,6 +14,8 @@ mod clock;
 mod describe;
 mod enroll;
 mod error;
+#[cfg(test)]
+mod freed_memory_tests;
 mod google_authenticator;
 mod import;
 mod input;

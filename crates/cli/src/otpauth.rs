@@ -46,17 +46,21 @@ pub fn uri(secret: &SecretFile, issuer: &str, account: &str) -> Zeroizing<String
         Kind::Totp { period } => ("totp", format!("period={period}")),
         Kind::Hotp { counter } => ("hotp", format!("counter={counter}")),
     };
-    let mut out = Zeroizing::new(String::with_capacity(200));
+    let (issuer, account) = (percent_encode(issuer), percent_encode(account));
+    let secret_b32 = encode_base32(&secret.key);
+    // Large enough from the start: a buffer that grows leaves copies of the key behind.
+    let capacity = 128 + 2 * issuer.len() + account.len() + secret_b32.len();
+    let mut out = Zeroizing::new(String::with_capacity(capacity));
     out.push_str("otpauth://");
     out.push_str(kind);
     out.push('/');
-    out.push_str(&percent_encode(issuer));
+    out.push_str(&issuer);
     out.push(':');
-    out.push_str(&percent_encode(account));
+    out.push_str(&account);
     out.push_str("?secret=");
-    out.push_str(&encode_base32(&secret.key));
+    out.push_str(&secret_b32);
     out.push_str("&issuer=");
-    out.push_str(&percent_encode(issuer));
+    out.push_str(&issuer);
     out.push_str("&algorithm=");
     out.push_str(&secret.algorithm.name().to_ascii_uppercase());
     out.push_str(&format!("&digits={}&{moving}", secret.digits));

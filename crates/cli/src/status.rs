@@ -30,7 +30,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(NOT_ENROLLED));
         }
         Err(e) => {
-            println!("Enrolled:        the file exists but is not usable");
+            println!("Enrolled:        unknown: pam_otp refuses this user (see below)");
             return Err(e);
         }
     };

@@ -220,6 +220,32 @@ impl Config {
         self.secret.starts_with("%h")
     }
 
+    /// The directory that holds every user's secret file, or their directories: the user's
+    /// home for a `%h` template, else the deepest directory the template names before its
+    /// first user-dependent part (`/etc/pam_otp/users` for `/etc/pam_otp/users/%u`). When the
+    /// secret file's directory is missing, the user is "not enrolled" only if this one exists;
+    /// if it does not (a home or store that is not mounted), nobody can be told apart.
+    pub fn secret_base(&self, account: &Account) -> PathBuf {
+        if self.secret_is_users() {
+            return account.home.clone();
+        }
+        let mut fixed = String::new();
+        let mut chars = self.secret.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '%' {
+                if chars.peek() != Some(&'%') {
+                    break;
+                }
+                chars.next();
+            }
+            fixed.push(c);
+        }
+        match fixed.rfind('/') {
+            Some(0) | None => PathBuf::from("/"),
+            Some(i) => PathBuf::from(&fixed[..i]),
+        }
+    }
+
     /// The secret file's path for `account`. `None` if the expansion is not a safe path
     /// (a relative home directory, or a `..` component).
     pub fn secret_path(&self, account: &Account) -> Option<PathBuf> {
@@ -382,6 +408,27 @@ mod tests {
         // Not UTF-8: the name before `=` only, escaped.
         let e = parse([&b"x\xff=secret"[..]]).unwrap_err();
         assert_eq!(e.arg, r#""x\xff""#);
+    }
+
+    #[test]
+    fn the_secret_base_is_the_home_or_the_store() {
+        let base = |t: &str| p(&[t]).unwrap().secret_base(&account());
+        assert_eq!(
+            p(&[]).unwrap().secret_base(&account()),
+            PathBuf::from("/home/alice")
+        );
+        assert_eq!(base("secret=%h/.config/otp"), PathBuf::from("/home/alice"));
+        assert_eq!(
+            base("secret=/etc/pam_otp/users/%u"),
+            PathBuf::from("/etc/pam_otp/users")
+        );
+        assert_eq!(
+            base("secret=/etc/pam_otp/%u/otp"),
+            PathBuf::from("/etc/pam_otp")
+        );
+        assert_eq!(base("secret=/srv/otp-%U"), PathBuf::from("/srv"));
+        assert_eq!(base("secret=/%u"), PathBuf::from("/"));
+        assert_eq!(base("secret=/etc/100%%/%u"), PathBuf::from("/etc/100%"));
     }
 
     #[test]

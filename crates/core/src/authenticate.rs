@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
-use crate::fsafe::{self, ReadError, UserIdentity};
+use crate::fsafe::{self, ReadError};
 use crate::log_text;
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
 use crate::state::{State, MAX_SPENT};
@@ -276,16 +276,13 @@ impl Attempt<'_> {
         })?;
         let shown = log_text::escape(path.as_os_str().as_bytes());
         let bytes = if self.config.secret_is_users() {
-            let identity = UserIdentity::assume(account)
-                .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
-            let read = fsafe::read_private_file(&path, account.uid, MAX_FILE_SIZE);
-            drop(identity);
-            read
+            fsafe::read_users_file(account, &path, MAX_FILE_SIZE)
         } else {
             fsafe::read_private_file(&path, nix::unistd::geteuid().as_raw(), MAX_FILE_SIZE)
         };
         let bytes = bytes.map_err(|e| match e {
             ReadError::NotFound => (Reason::NoSecret, format!("{shown}: no secret file")),
+            ReadError::NoDirectory => self.missing_directory(account, &shown),
             other => (Reason::BadSecretFile, format!("{shown}: {other}")),
         })?;
         let secret = SecretFile::parse(&bytes)
@@ -294,6 +291,36 @@ impl Attempt<'_> {
             .check_strength(self.config.min_secret_bits)
             .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
         Ok(secret)
+    }
+
+    /// The secret file's directory is missing. That means "not enrolled" only when the home
+    /// (or the store) is there: a home that is not mounted, or a store that is gone, would
+    /// otherwise make every enrolled user look unenrolled, and `nullok` would skip the code.
+    fn missing_directory(&self, account: &Account, shown: &str) -> (Reason, String) {
+        let base = self.config.secret_base(account);
+        let base_shown = log_text::escape(base.as_os_str().as_encoded_bytes());
+        let what = if self.config.secret_is_users() {
+            "the home directory"
+        } else {
+            "the secret store"
+        };
+        match fsafe::directory_exists(&base) {
+            Ok(true) => (
+                Reason::NoSecret,
+                format!("{shown}: no secret file (its directory does not exist)"),
+            ),
+            Ok(false) => (
+                Reason::BadSecretFile,
+                format!(
+                    "{shown}: {what} {base_shown} does not exist (not mounted?); \
+                     refusing, even with nullok"
+                ),
+            ),
+            Err(e) => (
+                Reason::BadSecretFile,
+                format!("{shown}: {what} {base_shown}: {e}; refusing, even with nullok"),
+            ),
+        }
     }
 
     /// The code from PAM_AUTHTOK or the conversation; the (logged) reason when there is none.

@@ -14,7 +14,6 @@ use std::path::{Component, Path};
 use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::Mode;
-use nix::unistd::{Gid, Uid};
 use zeroize::Zeroizing;
 
 use crate::userdb::{self, Account};
@@ -22,8 +21,11 @@ use crate::userdb::{self, Account};
 /// Why a file was not read. `Unsafe` reasons are short phrases fit for a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadError {
-    /// The file (or its directory) does not exist.
+    /// The file does not exist (its directory does).
     NotFound,
+    /// The directory that should hold the file does not exist, or a component of its path
+    /// is not a directory.
+    NoDirectory,
     /// The file exists but fails a safety check.
     Unsafe(&'static str),
     /// The operating system refused (permission denied, I/O error, ...).
@@ -34,6 +36,7 @@ impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReadError::NotFound => write!(f, "file not found"),
+            ReadError::NoDirectory => write!(f, "its directory does not exist"),
             ReadError::Unsafe(why) => write!(f, "{why}"),
             ReadError::Io(errno) => write!(f, "{}", errno.desc()),
         }
@@ -122,7 +125,7 @@ pub fn open_parent(path: &Path) -> Result<(OwnedFd, &Path), ReadError> {
     };
     let parent = path.parent().unwrap_or(Path::new("/"));
     let dir = nix::fcntl::open(parent, DIR_FLAGS, Mode::empty()).map_err(|e| match e {
-        Errno::ENOENT | Errno::ENOTDIR => ReadError::NotFound,
+        Errno::ENOENT | Errno::ENOTDIR => ReadError::NoDirectory,
         other => ReadError::Io(other),
     })?;
     Ok((dir, name))
@@ -146,56 +149,205 @@ pub fn check_parent(dir: &OwnedFd, owner: u32) -> Result<(), ReadError> {
     Ok(())
 }
 
+/// Whether `path` is an existing directory (symbolic links followed). `Ok(false)` when it or
+/// a component of its path is missing or not a directory.
+pub fn directory_exists(path: &Path) -> Result<bool, ReadError> {
+    match nix::sys::stat::stat(path) {
+        Ok(meta) => Ok(meta.st_mode & libc::S_IFMT == libc::S_IFDIR),
+        Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
+        Err(e) => Err(ReadError::Io(e)),
+    }
+}
+
 fn io_errno(e: std::io::Error) -> ReadError {
     ReadError::Io(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
-/// While alive, file access uses the user's identity: filesystem uid and gid, and the
-/// user's supplementary groups. Dropping it restores the previous identity.
+/// While alive, file access *by the calling thread* uses the user's identity: file-system
+/// uid and gid, and the user's supplementary groups. Dropping it restores the thread's
+/// previous identity.
+///
+/// Only the calling thread changes. glibc's `setgroups(3)` (like `setuid(3)`) changes every
+/// thread of the process, so in a threaded host two logins at once would hand each other
+/// their groups and one would restore the other's, leaving the process with a user's groups;
+/// the system calls themselves are per thread on Linux, so they are made directly (see
+/// [`thread_creds`]). `setfsuid`/`setfsgid` are per thread too.
 ///
 /// Only root switches; any other caller can already reach only what it may reach.
 pub struct UserIdentity {
-    saved: Option<(Uid, Gid, Vec<Gid>)>,
+    saved: Option<Saved>,
+}
+
+/// The thread's identity before the switch.
+struct Saved {
+    fsuid: u32,
+    fsgid: u32,
+    /// `None`: the groups were not changed (they already were the ones wanted).
+    groups: Option<Vec<libc::gid_t>>,
+}
+
+/// Which supplementary groups a [`UserIdentity`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Groups {
+    /// Every group the group database lists for the user (`getgrouplist`, which walks every
+    /// NSS source: /etc/group, systemd's userdb directories, LDAP...).
+    All,
+    /// None besides the primary group (the file-system gid). No database lookup; the user
+    /// can reach no more than with all groups, unless a directory on the way denies one of
+    /// the user's groups what it grants to others.
+    PrimaryOnly,
 }
 
 impl UserIdentity {
-    /// Switches to `account`'s filesystem identity. Fails closed: on any error the
-    /// identity is restored and no file is opened.
+    /// Switches the calling thread to `account`'s file-system identity, with all the user's
+    /// groups. Fails closed: on any error the identity is restored and no file is opened.
     pub fn assume(account: &Account) -> Result<UserIdentity, ReadError> {
+        UserIdentity::assume_with(account, Groups::All)
+    }
+
+    /// As [`UserIdentity::assume`], with the supplementary groups `groups` says.
+    pub fn assume_with(account: &Account, groups: Groups) -> Result<UserIdentity, ReadError> {
         if !nix::unistd::geteuid().is_root() || account.uid == 0 {
             return Ok(UserIdentity { saved: None });
         }
-        let user_groups = userdb::groups(account).map_err(|e| ReadError::Io(e.0))?;
-        let saved_groups = nix::unistd::getgroups().map_err(ReadError::Io)?;
-        let uid = Uid::from_raw(account.uid);
-        let gid = Gid::from_raw(account.gid);
+        let user_groups = match groups {
+            Groups::All => userdb::groups(account).map_err(|e| ReadError::Io(e.0))?,
+            Groups::PrimaryOnly => Vec::new(),
+        };
+        let saved_groups = thread_creds::getgroups().map_err(ReadError::Io)?;
         // setgroups changes nothing when it fails; once it succeeds, the guard's Drop restores
-        // the groups and the previous file-system ids that setfs[ug]id return.
-        nix::unistd::setgroups(&user_groups).map_err(ReadError::Io)?;
+        // the groups and the previous file-system ids that setfs[ug]id return. A host thread
+        // with no supplementary groups, when none are wanted (sshd started by systemd has
+        // none), is left as it is: no setgroups either way.
+        let saved_groups = if saved_groups.is_empty() && user_groups.is_empty() {
+            None
+        } else {
+            thread_creds::setgroups(&user_groups).map_err(ReadError::Io)?;
+            Some(saved_groups)
+        };
         let guard = UserIdentity {
-            saved: Some((
-                nix::unistd::setfsuid(uid),
-                nix::unistd::setfsgid(gid),
-                saved_groups,
-            )),
+            saved: Some(Saved {
+                fsuid: thread_creds::setfsuid(account.uid),
+                fsgid: thread_creds::setfsgid(account.gid),
+                groups: saved_groups,
+            }),
         };
         // setfs[ug]id report no errors; asking again returns the id now in force.
-        if nix::unistd::setfsuid(uid) != uid || nix::unistd::setfsgid(gid) != gid {
+        if thread_creds::setfsuid(account.uid) != account.uid
+            || thread_creds::setfsgid(account.gid) != account.gid
+        {
             return Err(ReadError::Unsafe("could not switch to the user's identity"));
         }
         Ok(guard)
     }
 }
 
+/// Reads the private file at `path` that belongs to `account` (a file in the user's home) as
+/// that user: first without the user's supplementary groups, which needs no group-database
+/// lookup (the user's own file in the user's own directory needs none), and, only if that is
+/// refused with EACCES, again with all of them (a home reached through a group-only
+/// directory). Either way the user's identity is in force only for the read.
+pub fn read_users_file(
+    account: &Account,
+    path: &Path,
+    max_size: usize,
+) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    let read_with = |groups| {
+        let identity = UserIdentity::assume_with(account, groups)?;
+        let read = read_private_file(path, account.uid, max_size);
+        let switched = identity.saved.is_some();
+        drop(identity);
+        Ok::<_, ReadError>((read, switched))
+    };
+    match read_with(Groups::PrimaryOnly)? {
+        (Err(ReadError::Io(Errno::EACCES)), true) => read_with(Groups::All)?.0,
+        (read, _) => read,
+    }
+}
+
 impl Drop for UserIdentity {
     fn drop(&mut self) {
-        if let Some((uid, gid, groups)) = self.saved.take() {
-            nix::unistd::setfsuid(uid);
-            nix::unistd::setfsgid(gid);
+        if let Some(saved) = self.saved.take() {
+            thread_creds::setfsuid(saved.fsuid);
+            thread_creds::setfsgid(saved.fsgid);
             // Restoring as root cannot fail for lack of privilege; nothing else can be done
             // here if it did, and the module has already taken its decision.
-            let _ = nix::unistd::setgroups(&groups);
+            if let Some(groups) = saved.groups {
+                let _ = thread_creds::setgroups(&groups);
+            }
         }
+    }
+}
+
+/// The credential system calls, made directly so that they change the calling thread only
+/// (Linux keeps credentials per thread; it is glibc that broadcasts `setgroups` to every
+/// thread, as POSIX asks of it).
+mod thread_creds {
+    use nix::errno::Errno;
+
+    // The 32-bit ABIs kept the 16-bit-id calls under the old numbers.
+    #[cfg(any(target_arch = "x86", target_arch = "arm"))]
+    mod nr {
+        pub use libc::{
+            SYS_getgroups32 as GETGROUPS, SYS_setfsgid32 as SETFSGID, SYS_setfsuid32 as SETFSUID,
+            SYS_setgroups32 as SETGROUPS,
+        };
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+    mod nr {
+        pub use libc::{
+            SYS_getgroups as GETGROUPS, SYS_setfsgid as SETFSGID, SYS_setfsuid as SETFSUID,
+            SYS_setgroups as SETGROUPS,
+        };
+    }
+
+    /// The calling thread's supplementary groups.
+    pub fn getgroups() -> Result<Vec<libc::gid_t>, Errno> {
+        // Only this thread can change its own groups, so the count cannot change between the
+        // two calls; the loop is for a host that does so from a signal handler.
+        loop {
+            // SAFETY: getgroups(0, NULL) only returns the number of groups.
+            let n = unsafe { libc::syscall(nr::GETGROUPS, 0, std::ptr::null_mut::<libc::gid_t>()) };
+            let n = usize::try_from(n).map_err(|_| Errno::last())?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let mut groups: Vec<libc::gid_t> = vec![0; n];
+            // SAFETY: the buffer holds n writable gid_t; the kernel writes at most n.
+            let got = unsafe { libc::syscall(nr::GETGROUPS, n, groups.as_mut_ptr()) };
+            match usize::try_from(got) {
+                Ok(got) => {
+                    groups.truncate(got);
+                    return Ok(groups);
+                }
+                Err(_) if Errno::last() == Errno::EINVAL => continue,
+                Err(_) => return Err(Errno::last()),
+            }
+        }
+    }
+
+    /// Sets the calling thread's supplementary groups (needs CAP_SETGID).
+    pub fn setgroups(groups: &[libc::gid_t]) -> Result<(), Errno> {
+        // SAFETY: the kernel reads groups.len() gid_t from the slice, which holds them.
+        let rc = unsafe { libc::syscall(nr::SETGROUPS, groups.len(), groups.as_ptr()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(Errno::last())
+        }
+    }
+
+    /// Sets the calling thread's file-system uid; returns the previous one (the call reports
+    /// no errors: ask again to learn the id in force).
+    pub fn setfsuid(uid: u32) -> u32 {
+        // SAFETY: no pointers; the call cannot fail in a way that harms memory.
+        unsafe { libc::syscall(nr::SETFSUID, uid) as u32 }
+    }
+
+    /// Sets the calling thread's file-system gid; returns the previous one.
+    pub fn setfsgid(gid: u32) -> u32 {
+        // SAFETY: no pointers; the call cannot fail in a way that harms memory.
+        unsafe { libc::syscall(nr::SETFSGID, gid) as u32 }
     }
 }
 
@@ -290,6 +442,17 @@ mod tests {
             read_private_file(&d.0.join("missing"), me(), 100),
             Err(ReadError::NotFound)
         );
+        assert_eq!(
+            read_private_file(&d.0.join("missing/otp"), me(), 100),
+            Err(ReadError::NoDirectory)
+        );
+        assert_eq!(
+            read_private_file(&good.join("otp"), me(), 100),
+            Err(ReadError::NoDirectory)
+        );
+        assert_eq!(directory_exists(&d.0), Ok(true));
+        assert_eq!(directory_exists(&good), Ok(false));
+        assert_eq!(directory_exists(&d.0.join("missing/deeper")), Ok(false));
         assert_eq!(
             read_private_file(Path::new("relative/otp"), me(), 100),
             Err(ReadError::Unsafe("path is not absolute"))

@@ -39,36 +39,35 @@ pub const MIN_DIGITS: u32 = 6;
 /// Most digits a code may have.
 pub const MAX_DIGITS: u32 = 8;
 
-fn mac<D: EagerHash>(key: &[u8], counter: u64) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail; an empty fallback keeps the
-    // function total (an empty MAC yields code 0, which the caller never sees: keys are
-    // validated long before).
-    match <Hmac<D> as KeyInit>::new_from_slice(key) {
-        Ok(mut m) => {
-            m.update(&counter.to_be_bytes());
-            m.finalize().into_bytes().to_vec()
-        }
-        Err(_) => Vec::new(),
-    }
+/// RFC 4226 section 5.3 dynamic truncation of HMAC-`D`(key, counter). The HMAC state and
+/// its output wipe themselves when dropped (the crates' `zeroize` features); no copy of the
+/// output is made.
+fn truncated<D: EagerHash>(key: &[u8], counter: u64) -> Option<u32> {
+    // HMAC accepts keys of any length, so this cannot fail; `None` keeps the function total
+    // (code 0, which the caller never sees: keys are validated long before).
+    let mut mac = <Hmac<D> as KeyInit>::new_from_slice(key).ok()?;
+    mac.update(&counter.to_be_bytes());
+    let tag = mac.finalize();
+    let digest: &[u8] = tag.as_bytes();
+    let offset = usize::from(digest.last()? & 0x0f);
+    let window = digest.get(offset..offset + 4)?;
+    Some(u32::from_be_bytes([
+        window[0] & 0x7f,
+        window[1],
+        window[2],
+        window[3],
+    ]))
 }
 
 /// The HOTP value for `counter`: RFC 4226 section 5.3 dynamic truncation, reduced to
 /// `digits` decimal digits (6..=8; other values are clamped into that range).
 pub fn hotp(key: &[u8], counter: u64, algorithm: Algorithm, digits: u32) -> u32 {
-    let digest = match algorithm {
-        Algorithm::Sha1 => mac::<sha1::Sha1>(key, counter),
-        Algorithm::Sha256 => mac::<sha2::Sha256>(key, counter),
-        Algorithm::Sha512 => mac::<sha2::Sha512>(key, counter),
+    let binary = match algorithm {
+        Algorithm::Sha1 => truncated::<sha1::Sha1>(key, counter),
+        Algorithm::Sha256 => truncated::<sha2::Sha256>(key, counter),
+        Algorithm::Sha512 => truncated::<sha2::Sha512>(key, counter),
     };
-    let Some(&last) = digest.last() else {
-        return 0;
-    };
-    let offset = usize::from(last & 0x0f);
-    let Some(window) = digest.get(offset..offset + 4) else {
-        return 0;
-    };
-    let binary = u32::from_be_bytes([window[0] & 0x7f, window[1], window[2], window[3]]);
-    binary % 10u32.pow(digits.clamp(MIN_DIGITS, MAX_DIGITS))
+    binary.unwrap_or(0) % 10u32.pow(digits.clamp(MIN_DIGITS, MAX_DIGITS))
 }
 
 /// The TOTP time step containing `unix_time` (RFC 6238, T0 = 0). `period` must be non-zero.

@@ -92,7 +92,7 @@ fn io_std(op: &'static str) -> impl Fn(std::io::Error) -> WriteError {
 
 fn from_read(e: ReadError) -> WriteError {
     match e {
-        ReadError::NotFound => WriteError::NoDirectory,
+        ReadError::NotFound | ReadError::NoDirectory => WriteError::NoDirectory,
         ReadError::Unsafe(why) => WriteError::Unsafe(why),
         ReadError::Io(errno) => WriteError::Io {
             op: "open the directory",
@@ -172,10 +172,7 @@ fn replaceable(
 /// Renames the file at `path` to its [`backup_path`] (replacing an older backup), so that it
 /// is no longer used; `Ok(None)` if there was no file.
 pub fn retire(path: &Path, owner: u32) -> Result<Option<PathBuf>, WriteError> {
-    let (dir, name) = fsafe::open_parent(path).map_err(|e| match e {
-        ReadError::NotFound => WriteError::NoDirectory,
-        other => from_read(other),
-    })?;
+    let (dir, name) = fsafe::open_parent(path).map_err(from_read)?;
     fsafe::check_parent(&dir, owner).map_err(from_read)?;
     let name = name
         .to_str()
@@ -219,7 +216,7 @@ fn read_existing(dir: &OwnedFd, name: &str, owner: u32) -> Result<Zeroizing<Vec<
     let bytes = fsafe::read_private_at(dir, Path::new(name), owner, MAX_FILE_SIZE).map_err(
         |e| match e {
             ReadError::Unsafe(why) => WriteError::Existing(why),
-            ReadError::NotFound => WriteError::Io {
+            ReadError::NotFound | ReadError::NoDirectory => WriteError::Io {
                 op: "read the existing file",
                 errno: Errno::ENOENT,
             },

@@ -3,7 +3,7 @@
 use std::ffi::CString;
 use std::path::PathBuf;
 
-use nix::unistd::{Gid, User};
+use nix::unistd::User;
 
 /// The parts of a passwd entry the module needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +61,34 @@ pub fn lookup_uid(uid: u32) -> Result<Option<Account>, LookupError> {
 }
 
 /// The user's primary and supplementary groups, from the group database.
-pub fn groups(account: &Account) -> Result<Vec<Gid>, LookupError> {
+pub fn groups(account: &Account) -> Result<Vec<libc::gid_t>, LookupError> {
     let name = CString::new(account.name.as_bytes())
         .map_err(|_| LookupError(nix::errno::Errno::EINVAL))?;
-    nix::unistd::getgrouplist(&name, Gid::from_raw(account.gid)).map_err(LookupError)
+    // Most users have a handful of groups; a bigger list is asked for again at its size.
+    // (No sysconf(NGROUPS_MAX): that reads /proc on every call.)
+    let mut groups: Vec<libc::gid_t> = vec![0; 32];
+    loop {
+        let mut n = libc::c_int::try_from(groups.len())
+            .map_err(|_| LookupError(nix::errno::Errno::E2BIG))?;
+        // SAFETY: `name` is a NUL-terminated string; the buffer holds `n` writable gid_t and
+        // getgrouplist writes at most `n`, setting `n` to the number the user has.
+        let rc =
+            unsafe { libc::getgrouplist(name.as_ptr(), account.gid, groups.as_mut_ptr(), &mut n) };
+        let n = usize::try_from(n).map_err(|_| LookupError(nix::errno::Errno::EINVAL))?;
+        if rc >= 0 {
+            groups.truncate(n);
+            return Ok(groups);
+        }
+        // Linux allows at most 65536 supplementary groups.
+        if n <= groups.len() || n > MAX_GROUPS {
+            return Err(LookupError(nix::errno::Errno::E2BIG));
+        }
+        groups.resize(n, 0);
+    }
 }
+
+/// The kernel's limit on supplementary groups (NGROUPS_MAX in linux/limits.h).
+const MAX_GROUPS: usize = 65536;
 
 #[cfg(test)]
 mod tests {
@@ -100,5 +123,17 @@ mod tests {
         assert!(root.home.is_absolute());
         assert_eq!(lookup("no-such-user-pam-otp-test").unwrap(), None);
         assert_eq!(lookup("../etc").unwrap(), None);
+    }
+
+    #[test]
+    fn the_group_list_starts_with_the_primary_group() {
+        let root = lookup("root").unwrap().unwrap();
+        assert_eq!(groups(&root).unwrap().first(), Some(&root.gid));
+        // Any primary gid is passed through, even one the group database does not know.
+        let odd = Account {
+            gid: 4_000_000_000,
+            ..root
+        };
+        assert_eq!(groups(&odd).unwrap().first(), Some(&4_000_000_000));
     }
 }

@@ -95,8 +95,9 @@ pub fn secret_id(secret: &SecretFile) -> [u8; 8] {
 /// Strips the spaces people type inside codes ("123 456"); `None` if the rest is not exactly
 /// `digits` decimal digits.
 fn numeric_code(input: &[u8], digits: u32) -> Option<u32> {
-    let compact: Zeroizing<Vec<u8>> =
-        Zeroizing::new(input.iter().copied().filter(|b| *b != b' ').collect());
+    // Sized for the whole input at once: a growing buffer would leave copies of it behind.
+    let mut compact = Zeroizing::new(Vec::with_capacity(input.len()));
+    compact.extend(input.iter().copied().filter(|b| *b != b' '));
     if compact.len() != digits as usize || !compact.iter().all(u8::is_ascii_digit) {
         return None;
     }

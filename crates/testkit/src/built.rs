@@ -25,8 +25,7 @@ pub fn profile_dir() -> PathBuf {
 /// The module as cargo built it. `cargo test` writes the cdylib to `target/<profile>/deps/`
 /// only; `cargo build` also copies it to `target/<profile>/`, where an older copy may linger
 /// after the sources changed. So the newer of the two is taken, and it must be newer than
-/// every source file of the module and the core: a test must never pass against a stale
-/// build.
+/// every source file it was built from.
 pub fn module_path() -> PathBuf {
     static MODULE: OnceLock<PathBuf> = OnceLock::new();
     MODULE
@@ -43,14 +42,14 @@ pub fn module_path() -> PathBuf {
                         dir.display()
                     )
                 });
-            assert_fresh(&path, built, &["src", "crates/core/src"]);
+            assert_fresh(&path, built, "libpam_otp.d");
             path
         })
         .clone()
 }
 
 /// The `pam-otp` command as cargo built it (`cargo test` at the workspace root builds it for
-/// the CLI's own tests), checked to be newer than the CLI's and the core's sources.
+/// the CLI's own tests), checked to be newer than every source file it was built from.
 pub fn cli_path() -> PathBuf {
     static CLI: OnceLock<PathBuf> = OnceLock::new();
     CLI.get_or_init(|| {
@@ -61,46 +60,43 @@ pub fn cli_path() -> PathBuf {
                 path.display()
             )
         });
-        assert_fresh(&path, built, &["crates/cli/src", "crates/core/src"]);
+        assert_fresh(&path, built, "pam-otp.d");
         path
     })
     .clone()
 }
 
-/// Panics unless the artifact at `path`, built at `built`, is newer than every file below the
-/// workspace directories `sources`: a test must never pass against a stale build.
-fn assert_fresh(path: &Path, built: SystemTime, sources: &[&str]) {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for source in sources {
-        if let Some((changed, file)) = newest_file(&workspace.join(source)) {
+/// Panics unless the artifact at `path`, built at `built`, is newer than every source file
+/// it was built from: a test must never pass against a stale build. The sources are the
+/// ones cargo lists in the artifact's dep-info file (`target/<profile>/<dep_info>`), so a
+/// change to test-only code, which does not rebuild the artifact, is not taken for one.
+fn assert_fresh(path: &Path, built: SystemTime, dep_info: &str) {
+    let file = profile_dir().join(dep_info);
+    let text = fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "{} ({e}): run `cargo test` from the workspace root (or `cargo build`)",
+            file.display()
+        )
+    });
+    // `target: dep dep …`, a space inside a path escaped as `\ `.
+    let deps = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(": "))
+        .map_or("", |(_, d)| d);
+    let escaped_space = "\u{0}";
+    for dep in deps.replace("\\ ", escaped_space).split_whitespace() {
+        let dep = PathBuf::from(dep.replace(escaped_space, " "));
+        if let Some(changed) = modified(&dep) {
             assert!(
                 changed <= built,
                 "{} is older than {}: run `cargo test` from the workspace root (or `cargo \
                  build`), which rebuilds it",
                 path.display(),
-                file.display()
+                dep.display()
             );
         }
     }
-}
-
-/// The most recently modified file below `dir`.
-fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
-    let mut newest: Option<(SystemTime, PathBuf)> = None;
-    for entry in fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let candidate = if path.is_dir() {
-            newest_file(&path)
-        } else {
-            modified(&path).map(|t| (t, path))
-        };
-        if let Some(c) = candidate {
-            if newest.as_ref().is_none_or(|n| c.0 > n.0) {
-                newest = Some(c);
-            }
-        }
-    }
-    newest
 }
 
 /// The PAM test client `examples/pam_client.rs`, at `target/<profile>/examples/pam_client`.

@@ -36,6 +36,7 @@ pub mod built;
 pub mod child_process;
 pub mod client;
 pub mod codes;
+pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;
 pub mod pam_wrapper;

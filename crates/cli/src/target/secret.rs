@@ -17,6 +17,10 @@ impl Target {
         let hint = self.store_hint();
         match e {
             ReadError::NotFound => CliError(format!("{} does not exist.", self.shown())),
+            ReadError::NoDirectory => CliError(format!(
+                "the directory of {} does not exist.",
+                self.shown()
+            )),
             ReadError::Unsafe(why) => CliError(format!(
                 "{} {why}; pam_otp refuses such a file. Fix it (chmod 600, owner {}), or look at it and move it away by hand, then enrol again.",
                 self.shown(),
@@ -97,6 +101,19 @@ impl Target {
         let bytes = match bytes {
             Ok(b) => b,
             Err(ReadError::NotFound) => return Ok(None),
+            // As the module decides: not enrolled if the home (or store) is there.
+            Err(ReadError::NoDirectory) => {
+                let base = self.config.secret_base(&self.account);
+                return match fsafe::directory_exists(&base) {
+                    Ok(true) => Ok(None),
+                    _ => fail!(
+                        "{} does not exist, so {} cannot be checked; pam_otp refuses {}, even with nullok.",
+                        base.display(),
+                        self.shown(),
+                        self.account.name
+                    ),
+                };
+            }
             Err(e) => return Err(self.read_error(e)),
         };
         match SecretFile::parse(&bytes) {
@@ -151,7 +168,7 @@ impl Target {
         match checked {
             Ok(Some(e)) => Err(self.write_error(e)),
             Ok(None) => Ok(()),
-            Err(ReadError::NotFound) => fail!(
+            Err(ReadError::NotFound | ReadError::NoDirectory) => fail!(
                 "the directory {} does not exist; create it first (pam_otp reads the secret from {}).{}",
                 dir.display(),
                 self.shown(),

@@ -123,6 +123,34 @@ fn nullok_skips_users_without_a_secret_without_asking() {
 }
 
 #[test]
+fn nullok_refuses_when_the_store_itself_is_missing() {
+    let s = Setup::new();
+    let run = |host: &mut ScriptedHost, secret: String| {
+        let args = [
+            secret,
+            format!("state_dir={}/state", s.dir.path().display()),
+            "nullok".to_string(),
+        ];
+        authenticate(
+            host,
+            args.iter().map(|a| a.as_bytes()),
+            UNIX_EPOCH + Duration::from_secs(NOW),
+        )
+    };
+    let mut host = scripted(&s.user).answering(b"123456");
+    let gone = format!("secret={}/gone/%u.otp", s.dir.path().display());
+    assert_eq!(run(&mut host, gone), Verdict::Deny(Reason::BadSecretFile));
+    assert_eq!(host.prompts.len(), 1);
+    assert!(host
+        .outcome_line()
+        .contains("does not exist (not mounted?)"));
+    // A missing per-user directory inside an existing store: not enrolled.
+    let mut host = scripted(&s.user);
+    let per_user = format!("secret={}/%u/otp", s.dir.path().display());
+    assert_eq!(run(&mut host, per_user), Verdict::Ignore);
+}
+
+#[test]
 fn without_nullok_missing_secret_and_unknown_users_are_asked_then_denied() {
     let s = Setup::new();
     let mut host = scripted(&s.user).answering(b"123456");
