@@ -16,6 +16,7 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use pam_otp_core::decimal::parse_decimal;
 use pam_otp_core::otp::Algorithm;
 use pam_otp_core::recovery::{self, RecoveryHash};
 use pam_otp_core::secret_file::{
@@ -110,11 +111,7 @@ fn option_shaped(name: &str) -> bool {
 }
 
 fn number(value: Option<&str>) -> Option<u64> {
-    let v = value?;
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    v.parse().ok()
+    value.and_then(parse_decimal)
 }
 
 impl GoogleAuthFile {

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::google_authenticator::GoogleAuthFile;
-use pam_otp_core::fsafe::{self, ReadError};
+use pam_otp_core::private_file::{self, ReadError};
 use pam_otp_core::secret_file::MAX_FILE_SIZE;
 
 use crate::cli_args::{ImportArgs, ModuleOpts};
@@ -25,9 +25,9 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
     }
     let shown = source.display();
     // The old file is the user's: read it as the user, with the same checks as a secret.
-    let identity = pam_otp_core::fsafe::UserIdentity::assume(&target.account)
+    let identity = pam_otp_core::private_file::UserIdentity::assume(&target.account)
         .map_err(|e| CliError(format!("could not take on the user's identity: {e}.")))?;
-    let bytes = fsafe::read_private_file(&source, target.account.uid, MAX_FILE_SIZE);
+    let bytes = private_file::read_private_file(&source, target.account.uid, MAX_FILE_SIZE);
     drop(identity);
     let bytes = match bytes {
         Ok(b) => b,

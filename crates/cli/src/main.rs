@@ -2,8 +2,8 @@
 //!
 //! A thin shell over the library: codes come from `pam_otp_core::otp`, the file format from
 //! `pam_otp_core::secret_file`, recovery hashes from `pam_otp_core::recovery`, state from
-//! `pam_otp_core::store`, safe reads from `pam_otp_core::fsafe` and safe writes from
-//! `pam_otp_core::secret_write`. One file per subcommand; the command line is described in
+//! `pam_otp_core::store`, safe reads from `pam_otp_core::private_file` and safe writes from
+//! `pam_otp_core::private_file`. One file per subcommand; the command line is described in
 //! `cli_args.rs`, and this file only dispatches.
 
 mod admin;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::admin;
-use pam_otp_core::secret_write;
+use pam_otp_core::private_file;
 
 use crate::cli_args::{ModuleOpts, ResetArgs, UnlockArgs};
 use crate::clock;
@@ -50,9 +50,9 @@ pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
     }
     let owner = target.owner();
     let retired = target
-        .as_owner(|| secret_write::retire(&target.path, owner))?
+        .as_owner(|| private_file::retire(&target.path, owner))?
         .map_err(|e| match e {
-            secret_write::WriteError::NoDirectory => CliError(format!(
+            private_file::WriteError::NoDirectory => CliError(format!(
                 "{name} is not enrolled (the directory of {} does not exist).",
                 target.shown()
             )),

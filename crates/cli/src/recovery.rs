@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
+use pam_otp_core::private_file::Replace;
 use pam_otp_core::recovery::{self, RecoveryHash};
-use pam_otp_core::secret_write::Replace;
 use zeroize::Zeroizing;
 
 use crate::admin;

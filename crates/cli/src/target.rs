@@ -8,7 +8,7 @@ mod state;
 use std::path::PathBuf;
 
 use pam_otp_core::args::{self, Config};
-use pam_otp_core::fsafe::UserIdentity;
+use pam_otp_core::private_file::UserIdentity;
 use pam_otp_core::userdb::Account;
 
 pub use state::StateView;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::decimal::parse_decimal;
 use crate::log_text;
 use crate::store::DEFAULT_STATE_DIR;
 use crate::userdb::Account;
@@ -79,10 +80,7 @@ impl std::fmt::Display for ArgError {
 impl std::error::Error for ArgError {}
 
 fn number<T: std::str::FromStr + PartialOrd>(value: &str, min: T, max: T) -> Option<T> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    value.parse().ok().filter(|v| *v >= min && *v <= max)
+    parse_decimal(value).filter(|v| *v >= min && *v <= max)
 }
 
 /// Whether a secret path template only uses known escapes and expands to an absolute path.

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
-use crate::fsafe::{self, ReadError};
 use crate::log_text;
+use crate::private_file::{self, ReadError};
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
 use crate::state::{State, MAX_SPENT};
 use crate::store::{FileStore, StateStore};
@@ -276,9 +276,9 @@ impl Attempt<'_> {
         })?;
         let shown = log_text::escape(path.as_os_str().as_bytes());
         let bytes = if self.config.secret_is_users() {
-            fsafe::read_users_file(account, &path, MAX_FILE_SIZE)
+            private_file::read_users_file(account, &path, MAX_FILE_SIZE)
         } else {
-            fsafe::read_private_file(&path, nix::unistd::geteuid().as_raw(), MAX_FILE_SIZE)
+            private_file::read_private_file(&path, nix::unistd::geteuid().as_raw(), MAX_FILE_SIZE)
         };
         let bytes = bytes.map_err(|e| match e {
             ReadError::NotFound => (Reason::NoSecret, format!("{shown}: no secret file")),
@@ -304,7 +304,7 @@ impl Attempt<'_> {
         } else {
             "the secret store"
         };
-        match fsafe::directory_exists(&base) {
+        match private_file::directory_exists(&base) {
             Ok(true) => (
                 Reason::NoSecret,
                 format!("{shown}: no secret file (its directory does not exist)"),

@@ -2,27 +2,31 @@
 //!
 //! Layers, inside out (ARCHITECTURE.md): [`otp`] computes codes, [`secret_file`] parses the
 //! user's secret, [`recovery`] hashes recovery codes, [`state`] encodes per-user state,
-//! [`verify`] decides, [`store`] keeps that state durably under a lock, [`fsafe`] opens files
-//! the user can influence and [`secret_write`] writes them, [`userdb`] looks up accounts,
+//! [`verify`] decides, [`store`] keeps that state durably under a lock, [`private_file`] reads
+//! and writes files the user can influence, [`userdb`] looks up accounts,
 //! [`args`] parses module arguments, and [`authenticate`] runs one attempt against a small
 //! [`authenticate::Host`] trait that the PAM module implements over libpam.
 //!
 //! `testing` (this crate's tests, and the off-by-default `testing` feature the dev-only test
 //! kit enables) holds the temporary directory and the scripted host every test shares.
 
+// Every public item says what it is for: the CLI, the module and the next backends build on them.
+#![deny(missing_docs)]
+
 pub mod args;
 pub mod authenticate;
-pub mod fsafe;
+pub mod decimal;
 pub mod log_text;
 pub mod otp;
+pub mod private_file;
 pub mod recovery;
 pub mod secret_file;
-pub mod secret_write;
 pub mod state;
 pub mod store;
 pub mod userdb;
 pub mod verify;
 
+mod errno;
 mod temp_name;
 
 // Test helpers: a failed set-up is a failed test, so they panic on purpose, and they read
@@ -35,6 +39,3 @@ mod temp_name;
     clippy::disallowed_methods
 )]
 pub mod testing;
-
-#[cfg(test)]
-pub(crate) mod testutil;

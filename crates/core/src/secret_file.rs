@@ -14,6 +14,7 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::decimal::parse_decimal;
 use crate::otp::{Algorithm, MAX_DIGITS, MIN_DIGITS};
 use crate::recovery::RecoveryHash;
 
@@ -27,19 +28,30 @@ pub const MAX_PERIOD: u64 = 300;
 /// Time-based or counter-based codes, with the parameter each needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// TOTP with a step of `period` seconds.
-    Totp { period: u64 },
-    /// HOTP starting from `counter` (the state remembers how far the token has moved since).
-    Hotp { counter: u64 },
+    /// TOTP (RFC 6238).
+    Totp {
+        /// The time step, in seconds.
+        period: u64,
+    },
+    /// HOTP (RFC 4226).
+    Hotp {
+        /// The first counter value (the state remembers how far the token has moved since).
+        counter: u64,
+    },
 }
 
 /// A parsed, validated secret file. The key is wiped from memory when this is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretFile {
+    /// `type`, with its `period` or `counter`.
     pub kind: Kind,
+    /// `secret`, decoded from base32.
     pub key: Zeroizing<Vec<u8>>,
+    /// `algorithm`.
     pub algorithm: Algorithm,
+    /// `digits`: 6, 7 or 8.
     pub digits: u32,
+    /// The `recovery` lines: salted hashes of single-use recovery codes.
     pub recovery: Vec<RecoveryHash>,
 }
 
@@ -60,34 +72,53 @@ impl fmt::Debug for SecretFile {
 /// [`SecretFileError::UnknownKey`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretFileError {
+    /// Larger than [`MAX_FILE_SIZE`].
     TooLarge,
+    /// Not UTF-8, or holds a NUL byte.
     NotText,
     /// Not a `key = value` line, or one whose key does not look like a key name (a bare
     /// base32 secret with `=` padding would otherwise be echoed as its "key").
     Syntax {
+        /// 1-based line number.
         line: usize,
     },
     /// A key that looks like a key name (1 to 12 lower-case letters or `_`) but is not one of ours.
     UnknownKey {
+        /// 1-based line number.
         line: usize,
+        /// The key as written.
         key: String,
     },
+    /// A key that may appear once appears again.
     Repeated {
+        /// 1-based line number of the repetition.
         line: usize,
+        /// The key.
         key: &'static str,
     },
+    /// A value out of range or of the wrong form.
     BadValue {
+        /// 1-based line number.
         line: usize,
+        /// The key whose value it is.
         key: &'static str,
     },
+    /// `period` in an HOTP file or `counter` in a TOTP file.
     WrongKindKey {
+        /// 1-based line number.
         line: usize,
+        /// The key.
         key: &'static str,
     },
+    /// No `secret` line.
     MissingSecret,
+    /// More `recovery` lines than [`MAX_RECOVERY_CODES`].
     TooManyRecoveryCodes,
+    /// The key is shorter than `min_secret_bits=` allows.
     SecretTooShort {
+        /// The key's length.
         bits: usize,
+        /// The least the module accepts.
         min_bits: usize,
     },
 }
@@ -258,19 +289,19 @@ impl SecretFile {
                     set_once(&mut seen.algorithm, alg, line, "algorithm")?;
                 }
                 "digits" => {
-                    let digits = parse_number(value)
+                    let digits = parse_decimal::<u64>(value)
                         .filter(|d| (u64::from(MIN_DIGITS)..=u64::from(MAX_DIGITS)).contains(d))
                         .ok_or_else(|| bad("digits"))?;
                     set_once(&mut seen.digits, digits as u32, line, "digits")?;
                 }
                 "period" => {
-                    let period = parse_number(value)
+                    let period = parse_decimal::<u64>(value)
                         .filter(|p| (1..=MAX_PERIOD).contains(p))
                         .ok_or_else(|| bad("period"))?;
                     set_once(&mut seen.period, (line, period), line, "period")?;
                 }
                 "counter" => {
-                    let counter = parse_number(value).ok_or_else(|| bad("counter"))?;
+                    let counter = parse_decimal::<u64>(value).ok_or_else(|| bad("counter"))?;
                     set_once(&mut seen.counter, (line, counter), line, "counter")?;
                 }
                 "recovery" => {
@@ -364,14 +395,6 @@ impl SecretFile {
         // Moves the buffer (no copy); the emptied String left behind holds nothing.
         Zeroizing::new(std::mem::take(&mut *out).into_bytes())
     }
-}
-
-/// Decimal digits only: no sign, no spaces, no hex.
-fn parse_number(value: &str) -> Option<u64> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    value.parse().ok()
 }
 
 /// Whether an unknown key may be named in an error: 1 to 12 lower-case letters or `_`,

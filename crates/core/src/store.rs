@@ -20,6 +20,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
 use sha2::{Digest, Sha256};
 
+use crate::errno::errno_of;
 use crate::state::{State, MAX_ENCODED_LEN};
 use crate::temp_name::temp_name;
 
@@ -91,7 +92,7 @@ fn io(op: &'static str) -> impl Fn(Errno) -> StoreError {
 fn io_std(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
     move |e| StoreError::Io {
         op,
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        errno: errno_of(&e),
     }
 }
 

@@ -8,9 +8,13 @@ use nix::unistd::User;
 /// The parts of a passwd entry the module needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The user name.
     pub name: String,
+    /// The user id (state files are keyed by it).
     pub uid: u32,
+    /// The primary group id.
     pub gid: u32,
+    /// The home directory (`%h` in a secret path template).
     pub home: PathBuf,
 }
 

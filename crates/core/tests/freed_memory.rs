@@ -114,7 +114,7 @@ fn no_freed_heap_block_keeps_a_secret_or_a_typed_code() {
         }),
     );
     check(
-        "secret_write::write_private_file (with a backup of the old file)",
+        "private_file::write_private_file (with a backup of the old file)",
         leaks(|| {
             let dir = std::env::temp_dir().join(format!("pam_otp-zeroize-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
@@ -122,10 +122,10 @@ fn no_freed_heap_block_keeps_a_secret_or_a_typed_code() {
             let path = dir.join("otp");
             let me = nix::unistd::geteuid().as_raw();
             let bytes = secret.to_bytes();
-            use pam_otp_core::secret_write::{write_private_file, Replace};
+            use pam_otp_core::private_file::{write_private_file, Replace};
             write_private_file(&path, me, &bytes, Replace::Refuse).unwrap();
             write_private_file(&path, me, &bytes, Replace::BackUp).unwrap();
-            let back = pam_otp_core::fsafe::read_private_file(&path, me, 65536).unwrap();
+            let back = pam_otp_core::private_file::read_private_file(&path, me, 65536).unwrap();
             drop(back);
             drop(bytes);
             std::fs::remove_dir_all(&dir).unwrap();

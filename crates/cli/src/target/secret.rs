@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pam_otp_core::fsafe::{self, ReadError};
+use pam_otp_core::private_file::{self, ReadError, Replace, WriteError};
 use pam_otp_core::secret_file::{SecretFile, MAX_FILE_SIZE};
-use pam_otp_core::secret_write::{self, Replace, WriteError};
 use pam_otp_core::userdb;
 
 use super::Target;
@@ -90,21 +89,22 @@ impl Target {
     }
 
     fn backup_shown(&self) -> String {
-        secret_write::backup_path(&self.path)
+        private_file::backup_path(&self.path)
             .map_or_else(|| "a .bak file".into(), |p| p.display().to_string())
     }
 
     /// The secret file, parsed; `Ok(None)` when there is none.
     pub fn read_secret(&self) -> Result<Option<SecretFile>> {
         let owner = self.owner();
-        let bytes = self.as_owner(|| fsafe::read_private_file(&self.path, owner, MAX_FILE_SIZE))?;
+        let bytes =
+            self.as_owner(|| private_file::read_private_file(&self.path, owner, MAX_FILE_SIZE))?;
         let bytes = match bytes {
             Ok(b) => b,
             Err(ReadError::NotFound) => return Ok(None),
             // As the module decides: not enrolled if the home (or store) is there.
             Err(ReadError::NoDirectory) => {
                 let base = self.config.secret_base(&self.account);
-                return match fsafe::directory_exists(&base) {
+                return match private_file::directory_exists(&base) {
                     Ok(true) => Ok(None),
                     _ => fail!(
                         "{} does not exist, so {} cannot be checked; pam_otp refuses {}, even with nullok.",
@@ -128,10 +128,10 @@ impl Target {
     /// The backup `enroll --force` and `reset` keep beside the secret file, parsed, with the
     /// same checks; `None` when there is none or it is not a secret file pam_otp would read.
     pub fn read_backup(&self) -> Option<SecretFile> {
-        let path = secret_write::backup_path(&self.path)?;
+        let path = private_file::backup_path(&self.path)?;
         let owner = self.owner();
         let bytes = self
-            .as_owner(|| fsafe::read_private_file(&path, owner, MAX_FILE_SIZE))
+            .as_owner(|| private_file::read_private_file(&path, owner, MAX_FILE_SIZE))
             .ok()?
             .ok()?;
         SecretFile::parse(&bytes).ok()
@@ -154,13 +154,13 @@ impl Target {
         // With --force, an existing file is checked now as the write will check it, so
         // that nobody scans a QR code for a secret that then cannot replace it.
         let checked = self.as_owner(|| -> std::result::Result<_, ReadError> {
-            let (dirfd, name) = fsafe::open_parent(&self.path)?;
-            fsafe::check_parent(&dirfd, owner)?;
+            let (dirfd, name) = private_file::open_parent(&self.path)?;
+            private_file::check_parent(&dirfd, owner)?;
             let exists =
                 nix::sys::stat::fstatat(&dirfd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
                     .is_ok();
             Ok(if exists && force {
-                secret_write::check_replaceable(&dirfd, name, owner).err()
+                private_file::check_replaceable(&dirfd, name, owner).err()
             } else {
                 exists.then_some(WriteError::Exists)
             })
@@ -191,7 +191,7 @@ impl Target {
     pub fn write_secret(&self, secret: &SecretFile, replace: Replace) -> Result<Option<PathBuf>> {
         let bytes = secret.to_bytes();
         let owner = self.owner();
-        self.as_owner(|| secret_write::write_private_file(&self.path, owner, &bytes, replace))?
+        self.as_owner(|| private_file::write_private_file(&self.path, owner, &bytes, replace))?
             .map_err(|e| self.write_error(e))
     }
 

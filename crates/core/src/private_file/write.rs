@@ -1,4 +1,4 @@
-//! Writing the secret file (the `pam-otp` command's side of [`crate::fsafe`]).
+//! Writing the secret file (the `pam-otp` command's side of [`super::read`]).
 //!
 //! Every write is atomic and durable: the bytes go to a fresh temporary file in the same
 //! directory (created with `O_EXCL | O_NOFOLLOW`, mode 0600), which is synced, renamed over
@@ -6,13 +6,13 @@
 //! leaves the old file or the new one, never a mix, and never a second link to either.
 //!
 //! An existing file is renamed, copied or replaced only if the module itself would read it as
-//! the owner's secret: [`fsafe::read_private_at`]'s checks on the descriptor (regular, owned
+//! the owner's secret: [`read_private_at`]'s checks on the descriptor (regular, owned
 //! as expected, no group or other bits, one link, size) and a valid secret file. Anything
 //! else is left alone ([`WriteError::Existing`]), so that root running `pam-otp` cannot be
 //! made to move or overwrite a file that merely sits where a secret is expected.
 //!
 //! Nothing here changes identity or ownership: a caller acting for a user wraps the call in
-//! [`crate::fsafe::UserIdentity::assume`], so files in a user's home are created by the user
+//! [`super::UserIdentity::assume`], so files in a user's home are created by the user
 //! (never created as root and then handed over, which is how pam_oath's CVE-2024-47191
 //! turned a symlink into a root file overwrite). The result is checked to belong to the
 //! expected owner before it is put in place.
@@ -28,7 +28,8 @@ use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 use zeroize::Zeroizing;
 
-use crate::fsafe::{self, ReadError};
+use super::read::{check_parent, open_parent, read_private_at, ReadError};
+use crate::errno::errno_of;
 use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
 use crate::temp_name::temp_name;
 
@@ -86,7 +87,7 @@ fn io(op: &'static str) -> impl Fn(Errno) -> WriteError {
 fn io_std(op: &'static str) -> impl Fn(std::io::Error) -> WriteError {
     move |e| WriteError::Io {
         op,
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        errno: errno_of(&e),
     }
 }
 
@@ -116,7 +117,7 @@ pub fn backup_path(path: &Path) -> Option<PathBuf> {
 }
 
 /// Writes `bytes` as the private file `path` (mode 0600), which must end up owned by `owner`
-/// (the caller's current filesystem identity) in a directory that [`fsafe`] would accept.
+/// (the caller's current filesystem identity) in a directory that [`read_private_file`](super::read_private_file) would accept.
 /// Returns the backup's path when one was made.
 pub fn write_private_file(
     path: &Path,
@@ -124,8 +125,8 @@ pub fn write_private_file(
     bytes: &[u8],
     replace: Replace,
 ) -> Result<Option<PathBuf>, WriteError> {
-    let (dir, name) = fsafe::open_parent(path).map_err(from_read)?;
-    fsafe::check_parent(&dir, owner).map_err(from_read)?;
+    let (dir, name) = open_parent(path).map_err(from_read)?;
+    check_parent(&dir, owner).map_err(from_read)?;
     let name = name
         .to_str()
         .ok_or(WriteError::Unsafe("the file name is not UTF-8"))?;
@@ -142,7 +143,7 @@ pub fn write_private_file(
 }
 
 /// Whether the existing file `name` in `dir` (a directory that passed
-/// [`fsafe::check_parent`]) may be backed up and replaced: what [`write_private_file`] with
+/// [`check_parent`]) may be backed up and replaced: what [`write_private_file`] with
 /// [`Replace::BackUp`] checks before touching it, for a caller that wants to know first.
 pub fn check_replaceable(dir: &OwnedFd, name: &Path, owner: u32) -> Result<(), WriteError> {
     let name = name
@@ -172,8 +173,8 @@ fn replaceable(
 /// Renames the file at `path` to its [`backup_path`] (replacing an older backup), so that it
 /// is no longer used; `Ok(None)` if there was no file.
 pub fn retire(path: &Path, owner: u32) -> Result<Option<PathBuf>, WriteError> {
-    let (dir, name) = fsafe::open_parent(path).map_err(from_read)?;
-    fsafe::check_parent(&dir, owner).map_err(from_read)?;
+    let (dir, name) = open_parent(path).map_err(from_read)?;
+    check_parent(&dir, owner).map_err(from_read)?;
     let name = name
         .to_str()
         .ok_or(WriteError::Unsafe("the file name is not UTF-8"))?;
@@ -213,8 +214,8 @@ fn existing_kind(dir: &OwnedFd, name: &str) -> Result<Option<SFlag>, WriteError>
 /// The existing file's bytes, if the module would read it as `owner`'s secret file (see the
 /// module documentation); [`WriteError::Existing`] otherwise.
 fn read_existing(dir: &OwnedFd, name: &str, owner: u32) -> Result<Zeroizing<Vec<u8>>, WriteError> {
-    let bytes = fsafe::read_private_at(dir, Path::new(name), owner, MAX_FILE_SIZE).map_err(
-        |e| match e {
+    let bytes =
+        read_private_at(dir, Path::new(name), owner, MAX_FILE_SIZE).map_err(|e| match e {
             ReadError::Unsafe(why) => WriteError::Existing(why),
             ReadError::NotFound | ReadError::NoDirectory => WriteError::Io {
                 op: "read the existing file",
@@ -224,8 +225,7 @@ fn read_existing(dir: &OwnedFd, name: &str, owner: u32) -> Result<Zeroizing<Vec<
                 op: "read the existing file",
                 errno,
             },
-        },
-    )?;
+        })?;
     if SecretFile::parse(&bytes).is_err() {
         return Err(WriteError::Existing("is not a pam_otp secret file"));
     }
@@ -297,7 +297,7 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     use crate::secret_file::MAX_FILE_SIZE;
-    use crate::testutil::TempDir;
+    use crate::testing::TestDir;
 
     fn me() -> u32 {
         nix::unistd::geteuid().as_raw()
@@ -310,15 +310,15 @@ mod tests {
 
     #[test]
     fn writes_a_private_file_the_reader_accepts() {
-        let d = TempDir::new("write");
-        let p = d.0.join(".otp");
+        let d = TestDir::tagged("write");
+        let p = d.join(".otp");
         let old_umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o277));
         let written = write_private_file(&p, me(), b"secret = X\n", Replace::Refuse);
         nix::sys::stat::umask(old_umask);
         assert_eq!(written, Ok(None));
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
         assert_eq!(
-            &fsafe::read_private_file(&p, me(), MAX_FILE_SIZE).unwrap()[..],
+            &super::super::read_private_file(&p, me(), MAX_FILE_SIZE).unwrap()[..],
             b"secret = X\n"
         );
         assert_eq!(d.names(), vec![".otp"], "no temporary file is left");
@@ -326,8 +326,8 @@ mod tests {
 
     #[test]
     fn refuses_to_replace_unless_asked_and_backs_up() {
-        let d = TempDir::new("write");
-        let p = d.0.join(".otp");
+        let d = TestDir::tagged("write");
+        let p = d.join(".otp");
         write_private_file(&p, me(), ONE, Replace::Refuse).unwrap();
         assert_eq!(
             write_private_file(&p, me(), TWO, Replace::Refuse),
@@ -336,11 +336,11 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), ONE);
 
         let backup = write_private_file(&p, me(), TWO, Replace::BackUp).unwrap();
-        assert_eq!(backup, Some(d.0.join(".otp.bak")));
+        assert_eq!(backup, Some(d.join(".otp.bak")));
         assert_eq!(fs::read(&p).unwrap(), TWO);
-        assert_eq!(fs::read(d.0.join(".otp.bak")).unwrap(), ONE);
+        assert_eq!(fs::read(d.join(".otp.bak")).unwrap(), ONE);
         assert_eq!(
-            fs::metadata(d.0.join(".otp.bak")).unwrap().mode() & 0o777,
+            fs::metadata(d.join(".otp.bak")).unwrap().mode() & 0o777,
             0o600
         );
 
@@ -348,17 +348,17 @@ mod tests {
             write_private_file(&p, me(), THREE, Replace::Overwrite),
             Ok(None)
         );
-        assert_eq!(fs::read(d.0.join(".otp.bak")).unwrap(), ONE);
+        assert_eq!(fs::read(d.join(".otp.bak")).unwrap(), ONE);
         assert_eq!(d.names(), vec![".otp", ".otp.bak"]);
         assert_eq!(fs::metadata(&p).unwrap().nlink(), 1);
     }
 
     #[test]
     fn never_follows_or_replaces_a_link() {
-        let d = TempDir::new("write");
-        let victim = d.0.join("victim");
+        let d = TestDir::tagged("write");
+        let victim = d.join("victim");
         fs::write(&victim, b"precious").unwrap();
-        let p = d.0.join(".otp");
+        let p = d.join(".otp");
         symlink(&victim, &p).unwrap();
         for replace in [Replace::Refuse, Replace::BackUp, Replace::Overwrite] {
             assert!(matches!(
@@ -373,17 +373,17 @@ mod tests {
 
     #[test]
     fn refuses_unsafe_or_missing_directories() {
-        let d = TempDir::new("write");
-        fs::set_permissions(&d.0, fs::Permissions::from_mode(0o777)).unwrap();
+        let d = TestDir::tagged("write");
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).unwrap();
         assert_eq!(
-            write_private_file(&d.0.join(".otp"), me(), b"x", Replace::Refuse),
+            write_private_file(&d.join(".otp"), me(), b"x", Replace::Refuse),
             Err(WriteError::Unsafe(
                 "directory is writable by group or others"
             ))
         );
         assert_eq!(d.names(), Vec::<String>::new());
         assert_eq!(
-            write_private_file(&d.0.join("no/such/.otp"), me(), b"x", Replace::Refuse),
+            write_private_file(&d.join("no/such/.otp"), me(), b"x", Replace::Refuse),
             Err(WriteError::NoDirectory)
         );
         assert!(matches!(
@@ -394,22 +394,22 @@ mod tests {
 
     #[test]
     fn refuses_a_file_that_would_belong_to_someone_else() {
-        let d = TempDir::new("write");
+        let d = TestDir::tagged("write");
         let other = if me() == 0 { 1 } else { 0 };
         // The directory check passes for root-owned directories, so the owner check on the
         // new file itself is what must refuse.
-        let result = write_private_file(&d.0.join(".otp"), other, b"x", Replace::Refuse);
+        let result = write_private_file(&d.join(".otp"), other, b"x", Replace::Refuse);
         assert!(matches!(result, Err(WriteError::Unsafe(_))), "{result:?}");
         assert_eq!(d.names(), Vec::<String>::new(), "temporary file removed");
     }
 
     #[test]
     fn retire_moves_the_file_to_its_backup() {
-        let d = TempDir::new("write");
-        let p = d.0.join("alice");
+        let d = TestDir::tagged("write");
+        let p = d.join("alice");
         assert_eq!(retire(&p, me()), Ok(None));
         write_private_file(&p, me(), ONE, Replace::Refuse).unwrap();
-        assert_eq!(retire(&p, me()), Ok(Some(d.0.join(".alice.bak"))));
+        assert_eq!(retire(&p, me()), Ok(Some(d.join(".alice.bak"))));
         assert_eq!(d.names(), vec![".alice.bak"]);
         assert_eq!(
             backup_path(Path::new("/h/.otp")),
@@ -419,9 +419,9 @@ mod tests {
 
     #[test]
     fn leaves_alone_an_existing_file_the_module_would_refuse() {
-        let d = TempDir::new("write");
-        let p = d.0.join(".otp");
-        let other = d.0.join("other");
+        let d = TestDir::tagged("write");
+        let p = d.join(".otp");
+        let other = d.join("other");
         let shapes: [(&str, &dyn Fn()); 4] = [
             (
                 "is accessible to group or others (needs mode 0600 or 0400)",
@@ -457,7 +457,7 @@ mod tests {
                 );
             }
             assert_eq!(retire(&p, me()), Err(WriteError::Existing(why)));
-            let (dir, name) = fsafe::open_parent(&p).unwrap();
+            let (dir, name) = open_parent(&p).unwrap();
             assert_eq!(
                 check_replaceable(&dir, name, me()),
                 Err(WriteError::Existing(why))
@@ -474,7 +474,7 @@ mod tests {
         }
         fs::write(&p, ONE).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-        let (dir, name) = fsafe::open_parent(&p).unwrap();
+        let (dir, name) = open_parent(&p).unwrap();
         assert_eq!(check_replaceable(&dir, name, me()), Ok(()));
         assert_eq!(check_replaceable(&dir, Path::new("missing"), me()), Ok(()));
         let someone = if me() == 0 { 1 } else { 0 };
