@@ -12,8 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
 use crate::log_text;
-use crate::private_file::{self, ReadError};
-use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
+use crate::secret_file::SecretFile;
 use crate::state::{State, MAX_SPENT};
 use crate::store::{FileStore, StateStore};
 use crate::userdb::{self, Account};
@@ -182,18 +181,18 @@ pub fn authenticate<'a>(
         return attempt.deny_after_prompt(host, Reason::ClockError, "system clock is before 1970");
     };
 
-    let secret = match attempt.load_secret(&account) {
+    let secret = match load_secret(&config, &account) {
         Ok(s) => s,
-        Err((Reason::NoSecret, detail)) if config.nullok => {
+        Err(e @ SecretError::NotEnrolled { .. }) if config.nullok => {
             attempt.log(
                 host,
                 Level::Info,
-                Reason::NoSecret,
-                &format!("{detail}; nullok: not asking"),
+                e.reason(),
+                &format!("{e}; nullok: not asking"),
             );
             return Verdict::Ignore;
         }
-        Err((reason, detail)) => return attempt.deny_after_prompt(host, reason, &detail),
+        Err(e) => return attempt.deny_after_prompt(host, e.reason(), &e.to_string()),
     };
 
     if config.debug {
@@ -265,62 +264,6 @@ impl Attempt<'_> {
         });
         self.log(host, Level::Warning, reason, detail);
         Verdict::Deny(reason)
-    }
-
-    fn load_secret(&self, account: &Account) -> Result<SecretFile, (Reason, String)> {
-        let path = self.config.secret_path(account).ok_or_else(|| {
-            (
-                Reason::BadSecretFile,
-                "secret path does not expand to a safe absolute path".to_string(),
-            )
-        })?;
-        let shown = log_text::escape(path.as_os_str().as_bytes());
-        let bytes = if self.config.secret_is_users() {
-            private_file::read_users_file(account, &path, MAX_FILE_SIZE)
-        } else {
-            private_file::read_private_file(&path, nix::unistd::geteuid().as_raw(), MAX_FILE_SIZE)
-        };
-        let bytes = bytes.map_err(|e| match e {
-            ReadError::NotFound => (Reason::NoSecret, format!("{shown}: no secret file")),
-            ReadError::NoDirectory => self.missing_directory(account, &shown),
-            other => (Reason::BadSecretFile, format!("{shown}: {other}")),
-        })?;
-        let secret = SecretFile::parse(&bytes)
-            .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
-        secret
-            .check_strength(self.config.min_secret_bits)
-            .map_err(|e| (Reason::BadSecretFile, format!("{shown}: {e}")))?;
-        Ok(secret)
-    }
-
-    /// The secret file's directory is missing. That means "not enrolled" only when the home
-    /// (or the store) is there: a home that is not mounted, or a store that is gone, would
-    /// otherwise make every enrolled user look unenrolled, and `nullok` would skip the code.
-    fn missing_directory(&self, account: &Account, shown: &str) -> (Reason, String) {
-        let base = self.config.secret_base(account);
-        let base_shown = log_text::escape(base.as_os_str().as_encoded_bytes());
-        let what = if self.config.secret_is_users() {
-            "the home directory"
-        } else {
-            "the secret store"
-        };
-        match private_file::directory_exists(&base) {
-            Ok(true) => (
-                Reason::NoSecret,
-                format!("{shown}: no secret file (its directory does not exist)"),
-            ),
-            Ok(false) => (
-                Reason::BadSecretFile,
-                format!(
-                    "{shown}: {what} {base_shown} does not exist (not mounted?); \
-                     refusing, even with nullok"
-                ),
-            ),
-            Err(e) => (
-                Reason::BadSecretFile,
-                format!("{shown}: {what} {base_shown}: {e}; refusing, even with nullok"),
-            ),
-        }
     }
 
     /// The code from PAM_AUTHTOK or the conversation; the (logged) reason when there is none.
@@ -464,6 +407,9 @@ fn looks_like_code(token: &[u8], secret: &SecretFile) -> bool {
     let digits = token.iter().filter(|b| **b != b' ').count();
     token.iter().all(|b| b.is_ascii_digit() || *b == b' ') && digits == secret.digits as usize
 }
+
+mod load_secret;
+use load_secret::{load_secret, SecretError};
 
 #[cfg(test)]
 mod tests;
