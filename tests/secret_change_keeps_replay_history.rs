@@ -1,7 +1,7 @@
-//! Audit issue 9, item 1: changing the secret must not erase the replay history of the old
-//! one. An admin who replaces a secret (`pam-otp reset`, `pam-otp enroll --force`) and later
-//! puts the backup back must not make its used codes and spent recovery codes valid again,
-//! whatever happened in between (here: one wrong code typed against the new secret).
+//! Changing the secret must not erase the replay history of the old one (audit issue 9,
+//! item 1). An admin who replaces a secret (`pam-otp reset`, `pam-otp enroll --force`) and
+//! later puts the backup back must not make its used codes and spent recovery codes valid
+//! again, whatever happened in between (here: one wrong code typed against the new secret).
 //!
 //! Everything goes through the built `pam-otp` and the built module under real libpam.
 

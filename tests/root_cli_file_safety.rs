@@ -11,7 +11,7 @@
 //! - Run through `sudo` without `--user`, enrolling (and every other command that would act
 //!   for "yourself") is refused, naming both `--user SUDO_USER` and `--user root`.
 //!
-//! The root-only cases are `#[ignore]`d: `cargo test --test audit_root_cli -- --include-ignored`.
+//! The root-only cases are `#[ignore]`d: `cargo test --test root_cli_file_safety -- --include-ignored`.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -213,7 +213,7 @@ fn user_independent_templates_are_refused_by_the_module() {
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn root_cannot_point_the_cli_at_a_root_file() {
     require_root();
     // A root-owned private file in a root-owned directory: it passes every file check, so
@@ -385,7 +385,7 @@ fn refuses_every_plant(
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn reset_and_force_leave_unsafe_files_in_an_admin_store_alone() {
     require_root();
     let n = nobody();
@@ -412,7 +412,7 @@ fn reset_and_force_leave_unsafe_files_in_an_admin_store_alone() {
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn reset_and_force_leave_unsafe_files_in_a_home_alone() {
     require_root();
     let n = nobody();
@@ -434,7 +434,7 @@ fn reset_and_force_leave_unsafe_files_in_a_home_alone() {
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn reset_and_force_still_work_on_a_good_secret_file() {
     require_root();
     let t = TestDir::new();
@@ -528,7 +528,7 @@ fn pam_otp_variables_are_not_read() {
 // sudo pam-otp enroll
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn sudo_without_user_does_not_act_for_root() {
     require_root();
     let t = TestDir::new();
