@@ -18,11 +18,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use pam_otp_core::secret_file::SecretFile;
 use pam_otp_testkit::client::Client;
 use pam_otp_testkit::codes::{Key, Totp};
+use pam_otp_testkit::enrolment::{enrolled_key, ok};
 use pam_otp_testkit::pam_ffi::PAM_SUCCESS;
 use pam_otp_testkit::whole_process::Env;
 
@@ -77,26 +77,6 @@ impl Drop for Tmpfs {
     }
 }
 
-#[track_caller]
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "pam-otp failed ({:?})\nstdout:\n{out}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-fn key_of(env: &Env) -> Key {
-    let secret = SecretFile::parse(&fs::read(env.secret_path()).unwrap()).unwrap();
-    let key = Key(secret.key.to_vec());
-    env.forbid(&key.base32());
-    env.forbid(&key.hex());
-    key
-}
-
 #[test]
 #[ignore = "needs root to mount a tmpfs; scripts/test.sh runs it with --include-ignored as root"]
 fn enrolled_by_root_then_disk_full_first_login_still_succeeds() {
@@ -104,7 +84,7 @@ fn enrolled_by_root_then_disk_full_first_login_still_succeeds() {
     let service = env.otp_service("");
     let tmpfs = Tmpfs::mount(&env.state_dir(), "64k");
     ok(&env.cli(&["enroll", "--no-confirm", "--qr", "none"], ""));
-    let key = key_of(&env);
+    let key = enrolled_key(&env);
     tmpfs.fill();
 
     env.run(service, &Client::answer(Totp::default().wrong(&key)))

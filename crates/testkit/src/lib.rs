@@ -13,6 +13,8 @@
 //! - [`tools`]: programs the tests need besides the module.
 //! - [`client`] and [`whole_process`]: whole-process runs of the test client under
 //!   pam_wrapper ([`whole_process::Env`], [`client::Client`], [`client::Outcome`]).
+//! - [`enrolment`]: enrolling an [`whole_process::Env`]'s user with the built `pam-otp`,
+//!   reading back the key and recovery codes, checking what `pam-otp` answered.
 //! - [`in_process`]: logins inside the test process ([`in_process::pam_login`],
 //!   [`in_process::Fixture`]), for the race, crash and fault tests and the benchmark.
 //! - [`child_process`]: re-running the test binary as a child (to be killed, to hold a lock,
@@ -36,6 +38,7 @@ pub mod built;
 pub mod child_process;
 pub mod client;
 pub mod codes;
+pub mod enrolment;
 pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;

@@ -77,8 +77,20 @@ impl Env {
         self.secrets_dir().join(format!("{}.otp", self.user.name))
     }
 
+    /// Where `pam-otp reset` and `pam-otp enroll --force` keep the backup of the current
+    /// user's secret file (beside it, in this admin store).
+    pub fn secret_backup(&self) -> PathBuf {
+        self.secrets_dir()
+            .join(format!(".{}.otp.bak", self.user.name))
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.dir().join("state")
+    }
+
+    /// The current user's state file.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir().join(self.user.uid.to_string())
     }
 
     /// `secret=… state_dir=…` for this test.
