@@ -56,6 +56,10 @@ impl Logged {
     }
 }
 
+/// A `limit` for [`logged_login`]: long enough for a debug-build login under pam_wrapper on a
+/// busy machine.
+pub const LOGIN_LIMIT: Duration = Duration::from_secs(30);
+
 /// Runs one login of `user` with `answer` on `fixture`'s service `otp`, in a child process
 /// under pam_wrapper so that the module's syslog lines can be read. The child is killed
 /// (and the test fails) if it takes longer than `limit`: the module must never hang a host.

@@ -9,7 +9,7 @@
 //! - [`syslog`]: the syslog lines pam_wrapper prints on stderr, and pam_otp's among them.
 //! - [`codes`]: keys and codes from oathtool (an independent implementation), recovery
 //!   entries.
-//! - [`users`]: who the tests authenticate, and a name nobody has.
+//! - [`users`]: who the tests authenticate, a second account, and a name nobody has.
 //! - [`tools`]: programs the tests need besides the module.
 //! - [`client`] and [`whole_process`]: whole-process runs of the test client under
 //!   pam_wrapper ([`whole_process::Env`], [`client::Client`], [`client::Outcome`]).
@@ -19,6 +19,7 @@
 //!   [`in_process::Fixture`]), for the race, crash and fault tests and the benchmark.
 //! - [`child_process`]: re-running the test binary as a child (to be killed, to hold a lock,
 //!   to log in under pam_wrapper).
+//! - [`tmpfs`]: a small tmpfs as the state directory, filled until the disk is full (root).
 //!
 //! The temporary directory and the scripted host are `pam_otp_core::testing`'s (this kit
 //! enables that crate's `testing` feature), re-exported here, so that core's unit tests, the
@@ -44,6 +45,7 @@ pub mod in_process;
 pub mod pam_ffi;
 pub mod pam_wrapper;
 pub mod syslog;
+pub mod tmpfs;
 pub mod tools;
 pub mod users;
 pub mod whole_process;
