@@ -1,5 +1,7 @@
-//! Faults around the state store, through the real module: another process holding the
-//! user's state lock, and descriptors left open. (A full disk: full_disk.rs.)
+//! No descriptor stays open after a login: across successes, replays, wrong codes, a user
+//! without a secret file and a timed-out state lock, the module leaves this process's set of
+//! open descriptors exactly as it found it, and nothing pointing into its files. Through the
+//! built module under real libpam (in-process logins, in a child process of its own).
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
