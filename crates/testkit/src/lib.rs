@@ -9,6 +9,8 @@
 //! - [`syslog`]: the syslog lines pam_wrapper prints on stderr, and pam_otp's among them.
 //! - [`codes`]: keys and codes from oathtool (an independent implementation), recovery
 //!   entries.
+//! - [`secret_leak_fixtures`]: malformed secret files that put the secret where a key
+//!   belongs, and what must then never be shown.
 //! - [`users`]: who the tests authenticate, a second account, and a name nobody has.
 //! - [`tools`]: programs the tests need besides the module.
 //! - [`client`] and [`whole_process`]: whole-process runs of the test client under
@@ -44,6 +46,7 @@ pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;
 pub mod pam_wrapper;
+pub mod secret_leak_fixtures;
 pub mod syslog;
 pub mod tmpfs;
 pub mod tools;
