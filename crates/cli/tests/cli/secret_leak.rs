@@ -1,7 +1,7 @@
 //! A malformed secret file must not leak the secret (or a recovery hash) through
 //! `pam-otp status`; an unknown google-authenticator option is named by `pam-otp import` only
 //! when it looks like one, so the file's owner cannot write bytes to root's terminal.
-//! (tests/audit_secret_leak.rs checks the module's syslog line with the same files.)
+//! (tests/malformed_secret_files.rs checks the module's syslog line with the same files.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;

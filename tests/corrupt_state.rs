@@ -1,9 +1,11 @@
-//! Audit issue 9, item 2: a corrupt state file must have a way out that reopens no used
-//! code, and no `pam-otp` command may be left half done by one.
+//! A corrupt state file denies its user (`state_error`) and is never silently reset (a reset
+//! would reopen used codes); `pam-otp repair` is the way out, and it reopens no used code
+//! either. Admin commands that would need the state refuse, leave nothing half done, and say
+//! to run `pam-otp repair` (audit issue 9, item 2).
 //!
 //! Through the built `pam-otp` and the built module under real libpam: the state file is
-//! overwritten with garbage (as a disk error would leave it), then the admin commands are
-//! tried, then `pam-otp repair`.
+//! overwritten with garbage (as a disk error would leave it), then logins and the admin
+//! commands are tried, then `pam-otp repair`.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -14,13 +16,15 @@
     clippy::disallowed_methods
 )]
 
-use std::os::unix::fs::MetadataExt;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use pam_otp_testkit::client::Client;
 use pam_otp_testkit::codes::{hotp, Totp};
 use pam_otp_testkit::enrolment::{enrol, fails, ok};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
-use pam_otp_testkit::whole_process::Env;
+use pam_otp_testkit::whole_process::{enrolled, Env};
+use pam_otp_testkit::write_file;
 
 /// Overwrites the state file in place with bytes that are no state (same size, same inode).
 fn corrupt(env: &Env) -> Vec<u8> {
@@ -39,6 +43,19 @@ fn evidence(env: &Env) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[test]
+fn corrupt_state_denies_and_is_never_reset() {
+    let (env, key) = enrolled("");
+    fs::create_dir(env.state_dir()).unwrap();
+    fs::set_permissions(env.state_dir(), fs::Permissions::from_mode(0o700)).unwrap();
+    let state_file = env.state_dir().join(env.user.uid.to_string());
+    write_file(&state_file, &[0u8; 8192], 0o600);
+    env.run("otp", &Client::answer(Totp::default().now(&key)))
+        .expect(PAM_AUTH_ERR, "state_error")
+        .expect_line_contains("corrupt");
+    assert_eq!(fs::read(&state_file).unwrap(), vec![0u8; 8192]);
 }
 
 #[test]
