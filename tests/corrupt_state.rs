@@ -143,10 +143,7 @@ fn repair_reopens_no_used_code_and_keeps_the_corrupt_file() {
             .expect(PAM_AUTH_ERR, "replay");
     }
     // The next time step's code works (the module accepts one step ahead).
-    let next = totp
-        .codes(&key, pam_otp_testkit::codes::now() + totp.period, 1)
-        .remove(0);
-    env.run(service, &Client::answer(&next))
+    env.run(service, &Client::answer(totp.next(&key)))
         .expect(PAM_SUCCESS, "ok");
 
     // New recovery codes, generated after the repair, work.
