@@ -16,22 +16,13 @@ fn check_root(root: &Path) -> Output {
     check(&["--root", root.to_str().unwrap()])
 }
 
-/// Every finding line (LOCKOUT/BYPASS/note) is followed by its fix.
+/// The finding lines (LOCKOUT/BYPASS/note); each must be followed by its fix.
+#[track_caller]
 fn findings(out: &str) -> Vec<String> {
-    let lines: Vec<&str> = out.lines().collect();
-    let mut found = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.starts_with("LOCKOUT") || l.starts_with("BYPASS") || l.starts_with("note") {
-            assert!(
-                lines
-                    .get(i + 1)
-                    .is_some_and(|f| f.trim_start().starts_with("fix: ")),
-                "no fix after {l}"
-            );
-            found.push(l.to_string());
-        }
-    }
-    found
+    findings_and_fixes(out)
+        .into_iter()
+        .map(|(finding, _)| finding)
+        .collect()
 }
 
 #[track_caller]

@@ -13,6 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::harness::findings_and_fixes;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/check")
@@ -36,19 +38,10 @@ fn stdout(o: &Output) -> String {
 fn run(root: &Path) -> (Option<i32>, String, Vec<String>) {
     let o = check_root(root);
     let out = stdout(&o);
-    let lines: Vec<&str> = out.lines().collect();
-    let mut found = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.starts_with("LOCKOUT") || l.starts_with("BYPASS") || l.starts_with("note") {
-            assert!(
-                lines
-                    .get(i + 1)
-                    .is_some_and(|f| f.trim_start().starts_with("fix: ")),
-                "no fix after {l}\n{out}"
-            );
-            found.push(format!("{l}\n{}", lines[i + 1]));
-        }
-    }
+    let found = findings_and_fixes(&out)
+        .into_iter()
+        .map(|(finding, fix)| format!("{finding}\n{fix}"))
+        .collect();
     (o.status.code(), out, found)
 }
 

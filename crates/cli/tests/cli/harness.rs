@@ -114,6 +114,24 @@ pub fn fails(o: Output, code: i32, needle: &str) -> String {
     err
 }
 
+/// The finding lines (LOCKOUT, BYPASS, note) in `pam-otp check` output, each with the fix
+/// line that must follow it.
+#[track_caller]
+pub fn findings_and_fixes(out: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut found = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("LOCKOUT") || l.starts_with("BYPASS") || l.starts_with("note") {
+            let fix = lines
+                .get(i + 1)
+                .filter(|f| f.trim_start().starts_with("fix: "))
+                .unwrap_or_else(|| panic!("no fix after {l}\n{out}"));
+            found.push((l.to_string(), fix.to_string()));
+        }
+    }
+    found
+}
+
 pub fn secret_of(path: &Path) -> SecretFile {
     SecretFile::parse(&std::fs::read(path).unwrap()).unwrap()
 }
