@@ -114,6 +114,32 @@ pub fn fails(o: Output, code: i32, needle: &str) -> String {
     err
 }
 
+/// `pam-otp check ARGS`, with nothing on stdin.
+pub fn check(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pam-otp"));
+    c.arg("check").args(args);
+    run_with_input(c, "")
+}
+
+/// `pam-otp check --root ROOT`: the check of a fixture tree.
+pub fn check_root(root: &Path) -> Output {
+    check(&["--root", root.to_str().unwrap()])
+}
+
+/// Copies the tree `from` (a fixture) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
 /// The finding lines (LOCKOUT, BYPASS, note) in `pam-otp check` output, each with the fix
 /// line that must follow it.
 #[track_caller]
