@@ -1,4 +1,7 @@
-//! The built module's dynamic dependencies: what every sshd/sudo login pays to load.
+//! What the built module shows the dynamic linker: it exports exactly the six PAM hooks, and
+//! needs only libpam and libc (what every sshd/sudo login pays to load).
+//!
+//! Needs, and fails (never skips) without: binutils.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -9,9 +12,11 @@
     clippy::disallowed_methods
 )]
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use pam_otp_testkit::built::module_path;
+use pam_otp_testkit::tools::require_tool;
 
 #[test]
 fn module_needs_only_libpam_and_libc() {
@@ -32,4 +37,35 @@ fn module_needs_only_libpam_and_libc() {
     // No libgcc_s.so.1: the unwinder is linked in statically (see build.rs), so hosts that
     // do not already have it loaded are spared loading it on every login.
     assert_eq!(needed, ["libc.so.6", "libpam.so.0"]);
+}
+
+#[test]
+fn library_exports_exactly_the_six_pam_hooks() {
+    require_tool("nm", &["--version"], "binutils");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(module_path())
+        .output()
+        .expect("run nm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let symbols: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "pam_sm_acct_mgmt",
+        "pam_sm_authenticate",
+        "pam_sm_chauthtok",
+        "pam_sm_close_session",
+        "pam_sm_open_session",
+        "pam_sm_setcred",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(symbols, expected);
 }

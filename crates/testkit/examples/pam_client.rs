@@ -1,7 +1,7 @@
 //! `pam_client`: a tiny PAM application with a scripted conversation, used by the
-//! integration tests (`tests/pam_module.rs`, `tests/concurrency.rs`, through the kit's
-//! `whole_process` module) to drive the built module through real libpam, usually under
-//! pam_wrapper.
+//! integration tests (`tests/codes.rs`, `tests/concurrency.rs` and most others, through the
+//! kit's `whole_process` module) to drive the built module through real libpam, usually
+//! under pam_wrapper.
 //!
 //! ```text
 //! pam_client [OPTIONS] SERVICE USER

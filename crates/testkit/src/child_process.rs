@@ -5,7 +5,7 @@
 //! [`child_mode`] says it was started by [`child`].
 
 use std::ffi::c_int;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -38,6 +38,22 @@ pub fn child_mode() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
 }
 
+/// Reads `out`, a child's piped stdout, until the child prints the line `want` (a child
+/// started by [`child`] says so when it has reached the point a test waits for). Panics if
+/// the child ends first. Keep `out` open while the child runs: it may print more.
+pub fn wait_for_line(out: &mut impl BufRead, want: &str) {
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the child ended before printing {want:?}"
+        );
+        if line.trim() == want {
+            return;
+        }
+    }
+}
+
 /// What a login under pam_wrapper returned and logged.
 #[derive(Debug)]
 pub struct Logged {
@@ -55,6 +71,10 @@ impl Logged {
         &self.syslog[0]
     }
 }
+
+/// A `limit` for [`logged_login`]: long enough for a debug-build login under pam_wrapper on a
+/// busy machine.
+pub const LOGIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs one login of `user` with `answer` on `fixture`'s service `otp`, in a child process
 /// under pam_wrapper so that the module's syslog lines can be read. The child is killed

@@ -113,6 +113,11 @@ impl Totp {
         self.codes(key, now(), 1).remove(0)
     }
 
+    /// The code for the next step (which the module's default window accepts).
+    pub fn next(&self, key: &Key) -> String {
+        self.codes(key, now() + self.period, 1).remove(0)
+    }
+
     /// A well-formed code that is valid for no step near now (the module's window is at
     /// most a few steps; a wider margin is excluded).
     pub fn wrong(&self, key: &Key) -> String {

@@ -9,14 +9,19 @@
 //! - [`syslog`]: the syslog lines pam_wrapper prints on stderr, and pam_otp's among them.
 //! - [`codes`]: keys and codes from oathtool (an independent implementation), recovery
 //!   entries.
-//! - [`users`]: who the tests authenticate, and a name nobody has.
+//! - [`secret_leak_fixtures`]: malformed secret files that put the secret where a key
+//!   belongs, and what must then never be shown.
+//! - [`users`]: who the tests authenticate, a second account, and a name nobody has.
 //! - [`tools`]: programs the tests need besides the module.
 //! - [`client`] and [`whole_process`]: whole-process runs of the test client under
 //!   pam_wrapper ([`whole_process::Env`], [`client::Client`], [`client::Outcome`]).
+//! - [`enrolment`]: enrolling an [`whole_process::Env`]'s user with the built `pam-otp`,
+//!   reading back the key and recovery codes, checking what `pam-otp` answered.
 //! - [`in_process`]: logins inside the test process ([`in_process::pam_login`],
 //!   [`in_process::Fixture`]), for the race, crash and fault tests and the benchmark.
 //! - [`child_process`]: re-running the test binary as a child (to be killed, to hold a lock,
 //!   to log in under pam_wrapper).
+//! - [`tmpfs`]: a small tmpfs as the state directory, filled until the disk is full (root).
 //!
 //! The temporary directory and the scripted host are `pam_otp_core::testing`'s (this kit
 //! enables that crate's `testing` feature), re-exported here, so that core's unit tests, the
@@ -36,11 +41,14 @@ pub mod built;
 pub mod child_process;
 pub mod client;
 pub mod codes;
+pub mod enrolment;
 pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;
 pub mod pam_wrapper;
+pub mod secret_leak_fixtures;
 pub mod syslog;
+pub mod tmpfs;
 pub mod tools;
 pub mod users;
 pub mod whole_process;

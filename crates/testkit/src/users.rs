@@ -22,3 +22,14 @@ pub fn current_user() -> TestUser {
 
 /// A name no passwd entry has.
 pub const NO_SUCH_USER: &str = "pam-otp-test-nobody-here";
+
+/// A second account (not the one running the tests), from the user database: one that has
+/// no secret and no state file in a test's directories until the test gives it one.
+pub fn other_user() -> String {
+    let me = current_user().name;
+    ["nobody", "daemon", "bin"]
+        .into_iter()
+        .find(|u| *u != me && pam_otp_core::userdb::lookup(u).ok().flatten().is_some())
+        .expect("a second account in the user database")
+        .to_string()
+}

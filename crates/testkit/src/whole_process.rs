@@ -1,4 +1,4 @@
-//! Whole-process runs: the PAM test client (`examples/pam_client.rs`) started under
+//! Whole-process runs: the PAM test client (this kit's `examples/pam_client.rs`) started under
 //! pam_wrapper, which serves the service files from the test's directory and prints every
 //! `pam_syslog` line on stderr, so that tests assert on the syslog reason words.
 //!
@@ -34,6 +34,16 @@ pub const IGNORE_PROBE_CONTROL: &str = "[success=bad ignore=ignore default=die]"
 
 /// How long one client may run before the test gives up on it.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An enrolled user (a 160-bit SHA-1 TOTP secret, written straight into the store) with the
+/// module alone in service `otp`, with `extra_args`.
+pub fn enrolled(extra_args: &str) -> (Env, Key) {
+    let env = Env::new();
+    let key = Key::random(20);
+    env.write_secret(&key, "");
+    env.otp_service(extra_args);
+    (env, key)
+}
 
 /// A test's private PAM world: service files, secret file, state directory.
 pub struct Env {
@@ -77,8 +87,20 @@ impl Env {
         self.secrets_dir().join(format!("{}.otp", self.user.name))
     }
 
+    /// Where `pam-otp reset` and `pam-otp enroll --force` keep the backup of the current
+    /// user's secret file (beside it, in this admin store).
+    pub fn secret_backup(&self) -> PathBuf {
+        self.secrets_dir()
+            .join(format!(".{}.otp.bak", self.user.name))
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.dir().join("state")
+    }
+
+    /// The current user's state file.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir().join(self.user.uid.to_string())
     }
 
     /// `secret=… state_dir=…` for this test.

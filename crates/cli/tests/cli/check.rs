@@ -1,37 +1,16 @@
 //! `pam-otp check`: fixture trees of good, broken and missing set-ups.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::harness::*;
 
-fn check(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pam-otp"));
-    c.arg("check").args(args);
-    run_with_input(c, "")
-}
-
-fn check_root(root: &Path) -> Output {
-    check(&["--root", root.to_str().unwrap()])
-}
-
-/// Every finding line (LOCKOUT/BYPASS/note) is followed by its fix.
+/// The finding lines (LOCKOUT/BYPASS/note); each must be followed by its fix.
+#[track_caller]
 fn findings(out: &str) -> Vec<String> {
-    let lines: Vec<&str> = out.lines().collect();
-    let mut found = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.starts_with("LOCKOUT") || l.starts_with("BYPASS") || l.starts_with("note") {
-            assert!(
-                lines
-                    .get(i + 1)
-                    .is_some_and(|f| f.trim_start().starts_with("fix: ")),
-                "no fix after {l}"
-            );
-            found.push(l.to_string());
-        }
-    }
-    found
+    findings_and_fixes(out)
+        .into_iter()
+        .map(|(finding, _)| finding)
+        .collect()
 }
 
 #[track_caller]
@@ -43,19 +22,6 @@ fn has(found: &[String], severity: &str, place: &str, needle: &str) {
         "no {severity} at {place} with {needle:?} in:\n{}",
         found.join("\n")
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -11,7 +11,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use crate::harness::{check_root, copy_tree, findings_and_fixes, stdout, Home};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,36 +20,14 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn check_root(root: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pam-otp"))
-        .arg("check")
-        .arg("--root")
-        .arg(root)
-        .output()
-        .expect("run pam-otp check")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// The check's output and its finding lines (each must be followed by its fix).
 fn run(root: &Path) -> (Option<i32>, String, Vec<String>) {
     let o = check_root(root);
     let out = stdout(&o);
-    let lines: Vec<&str> = out.lines().collect();
-    let mut found = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.starts_with("LOCKOUT") || l.starts_with("BYPASS") || l.starts_with("note") {
-            assert!(
-                lines
-                    .get(i + 1)
-                    .is_some_and(|f| f.trim_start().starts_with("fix: ")),
-                "no fix after {l}\n{out}"
-            );
-            found.push(format!("{l}\n{}", lines[i + 1]));
-        }
-    }
+    let found = findings_and_fixes(&out)
+        .into_iter()
+        .map(|(finding, fix)| format!("{finding}\n{fix}"))
+        .collect();
     (o.status.code(), out, found)
 }
 
@@ -72,35 +51,18 @@ fn none_about(found: &[String], needle: &str) {
     );
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            fs::copy(e.path(), dest).unwrap();
-        }
-    }
+/// A private copy of a fixture tree at `root`, in a test directory removed on drop.
+struct Copy {
+    root: PathBuf,
+    _dir: Home,
 }
-
-/// A private copy of a fixture, removed on drop.
-struct Copy(PathBuf);
 
 impl Copy {
-    fn of(name: &str, tag: &str) -> Copy {
-        let dir =
-            std::env::temp_dir().join(format!("pam-otp-audit-check-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        copy_tree(&fixture(name), &dir);
-        Copy(dir)
-    }
-}
-
-impl Drop for Copy {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+    fn of(name: &str) -> Copy {
+        let dir = Home::new();
+        let root = dir.path("root");
+        copy_tree(&fixture(name), &root);
+        Copy { root, _dir: dir }
     }
 }
 
@@ -171,13 +133,13 @@ fn the_exemption_line_clears_lockers_and_opens_nothing_else() {
 
 #[test]
 fn an_exemption_that_names_a_root_service_is_a_bypass_there() {
-    let t = Copy::of("lockers-exempt", "exempt-sudo");
-    let common = t.0.join("etc/pam.d/common-auth");
+    let t = Copy::of("lockers-exempt");
+    let common = t.root.join("etc/pam.d/common-auth");
     let text = fs::read_to_string(&common)
         .unwrap()
         .replace("service in xscreensaver:", "service in sudo:xscreensaver:");
     fs::write(&common, text).unwrap();
-    let (code, out, found) = run(&t.0);
+    let (code, out, found) = run(&t.root);
     assert_eq!(code, Some(1), "{out}");
     has(
         &found,
@@ -227,8 +189,8 @@ fn the_pam_auth_update_profile_exempts_every_known_locker() {
         auth_lines.last().is_some_and(|l| l.contains("pam_otp.so")),
         "{auth_lines:?}"
     );
-    let t = Copy::of("lockers-exempt", "profile");
-    let pam = t.0.join("etc/pam.d");
+    let t = Copy::of("lockers-exempt");
+    let pam = t.root.join("etc/pam.d");
     let mut common = String::from(
         "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n\
          auth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\n",
@@ -257,7 +219,7 @@ fn the_pam_auth_update_profile_exempts_every_known_locker() {
     for l in lockers {
         fs::write(pam.join(l), "@include common-auth\n").unwrap();
     }
-    let (code, out, found) = run(&t.0);
+    let (code, out, found) = run(&t.root);
     assert_eq!(code, Some(0), "{out}");
     assert!(found.is_empty(), "{out}");
     assert!(out.contains("ok       sudo: asks for a code"), "{out}");
@@ -274,7 +236,7 @@ fn the_pam_auth_update_profile_exempts_every_known_locker() {
         auth_lines.last().unwrap()
     );
     fs::write(pam.join("common-auth"), only_otp).unwrap();
-    let (_, out, found) = run(&t.0);
+    let (_, out, found) = run(&t.root);
     for l in lockers {
         has(&found, "LOCKOUT", "common-auth:4", &[&format!("{l}: ")]);
     }
@@ -377,30 +339,30 @@ fn key_and_code_is_two_factors() {
     assert_eq!(code, Some(0), "{out}");
     assert!(found.is_empty(), "{out}");
     // And the repository's own example stack with the shipped container sshd_config.
-    let t = Copy::of("sshd-key-and-code", "shipped");
+    let t = Copy::of("sshd-key-and-code");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    fs::copy(repo.join("pam.d/sshd"), t.0.join("etc/pam.d/sshd")).unwrap();
-    fs::remove_dir_all(t.0.join("etc/ssh/sshd_config.d")).unwrap();
+    fs::copy(repo.join("pam.d/sshd"), t.root.join("etc/pam.d/sshd")).unwrap();
+    fs::remove_dir_all(t.root.join("etc/ssh/sshd_config.d")).unwrap();
     fs::copy(
         repo.join("tests/container/sshd_config"),
-        t.0.join("etc/ssh/sshd_config"),
+        t.root.join("etc/ssh/sshd_config"),
     )
     .unwrap();
-    let (code, out, found) = run(&t.0);
+    let (code, out, found) = run(&t.root);
     assert_eq!(code, Some(0), "{out}");
     assert!(found.is_empty(), "{out}");
 }
 
 #[test]
 fn the_password_method_with_a_password_stack_never_works() {
-    let t = Copy::of("sshd-password-and-code", "password-method");
+    let t = Copy::of("sshd-password-and-code");
     fs::write(
-        t.0.join("etc/ssh/sshd_config"),
+        t.root.join("etc/ssh/sshd_config"),
         "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n\
          AuthenticationMethods keyboard-interactive password\n",
     )
     .unwrap();
-    let (code, out, found) = run(&t.0);
+    let (code, out, found) = run(&t.root);
     assert_eq!(code, Some(0), "{out}");
     has(
         &found,
@@ -413,14 +375,14 @@ fn the_password_method_with_a_password_stack_never_works() {
 
 #[test]
 fn key_then_password_method_with_a_code_only_stack_asks_the_code_at_the_password_prompt() {
-    let t = Copy::of("sshd-key-and-code", "key-password");
+    let t = Copy::of("sshd-key-and-code");
     fs::write(
-        t.0.join("etc/ssh/sshd_config.d/50-otp.conf"),
+        t.root.join("etc/ssh/sshd_config.d/50-otp.conf"),
         "KbdInteractiveAuthentication yes\nPasswordAuthentication yes\n\
          AuthenticationMethods publickey,password\n",
     )
     .unwrap();
-    let (code, out, found) = run(&t.0);
+    let (code, out, found) = run(&t.root);
     // Two factors, but the prompt says "password": worth a note, not a bypass.
     assert!(found.iter().all(|f| f.starts_with("note")), "{out}");
     has(

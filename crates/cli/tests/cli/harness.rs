@@ -114,6 +114,50 @@ pub fn fails(o: Output, code: i32, needle: &str) -> String {
     err
 }
 
+/// `pam-otp check ARGS`, with nothing on stdin.
+pub fn check(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pam-otp"));
+    c.arg("check").args(args);
+    run_with_input(c, "")
+}
+
+/// `pam-otp check --root ROOT`: the check of a fixture tree.
+pub fn check_root(root: &Path) -> Output {
+    check(&["--root", root.to_str().unwrap()])
+}
+
+/// Copies the tree `from` (a fixture) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The finding lines (LOCKOUT, BYPASS, note) in `pam-otp check` output, each with the fix
+/// line that must follow it.
+#[track_caller]
+pub fn findings_and_fixes(out: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut found = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("LOCKOUT") || l.starts_with("BYPASS") || l.starts_with("note") {
+            let fix = lines
+                .get(i + 1)
+                .filter(|f| f.trim_start().starts_with("fix: "))
+                .unwrap_or_else(|| panic!("no fix after {l}\n{out}"));
+            found.push((l.to_string(), fix.to_string()));
+        }
+    }
+    found
+}
+
 pub fn secret_of(path: &Path) -> SecretFile {
     SecretFile::parse(&std::fs::read(path).unwrap()).unwrap()
 }

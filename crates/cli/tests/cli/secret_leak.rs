@@ -1,45 +1,15 @@
 //! A malformed secret file must not leak the secret (or a recovery hash) through
 //! `pam-otp status`; an unknown google-authenticator option is named by `pam-otp import` only
 //! when it looks like one, so the file's owner cannot write bytes to root's terminal.
-//! (tests/audit_secret_leak.rs checks the module's syslog line with the same files.)
+//! (tests/malformed_secret_files.rs checks the module's syslog line with the same files.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use pam_otp_testkit::codes::Key;
+use pam_otp_testkit::secret_leak_fixtures::{cases, needles, secrets};
 use pam_otp_testkit::write_file;
 
 use crate::harness::*;
-
-/// Secret files in which the base32 secret lands where the parser reports a key.
-fn malformed_files(b32: &str) -> Vec<String> {
-    vec![
-        // The case: a bare base32 line with `=` padding (the key is the secret).
-        format!("{b32}==\n"),
-        format!("type = totp\n{b32}==\n"),
-        format!("secret {b32}=\n"),
-        format!("secret: {b32} =\n"),
-        format!("{} = x\n", b32.to_lowercase()),
-        // A pasted recovery entry without its key, then a secret as the key of a line.
-        format!("secret = {b32}\n{b32} = {b32}\n"),
-    ]
-}
-
-/// The secrets tried: a random 160-bit one, and an 80-bit one of letters only, whose
-/// lower-case spelling is shaped like a key name (16 letters).
-fn secrets() -> Vec<String> {
-    vec![Key::random(20).base32(), "QWERTYUIOPASDFGH".to_string()]
-}
-
-/// Texts that must not appear: the secret, its first 10 characters, either case.
-fn needles(b32: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for s in [b32.to_string(), b32[..10].to_string()] {
-        out.push(s.to_lowercase());
-        out.push(s.to_uppercase());
-    }
-    out
-}
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -48,10 +18,7 @@ fn text(out: &Output) -> String {
 #[test]
 fn status_never_echoes_a_malformed_secret_line() {
     let home = Home::new();
-    for (b32, file) in secrets()
-        .iter()
-        .flat_map(|b| malformed_files(b).into_iter().map(move |t| (b.clone(), t)))
-    {
+    for (b32, file) in cases(&secrets()) {
         write_file(&home.path(".otp"), file.as_bytes(), 0o600);
         let out = home.run(&["status"], "");
         let shown = text(&out);

@@ -88,7 +88,7 @@ fn the_profile_skips_pam_otp_for_screen_lockers_only() {
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_lockers -- --include-ignored"]
+#[ignore = "needs root: cargo test --test screen_lockers -- --include-ignored"]
 fn a_host_that_is_not_root_refuses_an_enrolled_user() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root");
     let nobody = nix::unistd::User::from_name("nobody")

@@ -1,14 +1,15 @@
-//! Audit issue 9, timing: a wrong code for an enrolled user costs a durable state save (one
-//! `fdatasync`); a refusal of a user without a secret must cost one too, or response time
-//! tells who is enrolled. Through the built module and real libpam (in-process
-//! `pam_start_confdir` transactions, `tests/prove`).
+//! Refusals cost the same whoever is refused: a wrong code for an enrolled user costs a
+//! durable state save (one `fdatasync`), so a refusal of a user without a secret must cost
+//! one too, or response time tells who is enrolled (audit issue 9, timing). Through the
+//! built module and real libpam (in-process `pam_start_confdir` transactions, the test kit's
+//! `in_process`).
 //!
 //! [`refused_login_time_by_reason`] is a measurement, not a pass/fail test: it prints the
 //! numbers and is `#[ignore]`d. Run it with the state directory on a real disk (the temp
 //! dir; `TMPDIR=/dev/shm` shows the CPU-only difference):
 //!
 //! ```text
-//! cargo test --release --test audit_timing -- --ignored --nocapture
+//! cargo test --release --test refusal_timing -- --ignored --nocapture
 //! ```
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,

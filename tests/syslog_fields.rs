@@ -1,8 +1,8 @@
-//! Audit issue 9, item 4: a user name or remote host must not be able to forge fields in
-//! the module's syslog line. Hostile names go through the built module (real libpam under
-//! pam_wrapper, `tests/support/mod.rs`), and every line must parse, by the grammar that
-//! pam_otp(8) documents, into exactly one `rhost=` and one `user=` holding the real values;
-//! a fail2ban-style `rhost=(\S+)` must capture the real remote host.
+//! A user name or remote host must not be able to forge fields in the module's syslog line
+//! (audit issue 9, item 4). Hostile names go through the built module (real libpam under
+//! pam_wrapper, the test kit's `whole_process`), and every line must parse, by the grammar
+//! that pam_otp(8) documents, into exactly one `rhost=` and one `user=` holding the real
+//! values; a fail2ban-style `rhost=(\S+)` must capture the real remote host.
 //!
 //! ```text
 //! <reason> rhost=<value> user=<value>: <detail>

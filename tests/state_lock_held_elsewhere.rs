@@ -1,12 +1,15 @@
-//! Audit issue 9, SIGSTOP while holding the per-uid lock: a setuid `su` runs with its
-//! invoker's real uid, so the invoker may stop it (SIGSTOP cannot be caught or blocked) at
-//! the moment it holds the state lock of the account being authenticated, which for `su`
-//! is the target account, not the invoker. Another login of that account must then fail
-//! closed after `lock_timeout` (never hang, never skip the state), and work again once the
-//! stopped process is continued.
+//! Another process holding a user's state lock makes that user's logins fail closed after
+//! `lock_timeout` (never hang, never skip the state) and records nothing for the refused
+//! attempt: once the lock is free, the same code is accepted, once. The holder may be a
+//! process that just keeps the lock, or a login stopped inside it: a setuid `su` runs with
+//! its invoker's real uid, so the invoker may stop it (SIGSTOP cannot be caught or blocked)
+//! at the moment it holds the state lock of the account being authenticated, which for `su`
+//! is the target account, not the invoker (audit issue 9); continued, it lets go.
 //!
-//! The stopped process is a child that runs the module's own store transaction
-//! (`FileStore::transact`, what the module runs under the lock) and stops itself inside it.
+//! Through the built module under real libpam; the refused login runs in a child process
+//! under pam_wrapper, so that its syslog line is read. The stopped holder is a child that
+//! runs the module's own store transaction (`FileStore::transact`, what the module runs
+//! under the lock) and stops itself inside it.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -17,17 +20,60 @@
     clippy::disallowed_methods
 )]
 
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pam_otp_core::store::{FileStore, StateStore};
-use pam_otp_testkit::child_process::{child, child_mode, logged_login};
+use pam_otp_testkit::child_process::{child, child_mode, logged_login, wait_for_line, LOGIN_LIMIT};
 use pam_otp_testkit::in_process::{hotp, Fixture};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 
-/// Long enough for a debug-build login under pam_wrapper on a busy machine.
-const LOGIN_LIMIT: Duration = Duration::from_secs(30);
+#[test]
+fn state_lock_held_by_another_process_fails_closed_within_the_bound() {
+    let f = Fixture::new("faults-lock", "lock_timeout=1");
+    assert_eq!(f.login(&hotp(0)), PAM_SUCCESS);
+    // Another process takes the user's lock and keeps it.
+    let mut holder = child("hold-lock")
+        .env("PROVE_FILE", f.state_file(f.uid))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(holder.stdout.take().unwrap());
+    wait_for_line(&mut out, "PROVE locked");
+
+    let denied = logged_login(&f, &f.user, &hotp(1), LOGIN_LIMIT);
+    eprintln!(
+        "lock held elsewhere, after {:?}: {}",
+        denied.elapsed,
+        denied.line()
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(denied.rc, PAM_AUTH_ERR);
+    assert!(
+        denied
+            .line()
+            .starts_with(&format!("state_error rhost=- user={}: ", f.user)),
+        "{denied:?}"
+    );
+    assert!(
+        denied
+            .line()
+            .ends_with("timed out waiting for the state lock"),
+        "{denied:?}"
+    );
+    // Waited for the bound (1 s), and not much longer (process start-up included).
+    assert!(denied.elapsed >= Duration::from_secs(1), "{denied:?}");
+    assert!(denied.elapsed < Duration::from_secs(4), "{denied:?}");
+
+    // Nothing was recorded for the refused attempt: once the lock is free, the same code
+    // is accepted, and the earlier one is still a replay.
+    assert_eq!(f.state().hotp_next, Some(1));
+    assert_eq!(f.login(&hotp(1)), PAM_SUCCESS);
+    assert_eq!(f.login(&hotp(0)), PAM_AUTH_ERR);
+}
 
 fn signal(child: &Child, name: &str) {
     let ok = Command::new("kill")
@@ -73,13 +119,7 @@ fn a_login_stopped_inside_the_lock_makes_others_fail_closed_not_hang() {
             .unwrap(),
     );
     let mut out = BufReader::new(holder.0.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "the holder died");
-        if line.trim() == "PROVE locked" {
-            break;
-        }
-    }
+    wait_for_line(&mut out, "PROVE locked");
     // It stops itself right after printing; wait until it has.
     let mut waited = 0;
     while proc_state(&holder.0) != 'T' {
@@ -113,7 +153,7 @@ fn a_login_stopped_inside_the_lock_makes_others_fail_closed_not_hang() {
     assert_eq!(f.login(&hotp(1)), PAM_AUTH_ERR, "and only once");
 }
 
-/// Does nothing unless started as a child by the test above.
+/// Does nothing unless started as a child by one of the tests above.
 #[test]
 fn child_process_entry() {
     let Some(mode) = child_mode() else {
@@ -121,6 +161,16 @@ fn child_process_entry() {
     };
     match mode.as_str() {
         "login" => pam_otp_testkit::child_process::run_login_child(),
+        "hold-lock" => {
+            let file = File::open(std::env::var("PROVE_FILE").unwrap()).unwrap();
+            file.lock().unwrap();
+            println!("PROVE locked");
+            let until = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            panic!("the lock holder was not killed");
+        }
         "stop-inside-lock" => {
             let store = FileStore::new(std::env::var("PROVE_DIR").unwrap(), Duration::from_secs(5));
             let uid: u32 = std::env::var("PROVE_UID").unwrap().parse().unwrap();

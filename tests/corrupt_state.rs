@@ -1,9 +1,11 @@
-//! Audit issue 9, item 2: a corrupt state file must have a way out that reopens no used
-//! code, and no `pam-otp` command may be left half done by one.
+//! A corrupt state file denies its user (`state_error`) and is never silently reset (a reset
+//! would reopen used codes); `pam-otp repair` is the way out, and it reopens no used code
+//! either. Admin commands that would need the state refuse, leave nothing half done, and say
+//! to run `pam-otp repair` (audit issue 9, item 2).
 //!
 //! Through the built `pam-otp` and the built module under real libpam: the state file is
-//! overwritten with garbage (as a disk error would leave it), then the admin commands are
-//! tried, then `pam-otp repair`.
+//! overwritten with garbage (as a disk error would leave it), then logins and the admin
+//! commands are tried, then `pam-otp repair`.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -14,71 +16,20 @@
     clippy::disallowed_methods
 )]
 
-use std::os::unix::fs::MetadataExt;
-use std::process::Output;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use pam_otp_core::secret_file::SecretFile;
 use pam_otp_testkit::client::Client;
-use pam_otp_testkit::codes::{hotp, Key, Totp};
+use pam_otp_testkit::codes::{hotp, Totp};
+use pam_otp_testkit::enrolment::{enrol, fails, ok};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
-use pam_otp_testkit::whole_process::Env;
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "pam-otp failed ({:?})\nstdout:\n{out}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-/// Asserts a failure whose message contains `needle`; returns stderr.
-#[track_caller]
-fn fails(o: &Output, needle: &str) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{err}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-    err
-}
-
-fn enrol(env: &Env, extra: &[&str]) -> (Key, Vec<String>) {
-    let mut args = vec!["enroll", "--no-confirm", "--qr", "none"];
-    args.extend_from_slice(extra);
-    let out = ok(&env.cli(&args, ""));
-    let codes: Vec<String> = out
-        .lines()
-        .filter_map(|l| {
-            let (n, code) = l.trim().split_once(". ")?;
-            n.parse::<u32>().ok()?;
-            Some(code.to_string())
-        })
-        .collect();
-    let secret = SecretFile::parse(&std::fs::read(env.secret_path()).unwrap()).unwrap();
-    let key = Key(secret.key.to_vec());
-    env.forbid(&key.base32());
-    env.forbid(&key.hex());
-    for c in &codes {
-        env.forbid(c);
-    }
-    (key, codes)
-}
-
-fn state_file(env: &Env) -> std::path::PathBuf {
-    env.state_dir().join(env.user.uid.to_string())
-}
+use pam_otp_testkit::whole_process::{enrolled, Env};
+use pam_otp_testkit::write_file;
 
 /// Overwrites the state file in place with bytes that are no state (same size, same inode).
 fn corrupt(env: &Env) -> Vec<u8> {
     let garbage = vec![0xa5u8; 8192];
-    std::fs::write(state_file(env), &garbage).unwrap();
+    std::fs::write(env.state_file(), &garbage).unwrap();
     garbage
 }
 
@@ -92,6 +43,19 @@ fn evidence(env: &Env) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[test]
+fn corrupt_state_denies_and_is_never_reset() {
+    let (env, key) = enrolled("");
+    fs::create_dir(env.state_dir()).unwrap();
+    fs::set_permissions(env.state_dir(), fs::Permissions::from_mode(0o700)).unwrap();
+    let state_file = env.state_dir().join(env.user.uid.to_string());
+    write_file(&state_file, &[0u8; 8192], 0o600);
+    env.run("otp", &Client::answer(Totp::default().now(&key)))
+        .expect(PAM_AUTH_ERR, "state_error")
+        .expect_line_contains("corrupt");
+    assert_eq!(fs::read(&state_file).unwrap(), vec![0u8; 8192]);
 }
 
 #[test]
@@ -123,12 +87,9 @@ fn corrupt_state_admin_commands_change_nothing_and_say_repair() {
             secret_before,
             "{args:?}"
         );
-        assert!(
-            !env.secrets_dir().join(format!(".{me}.otp.bak")).exists(),
-            "{args:?} made a backup"
-        );
+        assert!(!env.secret_backup().exists(), "{args:?} made a backup");
         assert_eq!(
-            std::fs::read(state_file(&env)).unwrap(),
+            std::fs::read(env.state_file()).unwrap(),
             garbage,
             "{args:?}"
         );
@@ -154,9 +115,9 @@ fn repair_reopens_no_used_code_and_keeps_the_corrupt_file() {
         .expect(PAM_SUCCESS, "ok");
     let me = env.user.name.clone();
     // A healthy state is not repaired without --force.
-    let before = std::fs::read(state_file(&env)).unwrap();
+    let before = std::fs::read(env.state_file()).unwrap();
     fails(&env.cli(&["repair", &me], ""), "nothing to repair");
-    assert_eq!(std::fs::read(state_file(&env)).unwrap(), before);
+    assert_eq!(std::fs::read(env.state_file()).unwrap(), before);
 
     let garbage = corrupt(&env);
     let out = ok(&env.cli(&["repair", &me], ""));
@@ -170,7 +131,7 @@ fn repair_reopens_no_used_code_and_keeps_the_corrupt_file() {
     let kept_path = env.state_dir().join(&kept[0]);
     assert_eq!(std::fs::read(&kept_path).unwrap(), garbage);
     assert_eq!(std::fs::metadata(&kept_path).unwrap().mode() & 0o077, 0);
-    let meta = std::fs::metadata(state_file(&env)).unwrap();
+    let meta = std::fs::metadata(env.state_file()).unwrap();
     assert_eq!((meta.len(), meta.mode() & 0o777), (8192, 0o600));
 
     // Nothing used before is accepted: not the TOTP code, not any listed recovery code
@@ -182,10 +143,7 @@ fn repair_reopens_no_used_code_and_keeps_the_corrupt_file() {
             .expect(PAM_AUTH_ERR, "replay");
     }
     // The next time step's code works (the module accepts one step ahead).
-    let next = totp
-        .codes(&key, pam_otp_testkit::codes::now() + totp.period, 1)
-        .remove(0);
-    env.run(service, &Client::answer(&next))
+    env.run(service, &Client::answer(totp.next(&key)))
         .expect(PAM_SUCCESS, "ok");
 
     // New recovery codes, generated after the repair, work.
@@ -250,12 +208,7 @@ fn repair_covers_the_backup_a_restore_would_bring_back() {
     enrol(&env, &["--force"]);
     corrupt(&env);
     ok(&env.cli(&["repair", &env.user.name.clone()], ""));
-    let me = env.user.name.clone();
-    std::fs::rename(
-        env.secrets_dir().join(format!(".{me}.otp.bak")),
-        env.secret_path(),
-    )
-    .unwrap();
+    std::fs::rename(env.secret_backup(), env.secret_path()).unwrap();
     env.run(service, &Client::answer(&used))
         .expect(PAM_AUTH_ERR, "replay");
     env.run(service, &Client::answer(&codes[0]))

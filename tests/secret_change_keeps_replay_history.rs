@@ -1,7 +1,7 @@
-//! Audit issue 9, item 1: changing the secret must not erase the replay history of the old
-//! one. An admin who replaces a secret (`pam-otp reset`, `pam-otp enroll --force`) and later
-//! puts the backup back must not make its used codes and spent recovery codes valid again,
-//! whatever happened in between (here: one wrong code typed against the new secret).
+//! Changing the secret must not erase the replay history of the old one (audit issue 9,
+//! item 1). An admin who replaces a secret (`pam-otp reset`, `pam-otp enroll --force`) and
+//! later puts the backup back must not make its used codes and spent recovery codes valid
+//! again, whatever happened in between (here: one wrong code typed against the new secret).
 //!
 //! Everything goes through the built `pam-otp` and the built module under real libpam.
 
@@ -14,62 +14,17 @@
     clippy::disallowed_methods
 )]
 
-use std::process::Output;
-
-use pam_otp_core::secret_file::SecretFile;
 use pam_otp_testkit::client::Client;
-use pam_otp_testkit::codes::{hotp, Key, Totp};
+use pam_otp_testkit::codes::{hotp, Totp};
+use pam_otp_testkit::enrolment::{enrol, ok};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 use pam_otp_testkit::whole_process::Env;
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "pam-otp failed ({:?})\nstdout:\n{out}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-/// Enrols the test user through `pam-otp enroll --no-confirm` (`extra` options added);
-/// returns the key written and the recovery codes printed.
-fn enrol(env: &Env, extra: &[&str]) -> (Key, Vec<String>) {
-    let mut args = vec!["enroll", "--no-confirm", "--qr", "none"];
-    args.extend_from_slice(extra);
-    let out = ok(&env.cli(&args, ""));
-    let codes: Vec<String> = out
-        .lines()
-        .filter_map(|l| {
-            let (n, code) = l.trim().split_once(". ")?;
-            n.parse::<u32>().ok()?;
-            Some(code.to_string())
-        })
-        .collect();
-    let secret = SecretFile::parse(&std::fs::read(env.secret_path()).unwrap()).unwrap();
-    let key = Key(secret.key.to_vec());
-    env.forbid(&key.base32());
-    env.forbid(&key.hex());
-    for c in &codes {
-        env.forbid(c);
-        env.forbid(&c.replace('-', ""));
-    }
-    (key, codes)
-}
-
-/// The backup `pam-otp` keeps of the secret file in this admin-managed store.
-fn backup(env: &Env) -> std::path::PathBuf {
-    env.secrets_dir()
-        .join(format!(".{}.otp.bak", env.user.name))
-}
 
 /// A → B → A: `reset`, `enroll --force` (B), one wrong code for B, the backup of A put back.
 fn replace_then_restore(env: &Env, service: &str, extra: &[&str]) {
     let me = env.user.name.clone();
     ok(&env.cli(&["reset", "--yes", &me], ""));
-    assert!(backup(env).exists());
+    assert!(env.secret_backup().exists());
     let mut args = vec!["--force"];
     args.extend_from_slice(extra);
     let (b, _) = enrol(env, &args);
@@ -86,7 +41,7 @@ fn replace_then_restore(env: &Env, service: &str, extra: &[&str]) {
     };
     env.run(service, &Client::answer(wrong))
         .expect(PAM_AUTH_ERR, "bad_code");
-    std::fs::rename(backup(env), env.secret_path()).unwrap();
+    std::fs::rename(env.secret_backup(), env.secret_path()).unwrap();
 }
 
 #[test]
@@ -166,9 +121,6 @@ fn a_secret_older_than_the_remembered_ones_is_treated_as_used() {
             .expect(PAM_AUTH_ERR, "replay");
     }
     // A time-based code newer than every code accepted so far still works.
-    let next = totp
-        .codes(&a, pam_otp_testkit::codes::now() + totp.period, 1)
-        .remove(0);
-    env.run(service, &Client::answer(&next))
+    env.run(service, &Client::answer(totp.next(&a)))
         .expect(PAM_SUCCESS, "ok");
 }

@@ -11,7 +11,7 @@
 //! - Run through `sudo` without `--user`, enrolling (and every other command that would act
 //!   for "yourself") is refused, naming both `--user SUDO_USER` and `--user root`.
 //!
-//! The root-only cases are `#[ignore]`d: `cargo test --test audit_root_cli -- --include-ignored`.
+//! The root-only cases are `#[ignore]`d: `cargo test --test root_cli_file_safety -- --include-ignored`.
 
 // Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
 // and it reads the clock as the world outside the module does.
@@ -24,7 +24,7 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use pam_otp_testkit::built::module_path;
@@ -33,7 +33,7 @@ use pam_otp_testkit::codes::{Key, Totp};
 use pam_otp_testkit::pam_ffi::{PAM_SERVICE_ERR, PAM_SUCCESS};
 use pam_otp_testkit::users::current_user;
 use pam_otp_testkit::whole_process::Env;
-use pam_otp_testkit::{write_file, TestDir};
+use pam_otp_testkit::{names_in, write_file, TestDir};
 
 // ---------------------------------------------------------------------------------------
 // Harness
@@ -112,16 +112,6 @@ fn snapshot(path: &Path) -> Snapshot {
     }
 }
 
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut n: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    n.sort();
-    n
-}
-
 fn chown(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
 }
@@ -143,6 +133,60 @@ fn require_root() {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root");
 }
 
+/// Asserts exit status 0.
+#[track_caller]
+fn succeeded(o: &Output) {
+    assert!(o.status.success(), "{}", text(o));
+}
+
+/// `base`, then `cmd`: the arguments of one `pam-otp` run.
+fn then<'a>(base: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(cmd).copied().collect()
+}
+
+/// `--secret TEMPLATE --state-dir STATE`.
+fn secret_options<'a>(template: &'a str, state: &'a Path) -> [&'a str; 4] {
+    ["--secret", template, "--state-dir", state.to_str().unwrap()]
+}
+
+/// `--home HOME --state-dir STATE`.
+fn home_options<'a>(home: &'a Path, state: &'a Path) -> [&'a str; 4] {
+    [
+        "--home",
+        home.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]
+}
+
+/// `enroll --user USER --force --no-confirm --qr none`: replaces USER's secret.
+fn force_enrol(user: &str) -> [&str; 7] {
+    [
+        "enroll",
+        "--user",
+        user,
+        "--force",
+        "--no-confirm",
+        "--qr",
+        "none",
+    ]
+}
+
+/// A new directory `name` in `parent`, mode 0700.
+fn private_dir(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o700);
+    dir
+}
+
+/// An admin secret store `users` (mode 0700) in `t`, and its template `<store>/%u`.
+fn admin_store(t: &TestDir) -> (PathBuf, String) {
+    let store = private_dir(t.path(), "users");
+    let template = format!("{}/%u", store.display());
+    (store, template)
+}
+
 // ---------------------------------------------------------------------------------------
 // Templates that name one file for every user
 
@@ -159,20 +203,14 @@ fn user_independent_templates_are_refused_by_the_cli() {
         write_file(&file, SECRET_TEXT.as_bytes(), 0o600);
         let template = format!("{}{suffix}", file.display());
         let before = snapshot(&file);
-        let base = [
-            "--secret",
-            &template,
-            "--state-dir",
-            state.to_str().unwrap(),
-        ];
+        let base = secret_options(&template, &state);
         for cmd in [
             &["enroll", "--no-confirm", "--qr", "none", "--force"][..],
             &["reset", &me.name, "--yes"][..],
             &["status"][..],
             &["recovery", "--regenerate"][..],
         ] {
-            let args: Vec<&str> = base.iter().chain(cmd).copied().collect();
-            let o = cli(&args, &[]);
+            let o = cli(&then(&base, cmd), &[]);
             refused(&o, "--secret: must contain %u, %U or %h");
             assert_eq!(
                 snapshot(&file),
@@ -181,7 +219,7 @@ fn user_independent_templates_are_refused_by_the_cli() {
             );
         }
         fs::remove_file(&file).unwrap();
-        let left: Vec<String> = names(dir.path())
+        let left: Vec<String> = names_in(dir.path())
             .into_iter()
             .filter(|n| n != "state")
             .collect();
@@ -213,7 +251,7 @@ fn user_independent_templates_are_refused_by_the_module() {
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn root_cannot_point_the_cli_at_a_root_file() {
     require_root();
     // A root-owned private file in a root-owned directory: it passes every file check, so
@@ -224,29 +262,19 @@ fn root_cannot_point_the_cli_at_a_root_file() {
     let before = snapshot(&victim);
     let template = victim.to_str().unwrap();
     let state = dir.path().join("state");
-    let state = state.to_str().unwrap();
+    let base = secret_options(template, &state);
     for cmd in [
         &["reset", "root", "--yes"][..],
-        &[
-            "enroll",
-            "--user",
-            "root",
-            "--force",
-            "--no-confirm",
-            "--qr",
-            "none",
-        ][..],
+        &force_enrol("root")[..],
         &["status", "--user", "root"][..],
         &["recovery", "--user", "root", "--regenerate"][..],
     ] {
-        let args: Vec<&str> = ["--secret", template, "--state-dir", state]
-            .iter()
-            .chain(cmd)
-            .copied()
-            .collect();
-        refused(&cli(&args, &[]), "--secret: must contain %u, %U or %h");
+        refused(
+            &cli(&then(&base, cmd), &[]),
+            "--secret: must contain %u, %U or %h",
+        );
         assert_eq!(snapshot(&victim), before, "{cmd:?}");
-        assert_eq!(names(dir.path()), vec!["root-file"], "{cmd:?}");
+        assert_eq!(names_in(dir.path()), vec!["root-file"], "{cmd:?}");
     }
 }
 
@@ -336,21 +364,12 @@ fn refuses_every_plant(
         let victim_before = snapshot(&victim);
         plant(p, &path, owner, other, &victim);
         let entry_before = snapshot(&path);
-        let listing = names(secret_dir);
+        let listing = names_in(secret_dir);
         for cmd in [
             &["reset", "nobody", "--yes"][..],
-            &[
-                "enroll",
-                "--user",
-                "nobody",
-                "--force",
-                "--no-confirm",
-                "--qr",
-                "none",
-            ][..],
+            &force_enrol("nobody")[..],
         ] {
-            let args: Vec<&str> = base.iter().chain(cmd).copied().collect();
-            let o = cli(&args, &[]);
+            let o = cli(&then(base, cmd), &[]);
             assert_eq!(o.status.code(), Some(1), "{}", text(&o));
             let err = String::from_utf8_lossy(&o.stderr);
             assert!(
@@ -361,7 +380,7 @@ fn refuses_every_plant(
             );
             let what = format!("{layout}, {}: {cmd:?}", p.what);
             assert_eq!(snapshot(&path), entry_before, "{what}: entry changed");
-            assert_eq!(names(secret_dir), listing, "{what}: directory changed");
+            assert_eq!(names_in(secret_dir), listing, "{what}: directory changed");
             let victim_now = snapshot(&victim);
             assert_eq!(
                 (
@@ -385,22 +404,14 @@ fn refuses_every_plant(
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn reset_and_force_leave_unsafe_files_in_an_admin_store_alone() {
     require_root();
     let n = nobody();
     let t = TestDir::new();
-    let store = t.path().join("users");
-    fs::create_dir(&store).unwrap();
-    chmod(&store, 0o700);
-    let template = format!("{}/%u", store.display());
+    let (store, template) = admin_store(&t);
     let state = t.path().join("state");
-    let base = [
-        "--secret",
-        template.as_str(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
+    let base = secret_options(&template, &state);
     refuses_every_plant(
         "admin store",
         &store,
@@ -412,72 +423,37 @@ fn reset_and_force_leave_unsafe_files_in_an_admin_store_alone() {
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn reset_and_force_leave_unsafe_files_in_a_home_alone() {
     require_root();
     let n = nobody();
     let t = TestDir::new();
     // nobody must be able to reach its home.
     chmod(t.path(), 0o711);
-    let home = t.path().join("home");
-    fs::create_dir(&home).unwrap();
-    chmod(&home, 0o700);
+    let home = private_dir(t.path(), "home");
     chown(&home, n.uid, n.gid);
     let state = t.path().join("state");
-    let base = [
-        "--home",
-        home.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
+    let base = home_options(&home, &state);
     refuses_every_plant("home", &home, ".otp", &base, (n.uid, n.gid), (0, 0));
 }
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn reset_and_force_still_work_on_a_good_secret_file() {
     require_root();
     let t = TestDir::new();
-    let store = t.path().join("users");
-    fs::create_dir(&store).unwrap();
-    chmod(&store, 0o700);
-    let template = format!("{}/%u", store.display());
+    let (store, template) = admin_store(&t);
     let state = t.path().join("state");
-    let base = [
-        "--secret",
-        template.as_str(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
+    let base = secret_options(&template, &state);
     let file = store.join("nobody");
     write_file(&file, SECRET_TEXT.as_bytes(), 0o600);
-    let force: Vec<&str> = base
-        .iter()
-        .chain(&[
-            "enroll",
-            "--user",
-            "nobody",
-            "--force",
-            "--no-confirm",
-            "--qr",
-            "none",
-        ])
-        .copied()
-        .collect();
-    let o = cli(&force, &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    succeeded(&cli(&then(&base, &force_enrol("nobody")), &[]));
     assert_eq!(
         fs::read(store.join(".nobody.bak")).unwrap(),
         SECRET_TEXT.as_bytes()
     );
-    let reset: Vec<&str> = base
-        .iter()
-        .chain(&["reset", "nobody", "--yes"])
-        .copied()
-        .collect();
-    let o = cli(&reset, &[]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(names(&store), vec![".nobody.bak"]);
+    succeeded(&cli(&then(&base, &["reset", "nobody", "--yes"]), &[]));
+    assert_eq!(names_in(&store), vec![".nobody.bak"]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -486,12 +462,8 @@ fn reset_and_force_still_work_on_a_good_secret_file() {
 #[test]
 fn pam_otp_variables_are_not_read() {
     let dir = TestDir::new();
-    let home = dir.path().join("home");
-    fs::create_dir(&home).unwrap();
-    chmod(&home, 0o700);
-    let elsewhere = dir.path().join("elsewhere");
-    fs::create_dir(&elsewhere).unwrap();
-    chmod(&elsewhere, 0o700);
+    let home = private_dir(dir.path(), "home");
+    let elsewhere = private_dir(dir.path(), "elsewhere");
     let redirect = format!("{}/%u", elsewhere.display());
     let state = dir.path().join("state");
     for (name, value) in [
@@ -500,26 +472,22 @@ fn pam_otp_variables_are_not_read() {
         ("PAM_OTP_MIN_SECRET_BITS", "80"),
     ] {
         let o = cli(
-            &[
-                "--home",
-                home.to_str().unwrap(),
-                "--state-dir",
-                state.to_str().unwrap(),
-                "enroll",
-                "--no-confirm",
-                "--qr",
-                "none",
-                "--bits",
-                "80",
-            ],
+            &then(
+                &home_options(&home, &state),
+                &["enroll", "--no-confirm", "--qr", "none", "--bits", "80"],
+            ),
             &[(name, value)],
         );
         refused(&o, &format!("{name} is set"));
-        assert!(names(&home).is_empty(), "{name}: wrote {:?}", names(&home));
         assert!(
-            names(&elsewhere).is_empty(),
+            names_in(&home).is_empty(),
             "{name}: wrote {:?}",
-            names(&elsewhere)
+            names_in(&home)
+        );
+        assert!(
+            names_in(&elsewhere).is_empty(),
+            "{name}: wrote {:?}",
+            names_in(&elsewhere)
         );
     }
 }
@@ -528,54 +496,39 @@ fn pam_otp_variables_are_not_read() {
 // sudo pam-otp enroll
 
 #[test]
-#[ignore = "needs root: cargo test --test audit_root_cli -- --include-ignored"]
+#[ignore = "needs root: cargo test --test root_cli_file_safety -- --include-ignored"]
 fn sudo_without_user_does_not_act_for_root() {
     require_root();
     let t = TestDir::new();
-    let home = t.path().join("home");
-    fs::create_dir(&home).unwrap();
-    chmod(&home, 0o700);
+    let home = private_dir(t.path(), "home");
     let state = t.path().join("state");
-    let paths = [
-        "--home",
-        home.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
+    let paths = home_options(&home, &state);
     let sudo = [("SUDO_USER", "nobody"), ("SUDO_UID", "65534")];
-    let with = |cmd: &[&str]| -> Vec<String> {
-        paths
-            .iter()
-            .chain(cmd)
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-    };
     for cmd in [
         &["enroll", "--no-confirm", "--qr", "none"][..],
         &["status"][..],
         &["recovery", "--regenerate"][..],
         &["import"][..],
     ] {
-        let args = with(cmd);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = cli(&args, &sudo);
+        let o = cli(&then(&paths, cmd), &sudo);
         refused(&o, "--user nobody");
         refused(&o, "--user root");
-        assert!(names(&home).is_empty(), "{cmd:?} wrote {:?}", names(&home));
+        assert!(
+            names_in(&home).is_empty(),
+            "{cmd:?} wrote {:?}",
+            names_in(&home)
+        );
     }
     // doas says who ran it too.
-    let args = with(&["status"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    refused(&cli(&args, &[("DOAS_USER", "nobody")]), "--user nobody");
+    let status = then(&paths, &["status"]);
+    refused(&cli(&status, &[("DOAS_USER", "nobody")]), "--user nobody");
     // Saying so is enough.
-    let args = with(&["enroll", "--user", "root", "--no-confirm", "--qr", "none"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = cli(&args, &sudo);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(names(&home), vec![".otp"]);
+    let enrol = then(
+        &paths,
+        &["enroll", "--user", "root", "--no-confirm", "--qr", "none"],
+    );
+    succeeded(&cli(&enrol, &sudo));
+    assert_eq!(names_in(&home), vec![".otp"]);
     // sudo run by root itself (SUDO_UID=0) is root acting for root.
-    let args = with(&["status"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = cli(&args, &[("SUDO_USER", "root"), ("SUDO_UID", "0")]);
-    assert!(o.status.success(), "{}", text(&o));
+    succeeded(&cli(&status, &[("SUDO_USER", "root"), ("SUDO_UID", "0")]));
 }

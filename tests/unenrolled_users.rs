@@ -1,8 +1,11 @@
-//! `nullok` lets users without a secret file through; it must not let through users whose
-//! secret cannot be looked for. Only a missing *file* means "not enrolled": when the
-//! directory the secret files live in is missing (an admin store that is not there, a home
-//! that is not mounted: NFS or autofs down, a locked systemd-homed home), the module cannot
-//! tell an enrolled user from one who is not, and must refuse, not skip the second factor.
+//! Users without a secret: without `nullok` they are asked for a code, then denied
+//! (`no_secret`), as an unknown user is even with `nullok` (`unknown_user`), so that the
+//! prompt tells nobody who is enrolled; with `nullok` a user whose secret file is missing is
+//! let through without a prompt (PAM_IGNORE, `no_secret`). Only a missing *file* means "not
+//! enrolled": when the directory the secret files live in is missing (an admin store that
+//! is not there, a home that is not mounted: NFS or autofs down, a locked systemd-homed
+//! home), the module cannot tell an enrolled user from one who is not, and must refuse, not
+//! skip the second factor.
 //!
 //! Through the built module and real libpam (pam_wrapper), with the syslog lines checked.
 //! The home-directory case needs a user whose home does not exist: it creates one with
@@ -25,8 +28,48 @@ use pam_otp_testkit::built::module_path;
 use pam_otp_testkit::client::Client;
 use pam_otp_testkit::codes::{Key, Totp};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_SUCCESS};
+use pam_otp_testkit::users::NO_SUCH_USER;
 use pam_otp_testkit::whole_process::{Env, IGNORE_PROBE_CONTROL};
 use pam_otp_testkit::{write_file, TestDir};
+
+#[test]
+fn nullok_without_secret_file_ignores_without_prompting() {
+    let env = Env::new();
+    let probe = env.ignore_probe_service("nullok");
+    env.run(probe, &Client::answer("123456"))
+        .expect(PAM_SUCCESS, "no_secret")
+        .expect_prompts(0)
+        .expect_line_contains("nullok: not asking");
+    // PAM_IGNORE grants nothing by itself: a stack with nothing else fails.
+    env.otp_service("nullok");
+    env.run("otp", &Client::answer("123456"))
+        .expect(PAM_PERM_DENIED, "no_secret")
+        .expect_prompts(0);
+    // The probe tells ignoring from accepting: an enrolled user's right code is no PAM_IGNORE.
+    let key = Key::random(20);
+    env.write_secret(&key, "");
+    env.run(probe, &Client::answer(Totp::default().now(&key)))
+        .expect(PAM_PERM_DENIED, "ok");
+}
+
+#[test]
+fn no_secret_file_without_nullok_is_prompted_then_denied() {
+    let env = Env::new();
+    env.otp_service("");
+    env.run("otp", &Client::answer("123456"))
+        .expect(PAM_AUTH_ERR, "no_secret")
+        .expect_prompts(1);
+}
+
+#[test]
+fn unknown_user_is_prompted_then_denied_even_with_nullok() {
+    let env = Env::new();
+    env.otp_service("nullok");
+    env.run("otp", &Client::answer("123456").user(NO_SUCH_USER))
+        .expect(PAM_AUTH_ERR, "unknown_user")
+        .expect_prompts(1)
+        .expect_line_contains(&format!(" user={NO_SUCH_USER}: "));
+}
 
 /// Writes service `name`: the module with `secret=<template>` and `nullok` under the
 /// ignore probe (PAM_SUCCESS exactly when the module returned PAM_IGNORE), then pam_permit.
