@@ -42,7 +42,7 @@ pub fn module_path() -> PathBuf {
                         dir.display()
                     )
                 });
-            assert_fresh(&path, built, "libpam_otp.d");
+            assert_fresh(&path, built, "libpam_otp.d", &["src", "crates/core/src"]);
             path
         })
         .clone()
@@ -60,41 +60,76 @@ pub fn cli_path() -> PathBuf {
                 path.display()
             )
         });
-        assert_fresh(&path, built, "pam-otp.d");
+        assert_fresh(
+            &path,
+            built,
+            "pam-otp.d",
+            &["crates/cli/src", "crates/core/src"],
+        );
         path
     })
     .clone()
 }
 
 /// Panics unless the artifact at `path`, built at `built`, is newer than every source file
-/// it was built from: a test must never pass against a stale build. The sources are the
-/// ones cargo lists in the artifact's dep-info file (`target/<profile>/<dep_info>`), so a
-/// change to test-only code, which does not rebuild the artifact, is not taken for one.
-fn assert_fresh(path: &Path, built: SystemTime, dep_info: &str) {
-    let file = profile_dir().join(dep_info);
-    let text = fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "{} ({e}): run `cargo test` from the workspace root (or `cargo build`)",
-            file.display()
-        )
-    });
-    // `target: dep dep …`, a space inside a path escaped as `\ `.
+/// it was built from: a test must never pass against a stale build.
+///
+/// The sources are the ones cargo lists in the artifact's dep-info file
+/// (`target/<profile>/<dep_info>`, written by `cargo build`). Where there is none (`cargo
+/// test` in a fresh target directory writes none), they are the files below the workspace
+/// directories `source_dirs`, leaving out the `*tests.rs` files that only a crate's own unit
+/// tests compile (a change to one does not rebuild the artifact).
+fn assert_fresh(path: &Path, built: SystemTime, dep_info: &str, source_dirs: &[&str]) {
+    let sources = match fs::read_to_string(profile_dir().join(dep_info)) {
+        Ok(text) => dep_info_sources(&text),
+        Err(_) => {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let mut files = Vec::new();
+            for dir in source_dirs {
+                rust_files_below(&workspace.join(dir), &mut files);
+            }
+            files.retain(|f| !f.to_string_lossy().ends_with("tests.rs"));
+            files
+        }
+    };
+    for source in sources {
+        if let Some(changed) = modified(&source) {
+            assert!(
+                changed <= built,
+                "{} is older than {}: run `cargo test` from the workspace root (or `cargo \
+                 build`), which rebuilds it",
+                path.display(),
+                source.display()
+            );
+        }
+    }
+}
+
+/// The sources a dep-info file lists: `target: dep dep …`, a space in a path escaped as `\ `.
+fn dep_info_sources(text: &str) -> Vec<PathBuf> {
     let deps = text
         .lines()
         .next()
         .and_then(|l| l.split_once(": "))
         .map_or("", |(_, d)| d);
     let escaped_space = "\u{0}";
-    for dep in deps.replace("\\ ", escaped_space).split_whitespace() {
-        let dep = PathBuf::from(dep.replace(escaped_space, " "));
-        if let Some(changed) = modified(&dep) {
-            assert!(
-                changed <= built,
-                "{} is older than {}: run `cargo test` from the workspace root (or `cargo \
-                 build`), which rebuilds it",
-                path.display(),
-                dep.display()
-            );
+    deps.replace("\\ ", escaped_space)
+        .split_whitespace()
+        .map(|dep| PathBuf::from(dep.replace(escaped_space, " ")))
+        .collect()
+}
+
+/// Every `.rs` file below `dir`, appended to `out`.
+fn rust_files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files_below(&path, out);
+        } else if path.extension() == Some(OsStr::new("rs")) {
+            out.push(path);
         }
     }
 }
