@@ -15,6 +15,7 @@
 
 pub mod args;
 pub mod authenticate;
+pub mod base32_codec;
 pub mod decimal;
 pub mod log_text;
 pub mod otp;
