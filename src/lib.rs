@@ -8,6 +8,15 @@
 //! `PAM_ABORT`, so no unwind reaches the host. Hooks other than authenticate and setcred
 //! return `PAM_IGNORE`.
 
+// The workspace's house rules for code that runs inside sshd or sudo (Cargo.toml says why
+// they are set here rather than inherited).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 use std::ffi::CStr;
 use std::time::SystemTime;
 

@@ -11,15 +11,6 @@
 //! Every run also checks that no log line or prompt contains the secret, a recovery code or
 //! what was typed.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use pam_otp_testkit::client::Client;
 use pam_otp_testkit::codes::{hotp, now, recovery_entry, Key, Totp};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};

@@ -7,15 +7,6 @@
 //! are all loaded), then all answers are written at once, so that the processes race for the
 //! state lock. Start-up is serialised (the test kit's `pam_wrapper::StartLock`); the race is not.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::sync::Mutex;
 
 use pam_otp_testkit::client::{Client, Conv, Outcome};

@@ -5,15 +5,6 @@
 //! Through the built module under real libpam (the test client under pam_wrapper, the test
 //! kit's `whole_process`).
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use pam_otp_testkit::client::{Client, Conv};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_CONV_ERR};
 use pam_otp_testkit::whole_process::enrolled;

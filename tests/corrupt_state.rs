@@ -7,15 +7,6 @@
 //! overwritten with garbage (as a disk error would leave it), then logins and the admin
 //! commands are tried, then `pam-otp repair`.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 

@@ -14,15 +14,6 @@
 //! `cargo test` passes without root; scripts/test.sh runs them with `--include-ignored` as
 //! root, and run that way without root they fail (never pass silently).
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 

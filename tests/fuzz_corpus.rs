@@ -3,15 +3,6 @@
 //! `cargo test` (no cargo-fuzz, no nightly). A crash found by fuzzing is fixed, then its input
 //! is copied to `fuzz/regressions/<target>/`, and from then on this test keeps it fixed.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 #[path = "../fuzz/checks.rs"]
 mod checks;
 

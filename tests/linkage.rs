@@ -3,15 +3,6 @@
 //!
 //! Needs, and fails (never skips) without: binutils.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::collections::BTreeSet;
 use std::process::Command;
 

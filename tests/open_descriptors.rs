@@ -3,15 +3,6 @@
 //! open descriptors exactly as it found it, and nothing pointing into its files. Through the
 //! built module under real libpam (in-process logins, in a child process of its own).
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs::{self, File};
 use std::path::Path;
 

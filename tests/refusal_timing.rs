@@ -12,15 +12,6 @@
 //! cargo test --release --test refusal_timing -- --ignored --nocapture
 //! ```
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::path::Path;
 use std::time::Instant;
 

@@ -13,15 +13,6 @@
 //!
 //! The root-only cases are `#[ignore]`d: `cargo test --test root_cli_file_safety -- --include-ignored`.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -7,15 +7,6 @@
 //! - the line the Debian pam-auth-update profile puts above pam_otp.so (pam_succeed_if on
 //!   the service name) skips pam_otp for exactly the locker services, and for no other.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

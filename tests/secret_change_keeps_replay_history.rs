@@ -5,15 +5,6 @@
 //!
 //! Everything goes through the built `pam-otp` and the built module under real libpam.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use pam_otp_testkit::client::Client;
 use pam_otp_testkit::codes::{hotp, Totp};
 use pam_otp_testkit::enrolment::{enrol, ok};

@@ -5,15 +5,6 @@
 //!
 //! Needs, and fails (never skips) without: libpam-wrapper, oathtool, pamtester.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};

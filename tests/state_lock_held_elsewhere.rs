@@ -11,15 +11,6 @@
 //! runs the module's own store transaction (`FileStore::transact`, what the module runs
 //! under the lock) and stops itself inside it.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::process::{Child, Command, Stdio};

@@ -11,15 +11,6 @@
 //! quoted = "  then 0x20-0x7e except  "  \  =  or  \"  \\  \xHH  then "
 //! ```
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use pam_otp_testkit::client::Client;
 use pam_otp_testkit::codes::{Key, Totp};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS};

@@ -11,15 +11,6 @@
 //! Root only (it creates two users and two groups with useradd/groupadd, and removes them):
 //! `#[ignore]`d, run by scripts/test.sh with `--include-ignored` as root.
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

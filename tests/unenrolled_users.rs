@@ -11,15 +11,6 @@
 //! The home-directory case needs a user whose home does not exist: it creates one with
 //! useradd (root only, `#[ignore]`d; scripts/test.sh runs it with --include-ignored).
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

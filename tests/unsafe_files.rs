@@ -6,15 +6,6 @@
 //! Through the built module under real libpam (the test client under pam_wrapper, the test
 //! kit's `whole_process`).
 
-// Test code: a broken assumption should stop the test loudly, so unwrap/expect/panic are fine,
-// and it reads the clock as the world outside the module does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods
-)]
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
