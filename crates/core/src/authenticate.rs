@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
 use crate::log_text;
+use crate::otp::{MAX_DIGITS, MIN_DIGITS};
 use crate::secret_file::SecretFile;
 use crate::state::{State, MAX_SPENT};
 use crate::store::{FileStore, StateStore};
@@ -252,18 +253,33 @@ impl Attempt<'_> {
     /// reveal who is enrolled; then they are refused, after a save of the decoy state (see
     /// [`DECOY_UID`]), so that the response time does not reveal it either.
     fn deny_after_prompt(&self, host: &mut dyn Host, reason: Reason, detail: &str) -> Verdict {
-        if self.config.code_source != CodeSource::UseFirstPass {
+        // Ask exactly when an enrolled user would be asked: never with use_first_pass, and
+        // with try_first_pass only if the earlier module's token does not look like a code
+        // (an enrolled user with such a token is not asked; without a secret, "a code" is
+        // any length a secret may have).
+        let token_is_the_code = match self.config.code_source {
+            CodeSource::UseFirstPass => true,
+            CodeSource::TryFirstPass => host.authtok().is_some_and(|t| code_shaped(&t)),
+            CodeSource::Prompt => false,
+        };
+        if !token_is_the_code {
             // The answer is irrelevant; it is wiped on drop.
             drop(host.ask(&self.config.prompt));
         }
+        self.save_decoy();
+        self.log(host, Level::Warning, reason, detail);
+        Verdict::Deny(reason)
+    }
+
+    /// One durable save of the decoy state, for a refusal that saves nothing of the user's
+    /// own, so that every refusal costs the same (see [`DECOY_UID`]).
+    fn save_decoy(&self) {
         let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
         // The user is refused whatever happens to the decoy, so its errors do not matter.
         let _ = store.transact(DECOY_UID, &mut |state| State {
             failures: state.failures.wrapping_add(1),
             ..state.clone()
         });
-        self.log(host, Level::Warning, reason, detail);
-        Verdict::Deny(reason)
     }
 
     /// The code from PAM_AUTHTOK or the conversation; the (logged) reason when there is none.
@@ -370,13 +386,19 @@ impl Attempt<'_> {
                 )
             }
             Err(Denial::Replay) => (Reason::Replay, format!("code already used{lock_note}")),
-            Err(Denial::Locked { until }) => (
-                Reason::Locked,
-                format!(
-                    "too many failures; locked for {} more s",
-                    until.saturating_sub(now)
-                ),
-            ),
+            Err(Denial::Locked { until }) => {
+                // A locked attempt changes nothing of the user's state (it is not counted), so
+                // it was not saved: without the decoy save, an enrolled user's refusals would
+                // turn faster once locked, telling who is enrolled.
+                self.save_decoy();
+                (
+                    Reason::Locked,
+                    format!(
+                        "too many failures; locked for {} more s",
+                        until.saturating_sub(now)
+                    ),
+                )
+            }
             Err(Denial::TooManySpent) => (
                 Reason::Replay,
                 format!(
@@ -404,8 +426,20 @@ impl Attempt<'_> {
 /// numeric codes qualify: a 12-letter password would look like a recovery code, and trying
 /// it would count a failure against the user. Recovery codes are typed at the prompt.
 fn looks_like_code(token: &[u8], secret: &SecretFile) -> bool {
-    let digits = token.iter().filter(|b| **b != b' ').count();
-    token.iter().all(|b| b.is_ascii_digit() || *b == b' ') && digits == secret.digits as usize
+    numeric_digits(token) == Some(secret.digits as usize)
+}
+
+/// Whether a token looks like a code of some secret: 6 to 8 digits (spaces allowed).
+fn code_shaped(token: &[u8]) -> bool {
+    numeric_digits(token).is_some_and(|n| (MIN_DIGITS as usize..=MAX_DIGITS as usize).contains(&n))
+}
+
+/// How many digits a token of digits and spaces has; `None` for anything else.
+fn numeric_digits(token: &[u8]) -> Option<usize> {
+    token
+        .iter()
+        .all(|b| b.is_ascii_digit() || *b == b' ')
+        .then(|| token.iter().filter(|b| **b != b' ').count())
 }
 
 mod load_secret;

@@ -300,3 +300,44 @@ fn clock_before_1970_denies() {
     let verdict = authenticate(&mut host, args.iter().map(|a| a.as_bytes()), before);
     assert_eq!(verdict, Verdict::Deny(Reason::ClockError));
 }
+
+/// A locked-out user's refusal saves nothing of the user's (it is not counted), so it saves
+/// the decoy state instead: it costs what every other refusal costs, and the response time
+/// does not tell an enrolled, locked-out user from an unknown one.
+#[test]
+fn a_locked_out_refusal_costs_a_durable_save_too() {
+    let s = enrolled();
+    let store = FileStore::new(s.dir.join("state"), Duration::from_secs(1));
+    let mut host = scripted(&s.user).answering(b"000000");
+    assert_eq!(
+        s.run(&mut host, &["max_failures=1"]),
+        Verdict::Deny(Reason::BadCode)
+    );
+    let decoy_before = store.load(DECOY_UID).map_or(0, |d| d.failures);
+    let mut locked = scripted(&s.user).answering(code_now().as_bytes());
+    assert_eq!(
+        s.run(&mut locked, &["max_failures=1"]),
+        Verdict::Deny(Reason::Locked)
+    );
+    assert_eq!(store.load(DECOY_UID).unwrap().failures, decoy_before + 1);
+}
+
+/// With try_first_pass, an earlier module's code-shaped token is used without a prompt for an
+/// enrolled user, so a user without a secret is not prompted either: whether a second prompt
+/// follows must not tell who is enrolled.
+#[test]
+fn try_first_pass_prompts_the_unenrolled_exactly_like_the_enrolled() {
+    let s = Setup::new();
+    for (token, prompted) in [("123456", false), ("12345678", false), ("hunter22", true)] {
+        let mut host = scripted(&s.user);
+        host.authtok = Some(token.as_bytes().to_vec());
+        if prompted {
+            host = host.answering(b"000000");
+        }
+        assert_eq!(
+            s.run(&mut host, &["try_first_pass"]),
+            Verdict::Deny(Reason::NoSecret)
+        );
+        assert_eq!(host.prompts.len(), usize::from(prompted), "{token}");
+    }
+}
