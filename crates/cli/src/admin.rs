@@ -44,6 +44,21 @@ pub fn start_history(
     })
 }
 
+/// [`repaired`] for a state that could not be read at all: nothing of it is known, so every
+/// secret but those in `secrets` counts as one whose history was dropped (fully used), and
+/// an older copy of a secret put back later reopens nothing either.
+pub fn repaired_from_nothing(
+    secrets: &[&SecretFile],
+    now: u64,
+    hotp_counter: Option<u64>,
+) -> Result<State, RepairError> {
+    let lost = State {
+        forgot_more: true,
+        ..State::default()
+    };
+    repaired(&lost, secrets, now, hotp_counter)
+}
+
 /// How many of the file's recovery codes the module would still accept according to
 /// `state` (none of a secret whose history was dropped, see [`State::history_of`]).
 pub fn unspent_recovery_codes(secret: &SecretFile, state: &State) -> usize {
@@ -221,6 +236,23 @@ mod tests {
         assert_eq!(state.failures, 2);
         let d = verify::decide(&s, &state, now + 5, code.as_bytes(), &policy);
         assert_eq!(d.outcome, Err(verify::Denial::Replay));
+    }
+
+    /// After a repair from an unreadable state, a secret that was neither the file nor its
+    /// backup (an older copy someone kept) counts as used: its recovery codes are spent.
+    #[test]
+    fn repair_from_nothing_reopens_no_other_secret() {
+        let current = secret();
+        let mut older = SecretFile::parse(b"secret = MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U\n").unwrap();
+        older.recovery = current.recovery.clone();
+        let state = repaired_from_nothing(&[&current], 1_700_000_000, None).unwrap();
+        assert_eq!(
+            state.known(verify::secret_id(&older)),
+            pam_otp_core::state::Known::Forgotten
+        );
+        let policy = verify::Policy::default();
+        let d = verify::decide(&older, &state, 1_700_000_100, b"aaaa-bbbb-cccc", &policy);
+        assert_ne!(d.outcome, Ok(verify::Method::Recovery));
     }
 
     #[test]

@@ -40,8 +40,10 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     if let Err(why) = otpauth::check_name(&label) {
         fail!("--label {why}.");
     }
-    target.preflight(a.force)?;
+    // The state first: preflight may create an admin store's directory, and no command
+    // changes anything before it knows the state is usable.
     target.usable_state()?;
+    target.preflight(a.force)?;
 
     show(&target, &secret, &issuer, &label, a.qr)?;
     let mut secret = secret;

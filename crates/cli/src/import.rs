@@ -44,8 +44,10 @@ pub fn run(opts: &ModuleOpts, a: &ImportArgs) -> Result<ExitCode> {
         Ok(f) => f,
         Err(e) => fail!("{shown} is not a google-authenticator file pam-otp can import: {e}."),
     };
-    target.preflight(a.force)?;
+    // The state first: preflight may create an admin store's directory, and no command
+    // changes anything before it knows the state is usable.
     target.usable_state()?;
+    target.preflight(a.force)?;
     // One salt per scratch code, drawn before anything is written.
     let pool = random_bytes(16 * old.scratch_codes.len())?;
     let mut salts = pool.chunks_exact(16).map(|c| {

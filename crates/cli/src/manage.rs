@@ -7,7 +7,7 @@ use pam_otp_core::private_file;
 
 use crate::cli_args::{ModuleOpts, ResetArgs, UnlockArgs};
 use crate::clock;
-use crate::error::{fail, CliError, Result};
+use crate::error::{fail, Result};
 use crate::input::ask;
 use crate::target::Target;
 
@@ -49,15 +49,23 @@ pub fn reset(opts: &ModuleOpts, a: &ResetArgs) -> Result<ExitCode> {
         }
     }
     let owner = target.owner();
-    let retired = target
-        .as_owner(|| private_file::retire(&target.path, owner))?
-        .map_err(|e| match e {
-            private_file::WriteError::NoDirectory => CliError(format!(
-                "{name} is not enrolled (the directory of {} does not exist).",
-                target.shown()
-            )),
-            other => target.write_error(other),
-        })?;
+    let retired = match target.as_owner(|| private_file::retire(&target.path, owner))? {
+        Ok(retired) => retired,
+        // As the module decides: no secret file if the home (or store) is there; if it is
+        // missing (not mounted?), the module refuses the user, and reset says so.
+        Err(private_file::WriteError::NoDirectory) => {
+            let base = target.config.secret_base(&target.account);
+            if !private_file::directory_exists(&base).unwrap_or(false) {
+                fail!(
+                    "{} does not exist, so {} cannot be reset; pam_otp refuses {name}, even with nullok.",
+                    base.display(),
+                    target.shown()
+                );
+            }
+            None
+        }
+        Err(other) => return Err(target.write_error(other)),
+    };
     let unlocked = target.change_state(admin::unlocked)?;
     match retired {
         Some(backup) => println!(

@@ -69,7 +69,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let fresh = admin::repaired(&State::default(), &secrets, now, a.hotp_counter)
+    let fresh = admin::repaired_from_nothing(&secrets, now, a.hotp_counter)
         .map_err(|e| repair_error(&name, e))?;
     let evidence = format!("{uid}.corrupt-{now}");
     store
