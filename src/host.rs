@@ -1,5 +1,5 @@
 //! The conversation, PAM items and logging of one transaction, behind the core's [`Host`]
-//! trait. The module's only `unsafe` calls (`pam_syslog`, `pam_get_user`) are here.
+//! trait. This crate's only `unsafe` calls (`pam_syslog`, `pam_get_user`) are here.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
