@@ -36,8 +36,7 @@ pub fn start_history(
         let mut history = History::fresh(id);
         if let (Some(step), Kind::Totp { period }) = (step, secret.kind) {
             history.last_step = Some(step);
-            let end = step.saturating_add(1).saturating_mul(period);
-            next.totp_floor = next.totp_floor.max(end);
+            next.raise_totp_floor(step, period);
         }
         next.remember(history);
         next

@@ -144,10 +144,14 @@ impl State {
 
     /// Whether the current secret has anything recorded (see [`History::is_empty`]).
     fn current_is_empty(&self) -> bool {
-        self.last_step.is_none()
-            && self.hotp_next.is_none()
-            && !self.hotp_unknown
-            && self.spent.is_empty()
+        self.current().is_empty()
+    }
+
+    /// Records that a TOTP code for `step` (of a `period`-second secret) was accepted: from
+    /// then on, a secret whose own history is lost accepts no code of that step or before.
+    pub fn raise_totp_floor(&mut self, step: u64, period: u64) {
+        let end = step.saturating_add(1).saturating_mul(period);
+        self.totp_floor = self.totp_floor.max(end);
     }
 
     /// What is known about the secret `id`.

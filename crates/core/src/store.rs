@@ -190,13 +190,9 @@ impl FileStore {
             },
         };
         self.lock(&file)?;
-        let mut image = vec![0u8; FILE_SIZE];
-        if let Err(e) = file.read_exact_at(&mut image, 0) {
-            return Ok(Inspection::Unusable(io_std("read state file")(e)));
-        }
-        Ok(match newest_slot(&image) {
-            Some((_, _, state)) => Inspection::Usable(state),
-            None => Inspection::Unusable(StoreError::Corrupt),
+        Ok(match read_newest(&file) {
+            Ok((_, _, state)) => Inspection::Usable(state),
+            Err(e) => Inspection::Unusable(e),
         })
     }
 
@@ -284,6 +280,15 @@ impl FileStore {
     }
 }
 
+/// Reads a locked state file whole and takes its newest valid slot: which slot, its
+/// sequence number and the state. Neither slot valid is [`StoreError::Corrupt`].
+fn read_newest(file: &File) -> Result<(usize, u64, State), StoreError> {
+    let mut image = vec![0u8; FILE_SIZE];
+    file.read_exact_at(&mut image, 0)
+        .map_err(io_std("read state file"))?;
+    newest_slot(&image).ok_or(StoreError::Corrupt)
+}
+
 impl StateStore for FileStore {
     fn transact(
         &self,
@@ -293,10 +298,7 @@ impl StateStore for FileStore {
         let dir = self.open_dir()?;
         let file = self.open_file(&dir, uid)?;
         self.lock(&file)?;
-        let mut image = vec![0u8; FILE_SIZE];
-        file.read_exact_at(&mut image, 0)
-            .map_err(io_std("read state file"))?;
-        let (current_slot, seq, state) = newest_slot(&image).ok_or(StoreError::Corrupt)?;
+        let (current_slot, seq, state) = read_newest(&file)?;
         let next = decide(&state);
         if next != state {
             let target = 1 - current_slot;

@@ -151,8 +151,7 @@ pub fn decide(
             match advance {
                 Advance::Step(step, period) => {
                     history.last_step = Some(step);
-                    let end = step.saturating_add(1).saturating_mul(period);
-                    state.totp_floor = state.totp_floor.max(end);
+                    state.raise_totp_floor(step, period);
                 }
                 Advance::Counter(next) => history.hotp_next = Some(next),
             }

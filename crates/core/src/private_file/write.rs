@@ -178,16 +178,10 @@ pub fn retire(path: &Path, owner: u32) -> Result<Option<PathBuf>, WriteError> {
     let name = name
         .to_str()
         .ok_or(WriteError::Unsafe("the file name is not UTF-8"))?;
-    match existing_kind(&dir, name)? {
-        None => return Ok(None),
-        Some(kind) if kind != SFlag::S_IFREG => {
-            return Err(WriteError::Unsafe(
-                "exists and is not a regular file (a symbolic link?); remove it by hand",
-            ))
-        }
-        Some(_) => {}
+    // What a replacement with a backup may touch, and nothing else, may be retired.
+    if replaceable(&dir, name, owner, Replace::BackUp)?.is_none() {
+        return Ok(None);
     }
-    read_existing(&dir, name, owner)?;
     let backup_name = backup_name(name);
     nix::fcntl::renameat(&dir, name, &dir, backup_name.as_str()).map_err(io("rename"))?;
     nix::unistd::fsync(&dir).map_err(io("sync the directory"))?;
