@@ -3,7 +3,7 @@
 //! `crates/core/tests/freed_memory.rs`, with the same inspecting allocator).
 
 use pam_otp_core::secret_file::{encode_base32, SecretFile};
-use pam_otp_testkit::freed_memory::{leaks, set_needles, Inspecting};
+use pam_otp_testkit::freed_memory::{leaks, needle, random_key, set_needles, Inspecting};
 use zeroize::Zeroizing;
 
 use crate::google_authenticator::GoogleAuthFile;
@@ -14,19 +14,13 @@ static ALLOCATOR: Inspecting = Inspecting;
 
 #[test]
 fn uri_and_import_leave_no_secret_in_freed_memory() {
-    let mut key = Zeroizing::new(vec![0u8; 32]);
-    getrandom::fill(&mut key).unwrap();
-    // No byte of the key may be zero or a space, so that the needle is distinctive.
-    for b in key.iter_mut() {
-        *b |= 0x80;
-    }
+    let key = random_key();
     let base32 = encode_base32(&key);
     let mut file = Zeroizing::new(Vec::with_capacity(256));
     file.extend_from_slice(b"type = totp\nsecret = ");
     file.extend_from_slice(base32.as_bytes());
     file.extend_from_slice(b"\n");
     let secret = SecretFile::parse(&file).unwrap();
-    let needle = |b: &[u8]| -> [u8; 8] { b[..8].try_into().unwrap() };
     set_needles(vec![needle(&key), needle(base32.as_bytes())]);
 
     let long = "an-issuer-with-a-rather-long-name.example.org";

@@ -14,7 +14,7 @@
 // Test code: a broken assumption should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use pam_otp_testkit::freed_memory::{leaks, set_needles, Inspecting};
+use pam_otp_testkit::freed_memory::{leaks, needle, random_key, set_needles, Inspecting};
 use zeroize::Zeroizing;
 
 use pam_otp_core::secret_file::{decode_base32, encode_base32, SecretFile};
@@ -33,12 +33,7 @@ struct Inputs {
 }
 
 fn inputs() -> Inputs {
-    let mut key = Zeroizing::new(vec![0u8; 32]);
-    getrandom::fill(&mut key).unwrap();
-    // No byte of the key may be zero or a space, so that the needle is distinctive.
-    for b in key.iter_mut() {
-        *b |= 0x80;
-    }
+    let key = random_key();
     let base32 = encode_base32(&key);
     let mut file = Zeroizing::new(Vec::with_capacity(4096));
     file.extend_from_slice(b"# test\ntype = totp\nsecret = ");
@@ -52,7 +47,6 @@ fn inputs() -> Inputs {
     }
     let mut typed_recovery = Zeroizing::new(Vec::with_capacity(32));
     typed_recovery.extend_from_slice(b"qwrt-zxcv-mnbp");
-    let needle = |b: &[u8]| -> [u8; 8] { b[..8].try_into().unwrap() };
     set_needles(vec![
         needle(&key),
         needle(base32.as_bytes()),

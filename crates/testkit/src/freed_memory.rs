@@ -8,6 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use zeroize::Zeroizing;
+
 /// The allocator to install with `#[global_allocator]` in the test binary.
 pub struct Inspecting;
 
@@ -73,4 +75,22 @@ pub fn leaks(op: impl FnOnce()) -> usize {
     op();
     ARMED.store(false, Ordering::SeqCst);
     FOUND.load(Ordering::SeqCst)
+}
+
+/// A random 32-byte key in which no byte is zero or a space, so that its first bytes make a
+/// distinctive needle.
+pub fn random_key() -> Zeroizing<Vec<u8>> {
+    let mut key = Zeroizing::new(vec![0u8; 32]);
+    getrandom::fill(&mut key).expect("the OS random source");
+    for b in key.iter_mut() {
+        *b |= 0x80;
+    }
+    key
+}
+
+/// The needle of a secret: its first 8 bytes.
+pub fn needle(secret: &[u8]) -> [u8; 8] {
+    secret[..8]
+        .try_into()
+        .expect("a secret of at least 8 bytes")
 }
