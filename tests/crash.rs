@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pam_otp_core::state::State;
-use pam_otp_core::store::{encode_slot, newest_slot, FileStore, StateStore};
+use pam_otp_core::store::{encode_slot, newest_slot, FileStore, StateKey, StateStore};
 use pam_otp_testkit::child_process::{child, child_mode};
 use pam_otp_testkit::in_process::{hotp, pam_login, Fixture};
 use pam_otp_testkit::names_in;
@@ -226,13 +226,19 @@ fn child_process_entry() {
             while Instant::now() < deadline {
                 let mut saved = 0;
                 store
-                    .transact(uid, &mut |s| {
-                        saved = s.failures + 1;
-                        State {
-                            failures: saved,
-                            ..s.clone()
-                        }
-                    })
+                    .transact(
+                        StateKey {
+                            uid,
+                            name: "test-user",
+                        },
+                        &mut |s| {
+                            saved = s.failures + 1;
+                            State {
+                                failures: saved,
+                                ..s.clone()
+                            }
+                        },
+                    )
                     .expect("save");
                 println!("PROVE done {saved}");
             }

@@ -16,7 +16,7 @@ use std::io::{BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pam_otp_core::store::{FileStore, StateStore};
+use pam_otp_core::store::{FileStore, StateKey, StateStore};
 use pam_otp_testkit::child_process::{child, child_mode, logged_login, wait_for_line, LOGIN_LIMIT};
 use pam_otp_testkit::in_process::{hotp, Fixture};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
@@ -166,17 +166,23 @@ fn child_process_entry() {
             let store = FileStore::new(std::env::var("PROVE_DIR").unwrap(), Duration::from_secs(5));
             let uid: u32 = std::env::var("PROVE_UID").unwrap().parse().unwrap();
             store
-                .transact(uid, &mut |state| {
-                    println!("PROVE locked");
-                    std::io::stdout().flush().unwrap();
-                    // What the invoker of a setuid su may do to it at this instant. Raised
-                    // on this thread, so that it stops here, inside the lock: a SIGSTOP sent
-                    // from another process may take effect only after the transaction ends.
-                    // SAFETY: raise has no memory-safety preconditions.
-                    let stopped = unsafe { libc::raise(libc::SIGSTOP) };
-                    assert_eq!(stopped, 0);
-                    state.clone()
-                })
+                .transact(
+                    StateKey {
+                        uid,
+                        name: "test-user",
+                    },
+                    &mut |state| {
+                        println!("PROVE locked");
+                        std::io::stdout().flush().unwrap();
+                        // What the invoker of a setuid su may do to it at this instant. Raised
+                        // on this thread, so that it stops here, inside the lock: a SIGSTOP sent
+                        // from another process may take effect only after the transaction ends.
+                        // SAFETY: raise has no memory-safety preconditions.
+                        let stopped = unsafe { libc::raise(libc::SIGSTOP) };
+                        assert_eq!(stopped, 0);
+                        state.clone()
+                    },
+                )
                 .unwrap();
         }
         other => panic!("unknown child mode {other}"),

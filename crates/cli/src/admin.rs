@@ -4,7 +4,7 @@
 
 use pam_otp_core::secret_file::{Kind, SecretFile};
 use pam_otp_core::state::{History, State, MAX_SPENT};
-use pam_otp_core::store::{StateStore, StoreError};
+use pam_otp_core::store::{StateKey, StateStore, StoreError};
 use pam_otp_core::verify;
 
 /// `state` with the throttling record cleared: no failures, no lock-out, and the doubling
@@ -26,12 +26,12 @@ pub fn unlocked(state: &State) -> State {
 /// is the throttling record, as [`verify`] keeps it.
 pub fn start_history(
     store: &dyn StateStore,
-    uid: u32,
+    key: StateKey<'_>,
     secret: &SecretFile,
     step: Option<u64>,
 ) -> Result<State, StoreError> {
     let id = verify::secret_id(secret);
-    store.transact(uid, &mut |state| {
+    store.transact(key, &mut |state| {
         let mut next = state.clone();
         let mut history = History::fresh(id);
         if let (Some(step), Kind::Totp { period }) = (step, secret.kind) {
@@ -203,8 +203,24 @@ mod tests {
             spent: vec![[4; 8]],
             ..State::default()
         };
-        store.transact(7, &mut |_| locked.clone()).unwrap();
-        store.transact(7, &mut unlocked).unwrap();
+        store
+            .transact(
+                StateKey {
+                    uid: 7,
+                    name: "test-user",
+                },
+                &mut |_| locked.clone(),
+            )
+            .unwrap();
+        store
+            .transact(
+                StateKey {
+                    uid: 7,
+                    name: "test-user",
+                },
+                &mut unlocked,
+            )
+            .unwrap();
         let after = store.load(7).unwrap();
         assert!(!after.is_locked(0));
         assert_eq!((after.failures, after.lockouts), (0, 0));
@@ -225,12 +241,27 @@ mod tests {
         );
         let policy = verify::Policy::default();
         store
-            .transact(9, &mut |st| State {
-                failures: 2,
-                ..st.clone()
-            })
+            .transact(
+                StateKey {
+                    uid: 9,
+                    name: "test-user",
+                },
+                &mut |st| State {
+                    failures: 2,
+                    ..st.clone()
+                },
+            )
             .unwrap();
-        start_history(&store, 9, &s, Some(now / 30)).unwrap();
+        start_history(
+            &store,
+            StateKey {
+                uid: 9,
+                name: "test-user",
+            },
+            &s,
+            Some(now / 30),
+        )
+        .unwrap();
         let state = store.load(9).unwrap();
         assert_eq!(state.failures, 2);
         let d = verify::decide(&s, &state, now + 5, code.as_bytes(), &policy);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::admin::{self, RepairError};
 use pam_otp_core::secret_file::SecretFile;
 use pam_otp_core::state::State;
-use pam_otp_core::store::{FileStore, Inspection, StateStore};
+use pam_otp_core::store::{Inspection, StateKey, StateStore};
 
 use crate::cli_args::{ModuleOpts, RepairArgs};
 use crate::clock;
@@ -44,7 +44,8 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     let secrets: Vec<&SecretFile> = current.iter().chain(backup.iter()).collect();
     let store = target.store();
     let now = clock::now();
-    let why = match store.inspect(uid) {
+    let key = target.state_key();
+    let why = match store.inspect(key) {
         Err(e) => fail!("cannot use the state directory {dir}: {e}; nothing was changed."),
         Ok(Inspection::Unusable(e)) => e,
         Ok(Inspection::Usable(_)) if !a.force => {
@@ -53,7 +54,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
                     "{name}'s state in {dir} is readable: nothing to repair. Use --force to rewrite it all the same (every listed recovery code then counts as spent)."
                 );
             };
-            transact_repair(&store, uid, &dir, &name, |s| admin::resync(s, secret, counter))?;
+            transact_repair(&store, key, &dir, &name, |s| admin::resync(s, secret, counter))?;
             println!("{name}'s HOTP counter is set: the module now expects the code for counter {counter} or one of the few after it.");
             return Ok(ExitCode::SUCCESS);
         }
@@ -61,7 +62,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
             "{name} has no state file in {dir} yet: nothing to repair (the first login creates one). Use --force to write a repaired one all the same."
         ),
         Ok(Inspection::Usable(_) | Inspection::Missing) => {
-            let written = transact_repair(&store, uid, &dir, &name, |s| {
+            let written = transact_repair(&store, key, &dir, &name, |s| {
                 admin::repaired(s, &secrets, now, a.hotp_counter)
             })?;
             println!("{name}'s state in {dir} was rewritten (--force).");
@@ -73,7 +74,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
         .map_err(|e| repair_error(&name, e))?;
     let evidence = format!("{uid}.corrupt-{now}");
     store
-        .replace(uid, &fresh, &evidence)
+        .replace(key, &fresh, &evidence)
         .map_err(|e| state_error(&dir, e))?;
     println!("{name}'s state was unusable ({why}). It is kept as {dir}/{evidence} and replaced by a repaired one.");
     report(&target, &fresh, current.as_ref(), backup.as_ref());
@@ -116,15 +117,15 @@ fn report(
 /// Applies `decide` to the state of `uid` (user `name`) under the store's lock and returns
 /// the new state. A change the repair refuses leaves the state as it was, and is the error.
 fn transact_repair(
-    store: &FileStore,
-    uid: u32,
+    store: &dyn StateStore,
+    key: StateKey<'_>,
     dir: &str,
     name: &str,
     decide: impl Fn(&State) -> std::result::Result<State, RepairError>,
 ) -> Result<State> {
     let mut failed = None;
     let written = store
-        .transact(uid, &mut |s| match decide(s) {
+        .transact(key, &mut |s| match decide(s) {
             Ok(next) => next,
             Err(e) => {
                 failed = Some(e);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::decimal::parse_decimal;
+use crate::fleet::settings::StoreChoice;
 use crate::log_text;
 use crate::store::DEFAULT_STATE_DIR;
 use crate::userdb::Account;
@@ -44,6 +45,8 @@ pub struct Config {
     pub code_source: CodeSource,
     /// `lock_timeout=`: longest wait for a user's state lock before failing closed.
     pub lock_timeout: Duration,
+    /// `store=` and the `redis_*`/`fail_mode=` settings: which store keeps the state.
+    pub store: StoreChoice,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             debug: false,
             code_source: CodeSource::Prompt,
             lock_timeout: Duration::from_secs(5),
+            store: StoreChoice::File,
         }
     }
 }

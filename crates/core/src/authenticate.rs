@@ -15,7 +15,7 @@ use crate::log_text;
 use crate::otp::{MAX_DIGITS, MIN_DIGITS};
 use crate::secret_file::SecretFile;
 use crate::state::{State, MAX_SPENT};
-use crate::store::{FileStore, StateStore};
+use crate::store::{FileStore, StateKey, StateStore};
 use crate::userdb::{self, Account};
 use crate::verify::{self, Denial, Method, MAX_INPUT_LEN};
 
@@ -226,7 +226,7 @@ pub fn authenticate<'a>(
 /// between typing a code and being refused would tell who is enrolled. libpam's failure
 /// delay does not hide it: before Linux-PAM 1.6 it is the same for every attempt started in
 /// the same second, and it is slept after the stack, not up to a deadline.
-pub const DECOY_UID: u32 = u32::MAX;
+pub use crate::store::DECOY_UID;
 
 /// One log line: `<word> rhost=<host> user=<name>: <detail>`, the values already escaped
 /// by [`log_text::escape`]. The remote host comes first, so that a filter matching the first
@@ -276,7 +276,7 @@ impl Attempt<'_> {
     fn save_decoy(&self) {
         let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
         // The user is refused whatever happens to the decoy, so its errors do not matter.
-        let _ = store.transact(DECOY_UID, &mut |state| State {
+        let _ = store.transact(StateKey::DECOY, &mut |state| State {
             failures: state.failures.wrapping_add(1),
             ..state.clone()
         });
@@ -329,7 +329,11 @@ impl Attempt<'_> {
         let policy = self.config.policy;
         let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
         let mut decision = None;
-        let saved = store.transact(account.uid, &mut |state| {
+        let key = StateKey {
+            uid: account.uid,
+            name: &account.name,
+        };
+        let saved = store.transact(key, &mut |state| {
             let d = verify::decide(secret, state, now, input, &policy);
             let next = d.state.clone();
             decision = Some(d);

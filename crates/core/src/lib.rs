@@ -17,6 +17,7 @@ pub mod args;
 pub mod authenticate;
 pub mod base32_codec;
 pub mod decimal;
+pub mod fleet;
 pub mod log_text;
 pub mod otp;
 pub mod private_file;

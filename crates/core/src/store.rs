@@ -35,8 +35,37 @@ const CHECKSUM_LEN: usize = 16;
 // The largest state fits in one slot, so a save never needs more than the file has.
 const _: () = assert!(HEADER_LEN + MAX_ENCODED_LEN + CHECKSUM_LEN <= SLOT_SIZE);
 
-/// Why state could not be read or saved. Every one of these denies the login.
+/// The state written when a user without a usable secret is refused: `(uid_t)-1`, which no
+/// account can have (see `authenticate::DECOY_UID` for why refusals save anything).
+pub const DECOY_UID: u32 = u32::MAX;
+
+/// Whose state a store keeps. One host names a user's state file by uid; a fleet shares one
+/// record per user name, because hosts share user names, not uids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateKey<'a> {
+    /// The account's uid on this host.
+    pub uid: u32,
+    /// The account's name.
+    pub name: &'a str,
+}
+
+impl StateKey<'static> {
+    /// The decoy state's key: no account has its uid, and no account has an empty name.
+    pub const DECOY: StateKey<'static> = StateKey {
+        uid: DECOY_UID,
+        name: "",
+    };
+}
+
+impl StateKey<'_> {
+    /// Whether this is [`StateKey::DECOY`].
+    pub fn is_decoy(&self) -> bool {
+        *self == StateKey::DECOY
+    }
+}
+
+/// Why state could not be read or saved. Every one of these denies the login.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The state directory or a state file fails a safety check.
     Unsafe(&'static str),
@@ -51,6 +80,12 @@ pub enum StoreError {
     Corrupt,
     /// Another process held the user's lock for longer than the configured bound.
     LockTimeout,
+    /// A shared store could not be reached or would not serve us: connection, TLS,
+    /// authentication, timeout, no primary. The only errors `fail_mode=local` falls back on.
+    Unreachable(String),
+    /// A shared store answered, but not with something usable (an error reply, a key of the
+    /// wrong type, a conflict that did not settle, too few replicas acknowledged a save).
+    Server(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -60,22 +95,39 @@ impl std::fmt::Display for StoreError {
             StoreError::Io { op, errno } => write!(f, "{op}: {}", errno.desc()),
             StoreError::Corrupt => write!(f, "state file is corrupt (no valid copy)"),
             StoreError::LockTimeout => write!(f, "timed out waiting for the state lock"),
+            StoreError::Unreachable(why) => write!(f, "state server unreachable: {why}"),
+            StoreError::Server(why) => write!(f, "state server: {why}"),
         }
     }
 }
 
 impl std::error::Error for StoreError {}
 
-/// Keeps per-user state. Behind a trait so a shared store for a fleet can be added
-/// without touching the decision logic.
+/// Keeps per-user state: this host's files ([`FileStore`]) or a store shared by a fleet.
+/// The decision logic sees only this trait.
 pub trait StateStore {
-    /// Under the user's exclusive lock: reads the state, calls `decide` with it, and if the
-    /// returned state differs, saves it durably before returning it.
+    /// As one atomic step for the user: reads the state, calls `decide` with it, and if the
+    /// returned state differs, saves it durably before returning it. A store may call
+    /// `decide` more than once (an optimistic store retries on a conflicting write); only
+    /// the last call's state is saved.
     fn transact(
         &self,
-        uid: u32,
+        key: StateKey<'_>,
         decide: &mut dyn FnMut(&State) -> State,
     ) -> Result<State, StoreError>;
+
+    /// A user's state as it is, creating nothing: [`Inspection::Missing`] when there is none
+    /// yet; a record the module would refuse is [`Inspection::Unusable`]. `Err` only when
+    /// the store itself cannot be used.
+    fn inspect(&self, key: StateKey<'_>) -> Result<Inspection, StoreError>;
+
+    /// Replaces whatever the user's record is with `state`, keeping the old record under
+    /// the name `evidence` (for `pam-otp repair` of a state the module refuses). The user's
+    /// record never goes missing meanwhile: a login in between must not start afresh.
+    fn replace(&self, key: StateKey<'_>, state: &State, evidence: &str) -> Result<(), StoreError>;
+
+    /// Where the state lives, for messages and log lines (never a credential).
+    fn location(&self) -> String;
 }
 
 /// The on-disk store in one directory (see the module documentation).
@@ -113,7 +165,7 @@ impl FileStore {
 
     /// Reads a user's state under the lock without changing it (status display).
     pub fn load(&self, uid: u32) -> Result<State, StoreError> {
-        self.transact(uid, &mut |s| s.clone())
+        self.transact_uid(uid, &mut |s| s.clone())
     }
 
     /// Opens the state directory, creating it (mode 0700) when missing. It must belong to
@@ -169,7 +221,7 @@ impl FileStore {
     /// A user's state as it is, creating nothing: `Ok(None)` when there is no state file (or
     /// no state directory) yet. Errors of the directory itself are `Err`; a file that the
     /// module would refuse (corrupt, unsafe, unreadable) is [`Inspection::Unusable`].
-    pub fn inspect(&self, uid: u32) -> Result<Inspection, StoreError> {
+    fn inspect_uid(&self, uid: u32) -> Result<Inspection, StoreError> {
         let dir = match self.open_existing_dir()? {
             Some(dir) => dir,
             None => return Ok(Inspection::Missing),
@@ -211,7 +263,7 @@ impl FileStore {
     /// checked that. The name never goes missing: the new file is complete and synced, then
     /// swapped into place atomically (`RENAME_EXCHANGE`), so no login can meanwhile create
     /// a fresh default state, which would reopen replay.
-    pub fn replace(&self, uid: u32, state: &State, evidence: &str) -> Result<(), StoreError> {
+    fn replace_uid(&self, uid: u32, state: &State, evidence: &str) -> Result<(), StoreError> {
         let dir = self.open_dir()?;
         let name = uid.to_string();
         if evidence.contains('/') || evidence.starts_with('.') || evidence == name {
@@ -291,6 +343,30 @@ fn read_newest(file: &File) -> Result<(usize, u64, State), StoreError> {
 
 impl StateStore for FileStore {
     fn transact(
+        &self,
+        key: StateKey<'_>,
+        decide: &mut dyn FnMut(&State) -> State,
+    ) -> Result<State, StoreError> {
+        self.transact_uid(key.uid, decide)
+    }
+
+    fn inspect(&self, key: StateKey<'_>) -> Result<Inspection, StoreError> {
+        self.inspect_uid(key.uid)
+    }
+
+    fn replace(&self, key: StateKey<'_>, state: &State, evidence: &str) -> Result<(), StoreError> {
+        self.replace_uid(key.uid, state, evidence)
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+}
+
+impl FileStore {
+    /// [`StateStore::transact`] for the state file named by `uid`: under the file's
+    /// exclusive lock, so `decide` runs exactly once.
+    fn transact_uid(
         &self,
         uid: u32,
         decide: &mut dyn FnMut(&State) -> State,

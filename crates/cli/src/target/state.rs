@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pam_otp_core::state::State;
-use pam_otp_core::store::{FileStore, Inspection, StateStore};
+use pam_otp_core::store::{FileStore, Inspection, StateKey, StateStore};
 
 use super::Target;
 use crate::caller::{euid, is_root};
@@ -35,6 +35,14 @@ pub enum StateView {
 }
 
 impl Target {
+    /// The key of the user's state in the store.
+    pub fn state_key(&self) -> StateKey<'_> {
+        StateKey {
+            uid: self.account.uid,
+            name: &self.account.name,
+        }
+    }
+
     /// The state store the module uses.
     pub fn store(&self) -> FileStore {
         FileStore::new(&self.config.state_dir, Duration::from_secs(5))
@@ -72,7 +80,7 @@ impl Target {
         }
         let name = &self.account.name;
         let dir = self.config.state_dir.display();
-        match self.store().inspect(self.account.uid) {
+        match self.store().inspect(self.state_key()) {
             Ok(Inspection::Missing) => Ok(StateCheck::Missing),
             Ok(Inspection::Usable(_)) => Ok(StateCheck::Usable),
             Ok(Inspection::Unusable(e)) => fail!(
@@ -114,7 +122,7 @@ impl Target {
         }
         let mut before = None;
         store
-            .transact(uid, &mut |s| {
+            .transact(self.state_key(), &mut |s| {
                 before = Some(s.clone());
                 change(s)
             })

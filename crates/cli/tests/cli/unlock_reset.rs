@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pam_otp_core::authenticate::{Reason, Verdict};
 use pam_otp_core::state::State;
-use pam_otp_core::store::{FileStore, StateStore};
+use pam_otp_core::store::{FileStore, StateKey, StateStore};
 
 use crate::harness::*;
 
@@ -66,12 +66,18 @@ fn reset_keeps_replay_history_and_clears_the_lockout() {
     let uid = nix::unistd::geteuid().as_raw();
     let store = FileStore::new(home.state(), Duration::from_secs(1));
     store
-        .transact(uid, &mut |s| State {
-            failures: 4,
-            locked_until: u64::MAX,
-            lockouts: 2,
-            ..s.clone()
-        })
+        .transact(
+            StateKey {
+                uid,
+                name: "test-user",
+            },
+            &mut |s| State {
+                failures: 4,
+                locked_until: u64::MAX,
+                lockouts: 2,
+                ..s.clone()
+            },
+        )
         .unwrap();
     ok(home.run(&["reset", &me(), "--yes"], ""));
     let after = store.load(uid).unwrap();

@@ -1,0 +1,3 @@
+//! Fleet mode: per-user state shared by every host through Redis (see ARCHITECTURE.md).
+
+pub mod settings;
