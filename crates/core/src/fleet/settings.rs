@@ -15,7 +15,7 @@ pub enum StoreChoice {
     #[default]
     File,
     /// `store=redis`: one record per user name in Redis, shared by every host using it.
-    Redis(RedisSettings),
+    Redis(Box<RedisSettings>),
 }
 
 /// `fail_mode=`: what a login does when Redis cannot be reached. There is no fail-open mode.
