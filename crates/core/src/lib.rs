@@ -14,12 +14,14 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod audit;
 pub mod authenticate;
 pub mod base32_codec;
 pub mod decimal;
 pub mod log_text;
 pub mod otp;
 pub mod private_file;
+pub mod record;
 pub mod recovery;
 pub mod secret_file;
 pub mod state;
