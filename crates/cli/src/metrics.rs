@@ -78,8 +78,18 @@ pub fn exposition(t: &Totals) -> String {
         let _ = writeln!(o, "pam_otp_logins_total{{outcome=\"{word}\"}} {count}");
     }
     for (name, kind, help, value) in [
-        ("pam_otp_lockouts_total", "counter", "Lock-outs started.", t.lockouts),
-        ("pam_otp_users_locked", "gauge", "Users locked out now.", t.locked_now),
+        (
+            "pam_otp_lockouts_total",
+            "counter",
+            "Lock-outs started.",
+            t.lockouts,
+        ),
+        (
+            "pam_otp_users_locked",
+            "gauge",
+            "Users locked out now.",
+            t.locked_now,
+        ),
         (
             "pam_otp_users_failing",
             "gauge",
@@ -92,7 +102,12 @@ pub fn exposition(t: &Totals) -> String {
             "User states pam_otp refuses (their logins fail until pam-otp repair).",
             t.unusable,
         ),
-        ("pam_otp_users", "gauge", "User states in the store.", t.users),
+        (
+            "pam_otp_users",
+            "gauge",
+            "User states in the store.",
+            t.users,
+        ),
     ] {
         head(&mut o, name, kind, help);
         let _ = writeln!(o, "{name} {value}");
@@ -175,10 +190,17 @@ mod tests {
         };
         t.add(&a, 100);
         t.add(&a, 100);
-        assert_eq!(t.outcomes["ok"], 2 * u64::from(u32::MAX), "no overflow in the sum");
+        assert_eq!(
+            t.outcomes["ok"],
+            2 * u64::from(u32::MAX),
+            "no overflow in the sum"
+        );
         assert_eq!((t.lockouts, t.locked_now, t.failing, t.users), (2, 2, 2, 2));
         let text = exposition(&t);
-        assert!(text.contains("pam_otp_logins_total{outcome=\"bad_code\"} 4\n"), "{text}");
+        assert!(
+            text.contains("pam_otp_logins_total{outcome=\"bad_code\"} 4\n"),
+            "{text}"
+        );
         assert!(text.contains("pam_otp_users_locked 2\n"), "{text}");
     }
 }
