@@ -41,7 +41,7 @@ pub fn state_file(data: &[u8]) {
             Ok(&state),
             "re-encoding changed the state"
         );
-        if data[0] != 1 {
+        if data[0] == 3 {
             assert_eq!(
                 again, data,
                 "State::decode accepted a non-canonical encoding"
@@ -50,7 +50,7 @@ pub fn state_file(data: &[u8]) {
     }
     if let Some((seq, state)) = decode_slot(data) {
         let slot = encode_slot(seq, &state);
-        if data.get(18) == Some(&1) {
+        if data.get(18) != Some(&3) {
             assert_eq!(
                 decode_slot(&slot),
                 Some((seq, state)),

@@ -17,6 +17,7 @@ packages=(
   oathtool                  # an independent OTP implementation to cross-check codes
   zbar-tools mandoc         # QR-code decoding, man-page lint
   binutils                  # nm/readelf, to check the module's symbols and dependencies
+  prometheus                # promtool: pam-otp metrics output and the shipped alert rules
   g++                       # libFuzzer (the fuzz smoke run)
 )
 if [[ $all == true ]]; then

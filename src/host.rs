@@ -3,12 +3,13 @@
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
-use pam::constants::{PamResultCode, PAM_PROMPT_ECHO_OFF};
+use pam::constants::{PamResultCode, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF};
 use pam::conv::Conv;
 use pam::items::{AuthTok, RHost};
 use pam::module::PamHandle;
 use zeroize::Zeroizing;
 
+use pam_otp_core::audit;
 use pam_otp_core::authenticate::{Host, Level};
 
 #[link(name = "pam")]
@@ -62,6 +63,18 @@ impl Host for PamHost<'_> {
         let conv = self.pamh.get_item::<Conv>().ok().flatten()?;
         let answer = conv.send(PAM_PROMPT_ECHO_OFF, prompt).ok().flatten()?;
         Some(Zeroizing::new(answer.as_bytes().to_vec()))
+    }
+
+    fn inform(&mut self, text: &str) {
+        // A message, not a question: whatever the application answers is ignored, and so
+        // is a failure (the verdict does not depend on whether the user saw it).
+        if let Ok(Some(conv)) = self.pamh.get_item::<Conv>() {
+            let _ = conv.send(PAM_ERROR_MSG, text);
+        }
+    }
+
+    fn audit(&mut self, events: &[audit::Event]) -> audit::Outcome {
+        audit::send(events)
     }
 
     fn log(&mut self, level: Level, line: &str) {

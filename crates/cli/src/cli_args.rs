@@ -167,8 +167,21 @@ pub struct RecoveryArgs {
 /// Options of `pam-otp unlock`.
 #[derive(Args, Debug)]
 pub struct UnlockArgs {
-    /// The user whose lock-out to clear.
-    pub user: String,
+    /// The users whose lock-outs to clear.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub users: Vec<String>,
+
+    /// Clear the lock-out and failures of every user with a state.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Options of `pam-otp locked`.
+#[derive(Args, Debug)]
+pub struct LockedArgs {
+    /// List every user with a state, not only those locked out or failing.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Options of `pam-otp reset`.
@@ -247,8 +260,12 @@ pub enum Command {
     Status(StatusArgs),
     /// Count the recovery codes left, or replace them with --regenerate.
     Recovery(RecoveryArgs),
-    /// Clear a user's lock-out after too many failures (root).
+    /// Clear users' lock-outs after too many failures (root).
     Unlock(UnlockArgs),
+    /// List the users locked out or with failures: when, how many, from where (root).
+    Locked(LockedArgs),
+    /// Print Prometheus metrics of logins, lock-outs and enrolments (root).
+    Metrics,
     /// Remove a user's enrolment: the secret file is moved to a backup (root).
     Reset(ResetArgs),
     /// Replace a corrupt or unreadable state with one that reopens no used code (root).

@@ -19,7 +19,9 @@ mod freed_memory_tests;
 mod google_authenticator;
 mod import;
 mod input;
+mod locked;
 mod manage;
+mod metrics;
 mod otpauth;
 mod qr;
 mod random;
@@ -51,6 +53,8 @@ fn main() -> ExitCode {
         Command::Status(a) => status::run(&cli.module, &a),
         Command::Recovery(a) => recovery::run(&cli.module, &a),
         Command::Unlock(a) => manage::unlock(&cli.module, &a),
+        Command::Locked(a) => locked::run(&cli.module, &a),
+        Command::Metrics => metrics::run(&cli.module),
         Command::Reset(a) => manage::reset(&cli.module, &a),
         Command::Repair(a) => repair::run(&cli.module, &a),
         Command::Import(a) => import::run(&cli.module, &a),

@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use crate::admin;
+use pam_otp_core::audit;
 use pam_otp_core::private_file;
+use pam_otp_core::store::Inspection;
+use pam_otp_core::userdb;
 
 use crate::cli_args::{ModuleOpts, ResetArgs, UnlockArgs};
 use crate::clock;
@@ -11,13 +14,56 @@ use crate::error::{fail, Result};
 use crate::input::ask;
 use crate::target::Target;
 
-/// `pam-otp unlock USER`: clears the failures and the lock-out, keeps used codes used.
+/// `pam-otp unlock USER...` / `--all`: clears the failures and the lock-out, keeps used
+/// codes used. Each user is done in turn; any user that could not be unlocked makes the
+/// command fail, after the others were done.
 pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
-    let target = Target::new(opts, Some(&a.user))?;
+    let users: Vec<String> = if a.all {
+        let mut names = Vec::new();
+        for (uid, inspection) in crate::locked::all_states(opts)? {
+            if let Inspection::Usable(s) = inspection {
+                if s.failures > 0 || s.locked_until != 0 {
+                    match userdb::lookup_uid(uid) {
+                        Ok(Some(account)) => names.push(account.name),
+                        _ => eprintln!("pam-otp: uid {uid} has a state but no account; skipped."),
+                    }
+                }
+            }
+        }
+        if names.is_empty() {
+            println!("No user is locked out or has recorded failures: nothing to unlock.");
+        }
+        names
+    } else {
+        a.users.clone()
+    };
+    let mut failed = false;
+    for user in &users {
+        if let Err(e) = unlock_one(opts, user) {
+            eprintln!("pam-otp: {e}");
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn unlock_one(opts: &ModuleOpts, user: &str) -> Result<()> {
+    let target = Target::new(opts, Some(user))?;
     target.require_state_owner()?;
     target.usable_state()?;
     let name = &target.account.name;
-    match target.change_state(admin::unlocked)? {
+    let changed = target.change_state(admin::unlocked);
+    // As `faillock --reset` does: an audit record of the admin's change, success or not.
+    let _ = audit::send(&[audit::Event::AdminUnlock {
+        user: name.clone(),
+        uid: target.account.uid,
+        ok: changed.is_ok(),
+    }]);
+    match changed? {
         None => println!("{name} has no recorded failures: nothing to unlock."),
         Some(before) if before.is_locked(clock::now()) => println!(
             "Unlocked {name} (was locked out until {}).",
@@ -28,7 +74,7 @@ pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
             before.failures
         ),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `pam-otp reset USER`: retires the secret file to its backup and clears the lock-out.

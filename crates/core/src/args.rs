@@ -41,6 +41,10 @@ pub struct Config {
     pub min_secret_bits: usize,
     /// `debug`: one extra line per attempt (never a code or a secret).
     pub debug: bool,
+    /// `lockout_message`: tell a locked-out user how long the lock-out lasts. Off by
+    /// default: only enrolled users can be locked out, so the message tells whoever made
+    /// the failures that the user is enrolled (pam_otp(8)).
+    pub lockout_message: bool,
     /// `try_first_pass` / `use_first_pass`: where the code comes from.
     pub code_source: CodeSource,
     /// `lock_timeout=`: longest wait for a user's state lock before failing closed.
@@ -59,6 +63,7 @@ impl Default for Config {
             prompt: "One-time code: ".into(),
             min_secret_bits: 128,
             debug: false,
+            lockout_message: false,
             code_source: CodeSource::Prompt,
             lock_timeout: Duration::from_secs(5),
             store: StoreChoice::File,
@@ -166,6 +171,7 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, Arg
             }
             "nullok" => config.nullok = flag(value)?,
             "debug" => config.debug = flag(value)?,
+            "lockout_message" => config.lockout_message = flag(value)?,
             "try_first_pass" | "use_first_pass" => {
                 flag(value)?;
                 if config.code_source != CodeSource::Prompt {
@@ -310,6 +316,7 @@ mod tests {
             "state_dir=/run/otp",
             "nullok",
             "debug",
+            "lockout_message",
             "use_first_pass",
             "window=3",
             "hotp_lookahead=7",
@@ -326,7 +333,7 @@ mod tests {
         );
         assert!(!c.secret_is_users());
         assert_eq!(c.state_dir, PathBuf::from("/run/otp"));
-        assert!(c.nullok && c.debug);
+        assert!(c.nullok && c.debug && c.lockout_message);
         assert_eq!(c.code_source, CodeSource::UseFirstPass);
         assert_eq!(
             c.policy,

@@ -11,8 +11,10 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::args::{self, CodeSource, Config};
+use crate::audit;
 use crate::log_text;
 use crate::otp::{MAX_DIGITS, MIN_DIGITS};
+use crate::record::{self, lockout_text};
 use crate::secret_file::SecretFile;
 use crate::state::{State, MAX_SPENT};
 use crate::store::{FileStore, StateKey, StateStore};
@@ -47,6 +49,10 @@ pub trait Host {
     fn ask(&mut self, prompt: &str) -> Option<Zeroizing<Vec<u8>>>;
     /// Writes one log line (the host adds the module/service prefix).
     fn log(&mut self, level: Level, line: &str);
+    /// Shows the user a message that needs no answer (PAM_ERROR_MSG).
+    fn inform(&mut self, text: &str);
+    /// Writes audit records of lock-outs (see [`audit`]); never fails the login.
+    fn audit(&mut self, events: &[audit::Event]) -> audit::Outcome;
 }
 
 /// The stable reason words that start every log line (part of the interface: alerting and
@@ -158,6 +164,7 @@ pub fn authenticate<'a>(
     let attempt = Attempt {
         user: user_shown,
         rhost,
+        rhost_raw: host.remote_host(),
         config: &config,
     };
     let Some(user) = user else {
@@ -238,6 +245,8 @@ fn log_line(word: &str, rhost: &str, user: &str, detail: &str) -> String {
 struct Attempt<'c> {
     user: String,
     rhost: String,
+    /// PAM_RHOST as given, for the state's record of the last failure.
+    rhost_raw: Option<Vec<u8>>,
     config: &'c Config,
 }
 
@@ -280,6 +289,32 @@ impl Attempt<'_> {
             failures: state.failures.wrapping_add(1),
             ..state.clone()
         });
+    }
+
+    /// Writes the audit records of what this attempt did to the lock-out; a note for the
+    /// log line when auditing is there but refused them (nothing when it is not there).
+    fn audit(&self, host: &mut dyn Host, uid: u32, events: &record::Events) -> String {
+        let mut list = Vec::new();
+        if events.lock_ended {
+            list.push(audit::Event::UnlockTimed {
+                uid,
+                rhost: self.rhost_raw.clone(),
+            });
+        }
+        if events.locked_until.is_some() {
+            list.push(audit::Event::Failures { uid });
+            list.push(audit::Event::Locked { uid });
+        }
+        if list.is_empty() {
+            return String::new();
+        }
+        match host.audit(&list) {
+            audit::Outcome::Sent | audit::Outcome::Unavailable => String::new(),
+            audit::Outcome::Failed(errno) => format!(
+                "; audit record not written: {}",
+                nix::errno::Errno::from_raw(errno).desc()
+            ),
+        }
     }
 
     /// The code from PAM_AUTHTOK or the conversation; the (logged) reason when there is none.
@@ -329,13 +364,17 @@ impl Attempt<'_> {
         let policy = self.config.policy;
         let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
         let mut decision = None;
+        let mut events = record::Events::default();
+        let mut changed = false;
         let key = StateKey {
             uid: account.uid,
             name: &account.name,
         };
         let saved = store.transact(key, &mut |state| {
-            let d = verify::decide(secret, state, now, input, &policy);
+            let mut d = verify::decide(secret, state, now, input, &policy);
+            events = record::record(state, &mut d, self.rhost_raw.as_deref(), now);
             let next = d.state.clone();
+            changed = next != *state;
             decision = Some(d);
             next
         });
@@ -359,9 +398,23 @@ impl Attempt<'_> {
                 return Verdict::Deny(Reason::StateError);
             }
         };
-        let lock_note = decision.locked_now.map_or(String::new(), |until| {
+        if decision.outcome.is_err() && !changed {
+            // Nothing of the user's was saved (every count saturated, in the same second
+            // from the same host): pay for a save all the same, as every refusal does.
+            self.save_decoy();
+        }
+        let audit_note = self.audit(host, account.uid, &events);
+        let mut lock_note = decision.locked_now.map_or(String::new(), |until| {
             format!("; locked out for {} s", until.saturating_sub(now))
         });
+        lock_note.push_str(&audit_note);
+        let locked_until = match decision.outcome {
+            Err(Denial::Locked { until }) => Some(until),
+            _ => decision.locked_now,
+        };
+        if let (true, Some(until)) = (self.config.lockout_message, locked_until) {
+            host.inform(&lockout_text(until.saturating_sub(now)));
+        }
         let (reason, detail) = match decision.outcome {
             Ok(method) => {
                 let via = match method {
@@ -391,14 +444,13 @@ impl Attempt<'_> {
             }
             Err(Denial::Replay) => (Reason::Replay, format!("code already used{lock_note}")),
             Err(Denial::Locked { until }) => {
-                // A locked attempt changes nothing of the user's state (it is not counted), so
-                // it was not saved: without the decoy save, an enrolled user's refusals would
-                // turn faster once locked, telling who is enrolled.
-                self.save_decoy();
+                // Not counted as a failure, but counted as a locked refusal (with its time
+                // and host), so it saved the user's own state: it costs what any refusal
+                // costs, with no decoy save (see `record`).
                 (
                     Reason::Locked,
                     format!(
-                        "too many failures; locked for {} more s",
+                        "too many failures; locked for {} more s{audit_note}",
                         until.saturating_sub(now)
                     ),
                 )

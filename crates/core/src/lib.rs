@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod audit;
 pub mod authenticate;
 pub mod base32_codec;
 pub mod decimal;
@@ -21,6 +22,7 @@ pub mod fleet;
 pub mod log_text;
 pub mod otp;
 pub mod private_file;
+pub mod record;
 pub mod recovery;
 pub mod secret_file;
 pub mod state;

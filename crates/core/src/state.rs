@@ -18,7 +18,9 @@ pub const MAX_SECRETS: usize = 6;
 pub const MAX_FORGOTTEN: usize = 64;
 
 /// The encoding written today.
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// The encoding of pam_otp 0.2 (no failure source, no counters), still read.
+const VERSION_2: u8 = 2;
 /// The encoding of pam_otp 0.1 (one secret's history), still read.
 const VERSION_1: u8 = 1;
 const V1_MAX_SPENT: usize = 32;
@@ -32,9 +34,61 @@ const ENTRY_HOTP_UNKNOWN: u8 = 4;
 
 const FIXED_LEN: usize = 1 + 1 + 4 + 4 + 8 + 8 + 8;
 const ENTRY_MAX_LEN: usize = 8 + 1 + 8 + 8 + 1 + 8 * MAX_SPENT;
+/// Longest remote host kept as the source of the last failure, in bytes (longer names are
+/// cut: the field is for an administrator's eyes, never for a decision).
+pub const MAX_HOST_LEN: usize = 128;
+/// Version 3's tail: last failure time, host length and bytes, the counters.
+const TAIL_MAX_LEN: usize = 8 + 1 + MAX_HOST_LEN + 4 * Counters::COUNT;
 /// Largest encoded state, in bytes.
 pub const MAX_ENCODED_LEN: usize =
-    FIXED_LEN + 1 + MAX_SECRETS * ENTRY_MAX_LEN + 1 + 8 * MAX_FORGOTTEN;
+    FIXED_LEN + 1 + MAX_SECRETS * ENTRY_MAX_LEN + 1 + 8 * MAX_FORGOTTEN + TAIL_MAX_LEN;
+
+/// How many attempts of one user ended each way, since the state was created. Each count
+/// saturates at `u32::MAX` (it never wraps to look like a reset). `pam-otp metrics` adds
+/// them up over all users; they cost no write of their own, since they change only when
+/// the state is saved anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Accepted (`ok`).
+    pub ok: u32,
+    /// Wrong codes (`bad_code`).
+    pub bad_code: u32,
+    /// Used codes (`replay`).
+    pub replay: u32,
+    /// Refused while locked out (`locked`).
+    pub locked: u32,
+    /// Refused for a state the administrator must fix (`state_error`: HOTP counter unknown).
+    pub state_error: u32,
+    /// Lock-outs started.
+    pub lockouts: u32,
+}
+
+impl Counters {
+    const COUNT: usize = 6;
+
+    fn as_array(&self) -> [u32; Counters::COUNT] {
+        [
+            self.ok,
+            self.bad_code,
+            self.replay,
+            self.locked,
+            self.state_error,
+            self.lockouts,
+        ]
+    }
+
+    fn from_array(a: [u32; Counters::COUNT]) -> Counters {
+        let [ok, bad_code, replay, locked, state_error, lockouts] = a;
+        Counters {
+            ok,
+            bad_code,
+            replay,
+            locked,
+            state_error,
+            lockouts,
+        }
+    }
+}
 
 /// The replay history of one secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -116,6 +170,13 @@ pub struct State {
     /// More secrets were dropped than `forgotten` holds: any secret not kept is treated as
     /// forgotten, never as new.
     pub forgot_more: bool,
+    /// Unix time of the last refused attempt (0: none recorded).
+    pub last_failure: u64,
+    /// The remote host (PAM_RHOST) of that attempt, as the application gave it, at most
+    /// [`MAX_HOST_LEN`] bytes; empty when there was none. Untrusted: escape it to show it.
+    pub last_failure_host: Vec<u8>,
+    /// Outcomes of this user's attempts (see [`Counters`]).
+    pub counters: Counters,
 }
 
 /// The bytes could not be a state written by this module.
@@ -219,10 +280,11 @@ impl State {
         self.forgotten.insert(0, id);
     }
 
-    /// Little-endian layout (version 2): version, flags, failures, lock-outs, locked-until,
+    /// Little-endian layout (version 3): version, flags, failures, lock-outs, locked-until,
     /// last attempt, TOTP floor; the number of histories (the current one first), each as secret id,
     /// flags, last step, HOTP next, spent count and spent fingerprints; the number of
-    /// forgotten secret ids and the ids.
+    /// forgotten secret ids and the ids; then the time of the last failure, its host
+    /// (length byte, bytes) and the six [`Counters`]. Version 2 is the same without that tail.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(MAX_ENCODED_LEN);
         out.push(VERSION);
@@ -247,15 +309,27 @@ impl State {
         for id in forgotten {
             out.extend_from_slice(id);
         }
+        out.extend_from_slice(&self.last_failure.to_le_bytes());
+        let host = &self.last_failure_host[..self.last_failure_host.len().min(MAX_HOST_LEN)];
+        out.push(host.len() as u8);
+        out.extend_from_slice(host);
+        for count in self.counters.as_array() {
+            out.extend_from_slice(&count.to_le_bytes());
+        }
         out
     }
 
-    /// Strict inverse of [`State::encode`] (and of version 1's encoder): any other byte
-    /// string is corrupt.
+    /// Strict inverse of [`State::encode`] (and of versions 1 and 2's encoders): any other
+    /// byte string is corrupt.
     pub fn decode(bytes: &[u8]) -> Result<State, CorruptState> {
         let mut r = Reader(bytes);
         let state = match r.take::<1>()? {
-            [VERSION] => decode_v2(&mut r)?,
+            [VERSION] => {
+                let mut state = decode_v2(&mut r)?;
+                decode_v3_tail(&mut r, &mut state)?;
+                state
+            }
+            [VERSION_2] => decode_v2(&mut r)?,
             [VERSION_1] => decode_v1(&mut r)?,
             _ => return Err(CorruptState),
         };
@@ -354,6 +428,25 @@ fn decode_v2(r: &mut Reader<'_>) -> Result<State, CorruptState> {
     Ok(state)
 }
 
+/// What version 3 adds after version 2's fields.
+fn decode_v3_tail(r: &mut Reader<'_>, state: &mut State) -> Result<(), CorruptState> {
+    state.last_failure = u64::from_le_bytes(r.take()?);
+    let [len] = r.take::<1>()?;
+    let len = usize::from(len);
+    if len > MAX_HOST_LEN {
+        return Err(CorruptState);
+    }
+    let (host, rest) = r.0.split_at_checked(len).ok_or(CorruptState)?;
+    state.last_failure_host = host.to_vec();
+    r.0 = rest;
+    let mut counts = [0u32; Counters::COUNT];
+    for count in &mut counts {
+        *count = u32::from_le_bytes(r.take()?);
+    }
+    state.counters = Counters::from_array(counts);
+    Ok(())
+}
+
 /// Version 1: version, flags, secret id, last step, HOTP next, failures, lock-outs,
 /// locked-until, spent count, spent fingerprints (the version byte already read).
 fn decode_v1(r: &mut Reader<'_>) -> Result<State, CorruptState> {
@@ -448,10 +541,76 @@ mod tests {
                 .collect(),
             forgotten: vec![[0xee; 8]; MAX_FORGOTTEN],
             forgot_more: true,
+            last_failure: 1_800_000_001,
+            last_failure_host: vec![b'h'; MAX_HOST_LEN],
+            counters: Counters {
+                ok: u32::MAX,
+                bad_code: 1,
+                replay: 2,
+                locked: 3,
+                state_error: 4,
+                lockouts: 5,
+            },
             ..State::default()
         };
         s.set_current(history(9, MAX_SPENT));
         s
+    }
+
+    /// Version 2's encoder, as pam_otp 0.2 wrote it: version 3 without the tail.
+    fn encode_v2(s: &State) -> Vec<u8> {
+        let mut bytes = s.encode();
+        bytes.truncate(bytes.len() - 8 - 1 - s.last_failure_host.len() - 4 * Counters::COUNT);
+        bytes[0] = VERSION_2;
+        bytes
+    }
+
+    /// What a version 2 file of `s` decodes to: no failure source, no counters.
+    fn without_tail(s: &State) -> State {
+        State {
+            last_failure: 0,
+            last_failure_host: Vec::new(),
+            counters: Counters::default(),
+            ..s.clone()
+        }
+    }
+
+    #[test]
+    fn version_2_files_still_decode() {
+        let old = without_tail(&full());
+        let bytes = encode_v2(&old);
+        assert_eq!(bytes.len(), MAX_ENCODED_LEN - TAIL_MAX_LEN);
+        assert_eq!(State::decode(&bytes), Ok(old.clone()));
+        // A version 2 file of a full state, with the tail it could not have: dropped.
+        assert_eq!(State::decode(&encode_v2(&full())), Ok(old.clone()));
+        // Written back as version 3 and read again: the same state.
+        assert_eq!(State::decode(&old.encode()), Ok(old));
+        assert_eq!(
+            State::decode(&encode_v2(&State::default())),
+            Ok(State::default())
+        );
+    }
+
+    #[test]
+    fn version_3_tail_is_strict() {
+        let s = State {
+            last_failure: 5,
+            last_failure_host: b"host\n".to_vec(),
+            ..State::default()
+        };
+        let bytes = s.encode();
+        assert_eq!(State::decode(&bytes), Ok(s.clone()));
+        let host_len_at = bytes.len() - 4 * Counters::COUNT - s.last_failure_host.len() - 1;
+        let mut too_long = bytes.clone();
+        too_long[host_len_at] = MAX_HOST_LEN as u8 + 1;
+        assert_eq!(State::decode(&too_long), Err(CorruptState));
+        // A host longer than the bound is cut when encoded, never written whole.
+        let long = State {
+            last_failure_host: vec![b'x'; MAX_HOST_LEN * 2],
+            ..State::default()
+        };
+        let decoded = State::decode(&long.encode()).unwrap();
+        assert_eq!(decoded.last_failure_host, vec![b'x'; MAX_HOST_LEN]);
     }
 
     #[test]
@@ -495,14 +654,14 @@ mod tests {
             spent: vec![[2; 8]; 3],
             ..State::default()
         };
-        for bytes in [v2.encode(), encode_v1(&v1)] {
+        for bytes in [v2.encode(), encode_v2(&v2), encode_v1(&v1)] {
             for len in 0..bytes.len() {
                 assert_eq!(State::decode(&bytes[..len]), Err(CorruptState), "len {len}");
             }
             let mut longer = bytes.clone();
             longer.push(0);
             assert_eq!(State::decode(&longer), Err(CorruptState));
-            for version in [0, 3, 0xff] {
+            for version in [0, 4, 0xff] {
                 let mut bad_version = bytes.clone();
                 bad_version[0] = version;
                 assert_eq!(State::decode(&bad_version), Err(CorruptState));

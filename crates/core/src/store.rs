@@ -567,5 +567,7 @@ pub fn newest_slot(image: &[u8]) -> Option<(usize, u64, State)> {
     best
 }
 
+mod list;
+
 #[cfg(test)]
 mod tests;

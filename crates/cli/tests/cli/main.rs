@@ -19,6 +19,8 @@ mod check;
 mod check_lockers_and_sshd;
 mod enroll;
 mod import;
+mod locked;
+mod metrics;
 mod qr;
 mod recovery;
 mod secret_leak;

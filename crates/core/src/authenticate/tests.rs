@@ -301,9 +301,10 @@ fn clock_before_1970_denies() {
     assert_eq!(verdict, Verdict::Deny(Reason::ClockError));
 }
 
-/// A locked-out user's refusal saves nothing of the user's (it is not counted), so it saves
-/// the decoy state instead: it costs what every other refusal costs, and the response time
-/// does not tell an enrolled, locked-out user from an unknown one.
+/// A locked-out user's refusal is not counted as a failure, but it is counted as a locked
+/// refusal, so it durably saves the user's own state, exactly once (no decoy save on top):
+/// it costs what every other refusal costs, and the response time does not tell an
+/// enrolled, locked-out user from an unknown one.
 #[test]
 fn a_locked_out_refusal_costs_a_durable_save_too() {
     let s = enrolled();
@@ -314,12 +315,20 @@ fn a_locked_out_refusal_costs_a_durable_save_too() {
         Verdict::Deny(Reason::BadCode)
     );
     let decoy_before = store.load(DECOY_UID).map_or(0, |d| d.failures);
+    let uid = nix::unistd::geteuid().as_raw();
+    let before = store.load(uid).unwrap();
     let mut locked = scripted(&s.user).answering(code_now().as_bytes());
     assert_eq!(
         s.run(&mut locked, &["max_failures=1"]),
         Verdict::Deny(Reason::Locked)
     );
-    assert_eq!(store.load(DECOY_UID).unwrap().failures, decoy_before + 1);
+    let after = store.load(uid).unwrap();
+    assert_eq!(after.counters.locked, before.counters.locked + 1);
+    assert_eq!(after.failures, before.failures, "not counted as a failure");
+    assert_eq!(
+        store.load(DECOY_UID).map_or(0, |d| d.failures),
+        decoy_before
+    );
 }
 
 /// With try_first_pass, an earlier module's code-shaped token is used without a prompt for an

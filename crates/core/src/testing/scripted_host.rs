@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use zeroize::Zeroizing;
 
+use crate::audit;
 use crate::authenticate::{Host, Level};
 
 /// A [`Host`] whose user, remote host, PAM_AUTHTOK and answers are scripted, and which
@@ -25,6 +26,12 @@ pub struct ScriptedHost {
     pub prompts: Vec<String>,
     /// Every log line, in order, with its priority.
     pub logs: Vec<(Level, String)>,
+    /// Every message shown to the user without a prompt (PAM_ERROR_MSG), in order.
+    pub messages: Vec<String>,
+    /// Every audit record written, in order.
+    pub audits: Vec<audit::Event>,
+    /// What [`Host::audit`] answers (default: sent).
+    pub audit_outcome: audit::Outcome,
     answers: VecDeque<Option<Vec<u8>>>,
     every_prompt: Option<Vec<u8>>,
 }
@@ -38,6 +45,9 @@ impl ScriptedHost {
             authtok: None,
             prompts: Vec::new(),
             logs: Vec::new(),
+            messages: Vec::new(),
+            audits: Vec::new(),
+            audit_outcome: audit::Outcome::Sent,
             answers: VecDeque::new(),
             every_prompt: None,
         }
@@ -118,5 +128,12 @@ impl Host for ScriptedHost {
     }
     fn log(&mut self, level: Level, line: &str) {
         self.logs.push((level, line.to_string()));
+    }
+    fn inform(&mut self, text: &str) {
+        self.messages.push(text.to_string());
+    }
+    fn audit(&mut self, events: &[audit::Event]) -> audit::Outcome {
+        self.audits.extend_from_slice(events);
+        self.audit_outcome
     }
 }
