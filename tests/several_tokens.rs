@@ -42,16 +42,16 @@ const SPARE: Totp = Totp {
 #[test]
 fn a_code_from_each_token_logs_in_and_the_log_names_it() {
     let (env, phone, spare, yubi) = three_tokens();
-    env.run("otp", &Client::answer(&Totp::default().now(&phone)))
+    env.run("otp", &Client::answer(Totp::default().now(&phone)))
         .expect(PAM_SUCCESS, "ok")
         .expect_line_contains("accepted time-based code from token 'default'");
-    env.run("otp", &Client::answer(&SPARE.now(&spare)))
+    env.run("otp", &Client::answer(SPARE.now(&spare)))
         .expect(PAM_SUCCESS, "ok")
         .expect_line_contains("accepted time-based code from token 'spare'");
-    env.run("otp", &Client::answer(&hotp(&yubi, 0)))
+    env.run("otp", &Client::answer(hotp(&yubi, 0)))
         .expect(PAM_SUCCESS, "ok")
         .expect_line_contains("accepted counter-based code from token 'yubi'");
-    env.run("otp", &Client::answer(&Totp::default().wrong(&phone)))
+    env.run("otp", &Client::answer(Totp::default().wrong(&phone)))
         .expect(PAM_AUTH_ERR, "bad_code");
 }
 
@@ -62,24 +62,24 @@ fn each_token_has_its_own_replay_history() {
     env.run("otp", &Client::answer(&phone_code))
         .expect(PAM_SUCCESS, "ok");
     // The phone's step is used; the spare phone's code for that very step is not.
-    env.run("otp", &Client::answer(&SPARE.now(&spare)))
+    env.run("otp", &Client::answer(SPARE.now(&spare)))
         .expect(PAM_SUCCESS, "ok")
         .expect_line_contains("from token 'spare'");
     // Each used code is a replay, the other token's use notwithstanding.
     env.run("otp", &Client::answer(&phone_code))
         .expect(PAM_AUTH_ERR, "replay")
         .expect_line_contains("code already used");
-    env.run("otp", &Client::answer(&SPARE.now(&spare)))
+    env.run("otp", &Client::answer(SPARE.now(&spare)))
         .expect(PAM_AUTH_ERR, "replay");
     // The HOTP token: its counter moves on its own; a used value is refused.
-    env.run("otp", &Client::answer(&hotp(&yubi, 2)))
+    env.run("otp", &Client::answer(hotp(&yubi, 2)))
         .expect(PAM_SUCCESS, "ok")
         .expect_line_contains("from token 'yubi'");
-    env.run("otp", &Client::answer(&hotp(&yubi, 2)))
+    env.run("otp", &Client::answer(hotp(&yubi, 2)))
         .expect(PAM_AUTH_ERR, "replay");
-    env.run("otp", &Client::answer(&hotp(&yubi, 1)))
+    env.run("otp", &Client::answer(hotp(&yubi, 1)))
         .expect(PAM_AUTH_ERR, "bad_code");
-    env.run("otp", &Client::answer(&hotp(&yubi, 3)))
+    env.run("otp", &Client::answer(hotp(&yubi, 3)))
         .expect(PAM_SUCCESS, "ok");
 }
 
@@ -116,7 +116,7 @@ fn a_file_written_by_enroll_logs_in_and_takes_a_second_token() {
     let env = Env::new();
     env.otp_service("");
     let (key, _codes) = enrol(&env, &[]);
-    let out = env.run("otp", &Client::answer(&Totp::default().now(&key)));
+    let out = env.run("otp", &Client::answer(Totp::default().now(&key)));
     out.expect(PAM_SUCCESS, "ok");
     assert!(out.module_lines().iter().all(|l| !l.contains("from token")));
     // A spare phone, added with enroll --name: both work, the first keeps its history.
@@ -134,9 +134,9 @@ fn a_file_written_by_enroll_logs_in_and_takes_a_second_token() {
         .expect("base32")
         .to_vec());
     env.forbid(&spare.base32());
-    env.run("otp", &Client::answer(&Totp::default().now(&spare)))
+    env.run("otp", &Client::answer(Totp::default().now(&spare)))
         .expect(PAM_SUCCESS, "ok")
         .expect_line_contains("from token 'spare'");
-    env.run("otp", &Client::answer(&Totp::default().now(&key)))
+    env.run("otp", &Client::answer(Totp::default().now(&key)))
         .expect(PAM_AUTH_ERR, "replay");
 }
