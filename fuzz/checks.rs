@@ -133,6 +133,7 @@ pub fn typed_code(data: &[u8]) {
         algorithm,
         digits,
         recovery: vec![RecoveryHash::new([7; 16], RECOVERY_CODE)],
+        named: Vec::new(),
     };
     let mut state = State {
         secret_id: verify::secret_id(&secret),

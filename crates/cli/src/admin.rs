@@ -30,6 +30,18 @@ pub fn start_history(
     secret: &SecretFile,
     step: Option<u64>,
 ) -> Result<State, StoreError> {
+    start_token_history(store, uid, secret, step, &[])
+}
+
+/// [`start_history`] for a token added to a file (`secret` holds it alone), keeping the
+/// histories of the file's tokens `keep` (see [`State::remember_keeping`]).
+pub fn start_token_history(
+    store: &dyn StateStore,
+    uid: u32,
+    secret: &SecretFile,
+    step: Option<u64>,
+    keep: &[[u8; 8]],
+) -> Result<State, StoreError> {
     let id = verify::secret_id(secret);
     store.transact(key, &mut |state| {
         let mut next = state.clone();
@@ -38,7 +50,7 @@ pub fn start_history(
             history.last_step = Some(step);
             next.raise_totp_floor(step, period);
         }
-        next.remember(history);
+        next.remember_keeping(history, keep);
         next
     })
 }

@@ -138,6 +138,55 @@ pub struct EnrollArgs {
     /// How to draw the QR code.
     #[arg(long, value_enum, default_value_t = QrMode::Auto)]
     pub qr: QrMode,
+
+    /// Add a token of this name (a second phone, a hardware token) to the existing secret
+    /// file, keeping its other tokens and recovery codes. Letters, digits, '.', '_', '-'.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// Options of `pam-otp tokens`.
+#[derive(Args, Debug)]
+pub struct TokensArgs {
+    /// List this user's tokens instead of yours (root only).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
+/// Options of `pam-otp remove`.
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    /// The token to remove (as `pam-otp tokens` lists it).
+    pub name: String,
+
+    /// Remove this user's token instead of yours (root only).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
+/// Options of `pam-otp show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Show this user's enrolment instead of yours (root only).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Show only this token (default: every token of the file).
+    #[arg(long, value_name = "TOKEN")]
+    pub name: Option<String>,
+
+    /// Draw a QR code too (MODE as for enroll; --qr alone means auto).
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "auto")]
+    pub qr: Option<QrMode>,
+
+    /// Issuer shown in the app (default: this host's name, as enroll uses).
+    #[arg(long, value_name = "TEXT")]
+    pub issuer: Option<String>,
+
+    /// Account name shown in the app (default: USER@HOST, and the token's name for a
+    /// named token, as enroll uses).
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
 }
 
 /// Options of `pam-otp status`.
@@ -274,6 +323,12 @@ pub enum Command {
     Import(ImportArgs),
     /// Look for PAM and sshd settings that lock people out or skip the code.
     Check(CheckArgs),
+    /// List the tokens (devices) of a secret file: name, type, algorithm, digits, period.
+    Tokens(TokensArgs),
+    /// Remove one named token from a secret file (the default token stays).
+    Remove(RemoveArgs),
+    /// Show the enrolment again (otpauth URI, secret, --qr), to add a device; in private.
+    Show(ShowArgs),
 }
 
 /// Variables that earlier versions read as defaults of the module settings, with the option

@@ -26,6 +26,9 @@ const CONFIRM_TRIES: usize = 3;
 
 /// `pam-otp enroll`.
 pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
+    if let Some(name) = &a.name {
+        return crate::tokens::enroll_named(opts, a, name);
+    }
     let target = Target::new(opts, a.user.as_deref())?;
     let secret = new_secret(a, target.config.min_secret_bits)?;
     let host = hostname();
@@ -86,7 +89,7 @@ fn register(target: &Target, secret: &SecretFile, step: Option<u64>) {
     }
 }
 
-fn new_secret(a: &EnrollArgs, min_bits: usize) -> Result<SecretFile> {
+pub(crate) fn new_secret(a: &EnrollArgs, min_bits: usize) -> Result<SecretFile> {
     if !a.bits.is_multiple_of(8) {
         fail!("--bits must be a multiple of 8.");
     }
@@ -125,10 +128,17 @@ fn new_secret(a: &EnrollArgs, min_bits: usize) -> Result<SecretFile> {
         algorithm,
         digits: a.digits,
         recovery: Vec::new(),
+        named: Vec::new(),
     })
 }
 
-fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrMode) -> Result<()> {
+pub(crate) fn show(
+    target: &Target,
+    secret: &SecretFile,
+    issuer: &str,
+    label: &str,
+    qr: QrMode,
+) -> Result<()> {
     let uri = otpauth::uri(secret, issuer, label);
     let drawn = match qr {
         QrMode::None => None,
@@ -170,7 +180,7 @@ fn show(target: &Target, secret: &SecretFile, issuer: &str, label: &str, qr: QrM
 /// Asks for a code until one matches (then, for HOTP, moves the file's counter past it so
 /// the code cannot be used again), or fails after [`CONFIRM_TRIES`] wrong ones. Returns the
 /// TOTP step of the matching code.
-fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
+pub(crate) fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
     let policy = Policy::default();
     for attempt in 1..=CONFIRM_TRIES {
         let Some(typed) = ask("\nType the code the app shows now, to confirm: ")? else {
@@ -202,7 +212,7 @@ fn confirm(secret: &mut SecretFile) -> Result<Option<u64>> {
 }
 
 /// Groups of four characters, for typing a secret by hand.
-fn grouped(text: &str) -> Zeroizing<String> {
+pub(crate) fn grouped(text: &str) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::with_capacity(text.len() * 5 / 4));
     for (i, c) in text.chars().enumerate() {
         if i > 0 && i % 4 == 0 {
@@ -214,7 +224,7 @@ fn grouped(text: &str) -> Zeroizing<String> {
 }
 
 /// This machine's host name (for default issuer and label).
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

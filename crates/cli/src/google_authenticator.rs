@@ -221,6 +221,7 @@ impl GoogleAuthFile {
             algorithm: Algorithm::Sha1,
             digits: 6,
             recovery,
+            named: Vec::new(),
         }
     }
 

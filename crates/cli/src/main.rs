@@ -27,8 +27,10 @@ mod qr;
 mod random;
 mod recovery;
 mod repair;
+mod show;
 mod status;
 mod target;
+mod tokens;
 
 use std::process::ExitCode;
 
@@ -59,6 +61,9 @@ fn main() -> ExitCode {
         Command::Repair(a) => repair::run(&cli.module, &a),
         Command::Import(a) => import::run(&cli.module, &a),
         Command::Check(a) => check::run(&cli.module, &a),
+        Command::Tokens(a) => tokens::list(&cli.module, &a),
+        Command::Remove(a) => tokens::remove(&cli.module, &a),
+        Command::Show(a) => show::run(&cli.module, &a),
     };
     match result {
         Ok(code) => code,

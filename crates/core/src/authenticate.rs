@@ -422,7 +422,20 @@ impl Attempt<'_> {
                     Method::Hotp => "counter-based code",
                     Method::Recovery => "recovery code (now spent)",
                 };
-                self.log(host, Level::Info, Reason::Ok, &format!("accepted {via}"));
+                // With several tokens, say which one (a name is letters, digits, '.', '_'
+                // and '-' only, so it cannot forge a field).
+                let from = match (&decision.token, secret.named.is_empty()) {
+                    (Some(name), false) => {
+                        format!(" from token '{}'", log_text::escape(name.as_bytes()))
+                    }
+                    _ => String::new(),
+                };
+                self.log(
+                    host,
+                    Level::Info,
+                    Reason::Ok,
+                    &format!("accepted {via}{from}"),
+                );
                 return Verdict::Success;
             }
             Err(Denial::BadCode) => {
@@ -482,7 +495,11 @@ impl Attempt<'_> {
 /// numeric codes qualify: a 12-letter password would look like a recovery code, and trying
 /// it would count a failure against the user. Recovery codes are typed at the prompt.
 fn looks_like_code(token: &[u8], secret: &SecretFile) -> bool {
-    numeric_digits(token) == Some(secret.digits as usize)
+    let digits = numeric_digits(token);
+    secret
+        .tokens()
+        .iter()
+        .any(|t| digits == Some(t.digits as usize))
 }
 
 /// Whether a token looks like a code of some secret: 6 to 8 digits (spaces allowed).

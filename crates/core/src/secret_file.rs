@@ -8,7 +8,14 @@
 //! digits = 6
 //! period = 30
 //! recovery = sha256:<salt>:<digest>
+//!
+//! token = spare
+//! type = hotp
+//! secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
 //! ```
+//!
+//! The first block is the default token; each `token = NAME` line starts another one
+//! ([`tokens`]).
 
 use std::fmt;
 
@@ -18,6 +25,11 @@ pub use crate::base32_codec::{decode_base32, encode_base32};
 use crate::decimal::parse_decimal;
 use crate::otp::{Algorithm, MAX_DIGITS, MIN_DIGITS};
 use crate::recovery::RecoveryHash;
+
+mod tokens;
+pub use tokens::{
+    valid_token_name, Token, TokenError, TokenView, DEFAULT_TOKEN, MAX_TOKENS, MAX_TOKEN_NAME_LEN,
+};
 
 /// Largest secret file accepted, in bytes.
 pub const MAX_FILE_SIZE: usize = 64 * 1024;
@@ -41,7 +53,11 @@ pub enum Kind {
     },
 }
 
-/// A parsed, validated secret file. The key is wiped from memory when this is dropped.
+/// A parsed, validated secret file. The keys are wiped from memory when this is dropped.
+///
+/// `kind`, `key`, `algorithm` and `digits` are the default token's (the file's first block);
+/// `named` holds the tokens the file adds with `token = NAME` lines, and
+/// [`SecretFile::tokens`] lists them all.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretFile {
     /// `type`, with its `period` or `counter`.
@@ -54,6 +70,8 @@ pub struct SecretFile {
     pub digits: u32,
     /// The `recovery` lines: salted hashes of single-use recovery codes.
     pub recovery: Vec<RecoveryHash>,
+    /// The tokens after the default one, in file order (at most `MAX_TOKENS - 1`).
+    pub named: Vec<Token>,
 }
 
 impl fmt::Debug for SecretFile {
@@ -64,6 +82,7 @@ impl fmt::Debug for SecretFile {
             .field("algorithm", &self.algorithm)
             .field("digits", &self.digits)
             .field("recovery", &self.recovery.len())
+            .field("named", &self.named)
             .finish()
     }
 }
@@ -115,6 +134,30 @@ pub enum SecretFileError {
     MissingSecret,
     /// More `recovery` lines than [`MAX_RECOVERY_CODES`].
     TooManyRecoveryCodes,
+    /// A `token = NAME` line names a token already in the file.
+    DuplicateToken {
+        /// 1-based line number of the repetition.
+        line: usize,
+    },
+    /// More tokens than [`MAX_TOKENS`].
+    TooManyTokens,
+    /// A token (starting on `line`) with no `secret` line.
+    TokenWithoutSecret {
+        /// 1-based line number of its `token` line.
+        line: usize,
+    },
+    /// A token (starting on `line`) with the same key as an earlier one: they would share
+    /// one replay history.
+    DuplicateSecret {
+        /// 1-based line number of its `token` line.
+        line: usize,
+    },
+    /// A `recovery` line after a `token` line: recovery codes belong to the file, and are
+    /// listed in its first block.
+    RecoveryInToken {
+        /// 1-based line number.
+        line: usize,
+    },
     /// The key is shorter than `min_secret_bits=` allows.
     SecretTooShort {
         /// The key's length.
@@ -140,6 +183,24 @@ impl fmt::Display for SecretFileError {
             Self::TooManyRecoveryCodes => {
                 write!(f, "more than {MAX_RECOVERY_CODES} recovery codes")
             }
+            Self::DuplicateToken { line } => {
+                write!(
+                    f,
+                    "line {line}: a token of this name is already in the file"
+                )
+            }
+            Self::TooManyTokens => write!(f, "more than {MAX_TOKENS} tokens"),
+            Self::TokenWithoutSecret { line } => {
+                write!(f, "the token starting on line {line} has no 'secret' line")
+            }
+            Self::DuplicateSecret { line } => write!(
+                f,
+                "the token starting on line {line} has the same secret as an earlier one"
+            ),
+            Self::RecoveryInToken { line } => write!(
+                f,
+                "line {line}: 'recovery' lines belong before the first 'token' line"
+            ),
             Self::SecretTooShort { bits, min_bits } => {
                 write!(
                     f,
@@ -175,6 +236,83 @@ fn set_once<T>(
     Ok(())
 }
 
+/// One block's parameters, defaults filled in; the key is still to be required.
+struct Finished {
+    kind: Kind,
+    key: Option<Zeroizing<Vec<u8>>>,
+    algorithm: Algorithm,
+    digits: u32,
+}
+
+impl Seen {
+    /// The block's parameters, once its last line is read.
+    fn finish(self) -> Result<Finished, SecretFileError> {
+        let kind = match self.kind.unwrap_or("totp") {
+            "hotp" => {
+                if let Some((line, _)) = self.period {
+                    return Err(SecretFileError::WrongKindKey {
+                        line,
+                        key: "period",
+                    });
+                }
+                Kind::Hotp {
+                    counter: self.counter.map_or(0, |(_, c)| c),
+                }
+            }
+            _ => {
+                if let Some((line, _)) = self.counter {
+                    return Err(SecretFileError::WrongKindKey {
+                        line,
+                        key: "counter",
+                    });
+                }
+                Kind::Totp {
+                    period: self.period.map_or(30, |(_, p)| p),
+                }
+            }
+        };
+        Ok(Finished {
+            kind,
+            key: self.secret,
+            algorithm: self.algorithm.unwrap_or(Algorithm::Sha1),
+            digits: self.digits.unwrap_or(6),
+        })
+    }
+}
+
+/// The named token whose block (from its `token` line, `start`) just ended, checked
+/// against the default token and the named ones before it.
+fn named_token(
+    finished: Finished,
+    name: String,
+    start: usize,
+    default: &Option<Finished>,
+    before: &[Token],
+) -> Result<Token, SecretFileError> {
+    let key = finished
+        .key
+        .ok_or(SecretFileError::TokenWithoutSecret { line: start })?;
+    let default_key: Option<&[u8]> = default
+        .as_ref()
+        .and_then(|d| d.key.as_deref().map(|k| &k[..]));
+    let earlier = default_key
+        .into_iter()
+        .chain(before.iter().map(|t| &t.key[..]));
+    if earlier
+        .map(|k| tokens::same_key(k, &key))
+        .fold(false, |any, same| any | same)
+    {
+        return Err(SecretFileError::DuplicateSecret { line: start });
+    }
+    Ok(Token {
+        name,
+        kind: finished.kind,
+        key,
+        algorithm: finished.algorithm,
+        digits: finished.digits,
+    })
+}
+
 impl SecretFile {
     /// Parses and validates a secret file's bytes.
     pub fn parse(bytes: &[u8]) -> Result<SecretFile, SecretFileError> {
@@ -187,6 +325,11 @@ impl SecretFile {
         let text = std::str::from_utf8(bytes).map_err(|_| SecretFileError::NotText)?;
         let mut seen = Seen::default();
         let mut recovery = Vec::new();
+        // The default token, once its block has ended; then the named ones.
+        let mut default: Option<Finished> = None;
+        let mut named: Vec<Token> = Vec::new();
+        // The name and `token` line of the block being read (`None`: the default block).
+        let mut block: Option<(String, usize)> = None;
 
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -200,6 +343,18 @@ impl SecretFile {
             let (key, value) = (key.trim(), value.trim());
             let bad = |key: &'static str| SecretFileError::BadValue { line, key };
             match key {
+                "token" => {
+                    // The block before ends here: it is checked first, as it came first.
+                    let finished = std::mem::take(&mut seen).finish()?;
+                    match block.take() {
+                        None => default = Some(finished),
+                        Some((name, start)) => {
+                            named.push(named_token(finished, name, start, &default, &named)?);
+                        }
+                    }
+                    tokens::check_new_name(value, line, &named)?;
+                    block = Some((value.to_string(), line));
+                }
                 "type" => {
                     let kind = match value {
                         "totp" => "totp",
@@ -233,6 +388,9 @@ impl SecretFile {
                     set_once(&mut seen.counter, (line, counter), line, "counter")?;
                 }
                 "recovery" => {
+                    if block.is_some() {
+                        return Err(SecretFileError::RecoveryInToken { line });
+                    }
                     let hash = RecoveryHash::parse(value).ok_or_else(|| bad("recovery"))?;
                     if recovery.len() == MAX_RECOVERY_CODES {
                         return Err(SecretFileError::TooManyRecoveryCodes);
@@ -249,44 +407,32 @@ impl SecretFile {
             }
         }
 
-        let kind = match seen.kind.unwrap_or("totp") {
-            "hotp" => {
-                if let Some((line, _)) = seen.period {
-                    return Err(SecretFileError::WrongKindKey {
-                        line,
-                        key: "period",
-                    });
-                }
-                Kind::Hotp {
-                    counter: seen.counter.map_or(0, |(_, c)| c),
-                }
-            }
-            _ => {
-                if let Some((line, _)) = seen.counter {
-                    return Err(SecretFileError::WrongKindKey {
-                        line,
-                        key: "counter",
-                    });
-                }
-                Kind::Totp {
-                    period: seen.period.map_or(30, |(_, p)| p),
-                }
+        let finished = seen.finish()?;
+        let default = match block {
+            None => finished,
+            Some((name, start)) => {
+                named.push(named_token(finished, name, start, &default, &named)?);
+                default.ok_or(SecretFileError::MissingSecret)?
             }
         };
+        let key = default.key.ok_or(SecretFileError::MissingSecret)?;
         Ok(SecretFile {
-            kind,
-            key: seen.secret.ok_or(SecretFileError::MissingSecret)?,
-            algorithm: seen.algorithm.unwrap_or(Algorithm::Sha1),
-            digits: seen.digits.unwrap_or(6),
+            kind: default.kind,
+            key,
+            algorithm: default.algorithm,
+            digits: default.digits,
             recovery,
+            named,
         })
     }
 
-    /// Refuses keys shorter than `min_bits`.
+    /// Refuses keys shorter than `min_bits`: any token's (a weak spare would weaken all).
     pub fn check_strength(&self, min_bits: usize) -> Result<(), SecretFileError> {
-        let bits = self.key.len() * 8;
-        if bits < min_bits {
-            return Err(SecretFileError::SecretTooShort { bits, min_bits });
+        for token in self.tokens() {
+            let bits = token.key.len() * 8;
+            if bits < min_bits {
+                return Err(SecretFileError::SecretTooShort { bits, min_bits });
+            }
         }
         Ok(())
     }
@@ -295,34 +441,57 @@ impl SecretFile {
     /// and built in a buffer large enough from the start, so that no growing copy of it is
     /// left behind in freed memory.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        // Header and parameter lines take under 200 bytes, a recovery line 116.
-        let capacity = 256 + (self.key.len() * 8).div_ceil(5) + 128 * self.recovery.len();
+        // Header and parameter lines take under 200 bytes, a recovery line 116, a token's
+        // name and parameters under 200 more.
+        let keys: usize = self
+            .tokens()
+            .iter()
+            .map(|t| 256 + (t.key.len() * 8).div_ceil(5))
+            .sum();
+        let capacity = keys + 128 * self.recovery.len();
         let mut out = Zeroizing::new(String::with_capacity(capacity));
         out.push_str("# pam_otp secret file: keep it private (mode 0600). See pam_otp(5).\n");
-        match self.kind {
-            Kind::Totp { period } => {
-                out.push_str(&format!("type = totp\nperiod = {period}\n"));
-            }
-            Kind::Hotp { counter } => {
-                out.push_str(&format!("type = hotp\ncounter = {counter}\n"));
-            }
-        }
-        out.push_str(&format!(
-            "algorithm = {}\ndigits = {}\n",
-            self.algorithm.name(),
-            self.digits
-        ));
-        out.push_str("secret = ");
-        out.push_str(&encode_base32(&self.key));
-        out.push('\n');
+        write_token(&mut out, self.kind, &self.key, self.algorithm, self.digits);
         for hash in &self.recovery {
             out.push_str("recovery = ");
             out.push_str(&hash.encode());
             out.push('\n');
         }
+        for token in &self.named {
+            out.push_str("\ntoken = ");
+            out.push_str(&token.name);
+            out.push('\n');
+            write_token(
+                &mut out,
+                token.kind,
+                &token.key,
+                token.algorithm,
+                token.digits,
+            );
+        }
         // Moves the buffer (no copy); the emptied String left behind holds nothing.
         Zeroizing::new(std::mem::take(&mut *out).into_bytes())
     }
+}
+
+/// One token's parameter lines and its `secret` line.
+fn write_token(out: &mut String, kind: Kind, key: &[u8], algorithm: Algorithm, digits: u32) {
+    match kind {
+        Kind::Totp { period } => {
+            out.push_str(&format!("type = totp\nperiod = {period}\n"));
+        }
+        Kind::Hotp { counter } => {
+            out.push_str(&format!("type = hotp\ncounter = {counter}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "algorithm = {}\ndigits = {}\n",
+        algorithm.name(),
+        digits
+    ));
+    out.push_str("secret = ");
+    out.push_str(&encode_base32(key));
+    out.push('\n');
 }
 
 /// Whether an unknown key may be named in an error: 1 to 12 lower-case letters or `_`,
@@ -332,6 +501,9 @@ impl SecretFile {
 fn key_shaped(key: &str) -> bool {
     (1..=12).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
+
+#[cfg(test)]
+mod tokens_tests;
 
 #[cfg(test)]
 mod tests {

@@ -252,6 +252,13 @@ impl State {
     /// Makes `h` the current secret's history. The one it replaces moves to `past`; beyond
     /// [`MAX_SECRETS`] the oldest history is dropped and its secret listed as forgotten.
     pub fn remember(&mut self, h: History) {
+        self.remember_keeping(h, &[]);
+    }
+
+    /// [`State::remember`], but the histories of the secrets in `keep` (the tokens of the
+    /// user's file) are dropped only once no other is left to drop: with at most
+    /// [`MAX_SECRETS`] tokens, none of them loses its history to make room for another.
+    pub fn remember_keeping(&mut self, h: History, keep: &[[u8; 8]]) {
         let id = h.secret_id;
         let previous = self.current();
         self.past.retain(|p| p.secret_id != id);
@@ -261,9 +268,14 @@ impl State {
         }
         self.set_current(h);
         while self.past.len() > MAX_SECRETS - 1 {
-            if let Some(old) = self.past.pop() {
-                self.forget(old.secret_id);
-            }
+            // The least recently used history not in `keep`, else the least recently used.
+            let index = self
+                .past
+                .iter()
+                .rposition(|p| !keep.contains(&p.secret_id))
+                .unwrap_or(self.past.len() - 1);
+            let old = self.past.remove(index);
+            self.forget(old.secret_id);
         }
     }
 
@@ -735,3 +747,6 @@ mod tests {
         assert_eq!(State::decode(&s.encode()), Ok(s));
     }
 }
+
+#[cfg(test)]
+mod keeping_tests;

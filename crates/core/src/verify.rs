@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::otp;
 use crate::recovery;
-use crate::secret_file::{Kind, SecretFile};
+use crate::secret_file::{Kind, SecretFile, TokenView};
 use crate::state::{History, Known, State, MAX_SPENT};
 
 /// Longest lock-out, however many times it has doubled.
@@ -79,13 +79,23 @@ pub struct Decision {
     pub state: State,
     /// Set when this attempt started a lock-out (until the given time).
     pub locked_now: Option<u64>,
+    /// The name of the token whose code was accepted (for the log line); `None` for a
+    /// recovery code and for every refusal.
+    pub token: Option<String>,
 }
 
-/// A stable identifier of a secret key, under which its replay history is kept.
+/// A stable identifier of a secret key, under which its replay history is kept: the file's
+/// default token's (which also holds the file's spent recovery codes).
 pub fn secret_id(secret: &SecretFile) -> [u8; 8] {
+    key_id(&secret.key)
+}
+
+/// The identity of one token's key ([`secret_id`] for the default token): each token of a
+/// file has its own replay history, and keeps it wherever it moves in the file.
+pub fn key_id(key: &[u8]) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(b"pam_otp secret id v1\0");
-    h.update(&secret.key[..]);
+    h.update(key);
     let digest = h.finalize();
     let mut id = [0u8; 8];
     id.copy_from_slice(&digest[..8]);
@@ -104,7 +114,8 @@ fn numeric_code(input: &[u8], digits: u32) -> Option<u32> {
     std::str::from_utf8(&compact).ok()?.parse().ok()
 }
 
-/// Decides one attempt. Every candidate code is computed and compared in constant time.
+/// Decides one attempt. Every candidate code of every token is computed and compared in
+/// constant time, and the first token whose code matched is picked only once all are done.
 pub fn decide(
     secret: &SecretFile,
     stored: &State,
@@ -120,60 +131,91 @@ pub fn decide(
             }),
             state,
             locked_now: None,
+            token: None,
         };
     }
-    // The history of this secret, however many others came and went since it was last used.
-    // Only a success changes it; a failure changes nothing but the throttling record.
-    let id = secret_id(secret);
-    let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
-    let mut history = stored.history_of(id, &listed);
-    // A secret whose own last step was dropped: none of its codes older than the newest
-    // TOTP code ever accepted (or the last repair) can be fresh.
-    let floor = match stored.known(id) {
-        Known::Forgotten => stored.totp_floor,
-        Known::Kept | Known::New => 0,
-    };
-
     let input = if input.len() > MAX_INPUT_LEN {
         &[][..]
     } else {
         input
     };
-    let typed = numeric_code(input, secret.digits);
-    let otp_result = match secret.kind {
-        Kind::Totp { period } => check_totp(secret, &history, floor, now, period, typed, policy),
-        Kind::Hotp { counter } => check_hotp(secret, &history, counter, typed, policy),
-    };
-    let recovery_result = check_recovery(secret, &history, input);
+    let tokens = secret.tokens();
+    let ids: Vec<[u8; 8]> = tokens.iter().map(|t| key_id(t.key)).collect();
+    let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
 
-    let outcome = match (otp_result, recovery_result) {
-        (Ok(advance), _) => {
-            match advance {
-                Advance::Step(step, period) => {
+    // Each token's own history, however many other secrets came and went since it was last
+    // used. Only a success changes one; a failure changes nothing but the throttling record.
+    let mut checked: Vec<(History, Result<Advance, Denial>)> = Vec::with_capacity(tokens.len());
+    for (token, id) in tokens.iter().zip(&ids) {
+        // Recovery codes are the file's, counted spent in the default token's history.
+        let default = checked.is_empty();
+        let history = stored.history_of(*id, if default { &listed } else { &[] });
+        // A token whose own last step was dropped: none of its codes older than the newest
+        // TOTP code ever accepted (or the last repair) can be fresh.
+        let floor = match stored.known(*id) {
+            Known::Forgotten => stored.totp_floor,
+            Known::Kept | Known::New => 0,
+        };
+        let typed = numeric_code(input, token.digits);
+        let result = match token.kind {
+            Kind::Totp { period } => check_totp(token, &history, floor, now, period, typed, policy),
+            Kind::Hotp { counter } => check_hotp(token, &history, counter, typed, policy),
+        };
+        checked.push((history, result));
+    }
+    // A recovery code listed as spent in any token's history stays spent, even if the
+    // tokens were reordered by hand.
+    let spent_anywhere: Vec<[u8; 8]> = checked
+        .iter()
+        .flat_map(|(h, _)| h.spent.iter().copied())
+        .collect();
+    let recovery_result = check_recovery(secret, &spent_anywhere, input);
+
+    let accepted = checked.iter().position(|(_, r)| r.is_ok());
+    let replayed = checked
+        .iter()
+        .any(|(_, r)| matches!(r, Err(Denial::Replay)));
+    let counter_unknown = checked
+        .iter()
+        .any(|(_, r)| matches!(r, Err(Denial::CounterUnknown)));
+    let mut accepted_token = None;
+    let mut remembered = None;
+    let outcome = match (accepted, recovery_result) {
+        (Some(index), _) => {
+            let (mut history, result) = checked.swap_remove(index);
+            let token = tokens[index];
+            match result {
+                Ok(Advance::Step(step, period)) => {
                     history.last_step = Some(step);
                     state.raise_totp_floor(step, period);
                 }
-                Advance::Counter(next) => history.hotp_next = Some(next),
+                Ok(Advance::Counter(next)) => history.hotp_next = Some(next),
+                Err(_) => {}
             }
-            Ok(match secret.kind {
+            remembered = Some(history);
+            accepted_token = Some(token.name.to_string());
+            Ok(match token.kind {
                 Kind::Totp { .. } => Method::Totp,
                 Kind::Hotp { .. } => Method::Hotp,
             })
         }
-        (_, Ok(fingerprint)) => {
+        (None, Ok(fingerprint)) => {
+            let mut history = checked.swap_remove(0).0;
             if history.spent.len() < MAX_SPENT {
                 history.spent.push(fingerprint);
+                remembered = Some(history);
                 Ok(Method::Recovery)
             } else {
                 Err(Denial::TooManySpent)
             }
         }
-        (Err(Denial::Replay), _) | (_, Err(Denial::Replay)) => Err(Denial::Replay),
-        (Err(Denial::CounterUnknown), _) => Err(Denial::CounterUnknown),
+        (None, Err(Denial::Replay)) => Err(Denial::Replay),
+        _ if replayed => Err(Denial::Replay),
+        _ if counter_unknown => Err(Denial::CounterUnknown),
         _ => Err(Denial::BadCode),
     };
-    if outcome.is_ok() {
-        state.remember(history);
+    if let Some(history) = remembered {
+        state.remember_keeping(history, &ids);
     }
 
     state.last_attempt = now;
@@ -203,6 +245,7 @@ pub fn decide(
         outcome,
         state,
         locked_now,
+        token: accepted_token,
     }
 }
 
@@ -212,8 +255,8 @@ enum Advance {
     Counter(u64),
 }
 
-fn code_matches(secret: &SecretFile, counter: u64, typed: Option<u32>) -> Choice {
-    let code = otp::hotp(&secret.key, counter, secret.algorithm, secret.digits);
+fn code_matches(token: &TokenView<'_>, counter: u64, typed: Option<u32>) -> Choice {
+    let code = otp::hotp(token.key, counter, token.algorithm, token.digits);
     // With no well-formed input, compare against a value no code can take, so the work done
     // is the same either way.
     let typed_or_impossible = typed.unwrap_or(u32::MAX);
@@ -221,7 +264,7 @@ fn code_matches(secret: &SecretFile, counter: u64, typed: Option<u32>) -> Choice
 }
 
 fn check_totp(
-    secret: &SecretFile,
+    secret: &TokenView<'_>,
     history: &History,
     floor: u64,
     now: u64,
@@ -252,7 +295,7 @@ fn check_totp(
 }
 
 fn check_hotp(
-    secret: &SecretFile,
+    secret: &TokenView<'_>,
     history: &History,
     file_counter: u64,
     typed: Option<u32>,
@@ -279,7 +322,7 @@ fn check_hotp(
     }
 }
 
-fn check_recovery(secret: &SecretFile, history: &History, input: &[u8]) -> Result<[u8; 8], Denial> {
+fn check_recovery(secret: &SecretFile, spent: &[[u8; 8]], input: &[u8]) -> Result<[u8; 8], Denial> {
     let Some(code) = recovery::normalize(input) else {
         return Err(Denial::BadCode);
     };
@@ -287,7 +330,7 @@ fn check_recovery(secret: &SecretFile, history: &History, input: &[u8]) -> Resul
     for hash in &secret.recovery {
         if hash.matches(&code) {
             let fingerprint = hash.fingerprint();
-            result = if history.spent.contains(&fingerprint) {
+            result = if spent.contains(&fingerprint) {
                 Err(Denial::Replay)
             } else {
                 Ok(fingerprint)
@@ -299,3 +342,6 @@ fn check_recovery(secret: &SecretFile, history: &History, input: &[u8]) -> Resul
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod several_tokens_tests;

@@ -25,4 +25,5 @@ mod qr;
 mod recovery;
 mod secret_leak;
 mod status;
+mod tokens;
 mod unlock_reset;

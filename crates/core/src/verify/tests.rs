@@ -17,6 +17,7 @@ fn totp_secret() -> SecretFile {
             RecoveryHash::new([1; 16], b"aaaabbbbcccc"),
             RecoveryHash::new([2; 16], b"ddddeeeeffff"),
         ],
+        named: Vec::new(),
     }
 }
 
