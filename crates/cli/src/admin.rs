@@ -30,14 +30,14 @@ pub fn start_history(
     secret: &SecretFile,
     step: Option<u64>,
 ) -> Result<State, StoreError> {
-    start_token_history(store, uid, secret, step, &[])
+    start_token_history(store, key, secret, step, &[])
 }
 
 /// [`start_history`] for a token added to a file (`secret` holds it alone), keeping the
 /// histories of the file's tokens `keep` (see [`State::remember_keeping`]).
 pub fn start_token_history(
     store: &dyn StateStore,
-    uid: u32,
+    key: StateKey<'_>,
     secret: &SecretFile,
     step: Option<u64>,
     keep: &[[u8; 8]],

@@ -110,7 +110,7 @@ pub fn enroll_named(opts: &ModuleOpts, a: &EnrollArgs, name: &str) -> Result<Exi
             .collect();
         if let Err(e) = admin::start_token_history(
             &target.store(),
-            target.account.uid,
+            target.state_key(),
             &new,
             confirmed_step,
             &keep,

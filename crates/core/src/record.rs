@@ -78,6 +78,7 @@ mod tests {
             outcome,
             state,
             locked_now,
+            token: None,
         }
     }
 
