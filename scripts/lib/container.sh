@@ -199,7 +199,7 @@ ct_stage_context() {
   cp "$CT_REPO/tests/container/Containerfile" "$CT_STAGE/"
   cp -a "$CT_REPO/tests/container" "$CT_STAGE/container"
   mkdir -p "$CT_STAGE/src/target/release"
-  for p in scripts/install.sh README.md man pam.d packaging; do
+  for p in scripts/install.sh README.md man pam.d examples packaging; do
     if [[ -e $CT_REPO/$p ]]; then
       (cd "$CT_REPO" && cp -a --parents "$p" "$CT_STAGE/src/")
     fi
