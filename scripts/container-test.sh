@@ -8,6 +8,8 @@
 #   sudo scripts/container-test.sh --dist bookworm  only bookworm (comma-separated list)
 #   sudo scripts/container-test.sh --only 'sshd|sudo'   only scenarios whose id matches
 #   scripts/container-test.sh --list                the scenarios
+#   CT_IMAGE_REPO=localhost/pam-otp-test-mine sudo -E scripts/container-test.sh ...
+#                                                   images of its own (another checkout's run keeps its tags)
 #
 # Options:
 #   --dist LIST      Debian releases to test (default bookworm,trixie). A release named here

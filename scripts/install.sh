@@ -65,6 +65,13 @@ files=(
   "pam.d/sshd|$DOCDIR/examples/pam.d/sshd|0644"
   "pam.d/sudo|$DOCDIR/examples/pam.d/sudo|0644"
   "pam.d/otp-rollout|$DOCDIR/examples/pam.d/otp-rollout|0644"
+  "pam.d/otp-group|$DOCDIR/examples/pam.d/otp-group|0644"
+  "pam.d/otp-trusted-network|$DOCDIR/examples/pam.d/otp-trusted-network|0644"
+  "pam.d/sshd-password-otp|$DOCDIR/examples/pam.d/sshd-password-otp|0644"
+  "pam.d/login-root-console|$DOCDIR/examples/pam.d/login-root-console|0644"
+  "examples/security/access-otp.conf|$DOCDIR/examples/security/access-otp.conf|0644"
+  "examples/security/access-root-console.conf|$DOCDIR/examples/security/access-root-console.conf|0644"
+  "examples/ssh/sshd_config.d/50-otp-password-logins.conf|$DOCDIR/examples/ssh/sshd_config.d/50-otp-password-logins.conf|0644"
   "packaging/tmpfiles.d/pam_otp.conf|$TMPFILESDIR/pam_otp.conf|0644"
 )
 
@@ -93,7 +100,9 @@ case $mode in
       IFS='|' read -r _ dst _ <<<"$f"
       if [[ -e "$DESTDIR$dst" ]]; then rm -f "$DESTDIR$dst"; echo "removed $DESTDIR$dst"; fi
     done
-    rmdir "$DESTDIR$DOCDIR/examples/pam.d" "$DESTDIR$DOCDIR/examples" "$DESTDIR$DOCDIR" 2>/dev/null || true
+    rmdir "$DESTDIR$DOCDIR/examples/pam.d" "$DESTDIR$DOCDIR/examples/security" \
+      "$DESTDIR$DOCDIR/examples/ssh/sshd_config.d" "$DESTDIR$DOCDIR/examples/ssh" \
+      "$DESTDIR$DOCDIR/examples" "$DESTDIR$DOCDIR" 2>/dev/null || true
     # User state is data, not software: kept unless empty.
     if rmdir "$DESTDIR$STATEDIR" 2>/dev/null; then
       echo "removed $DESTDIR$STATEDIR"

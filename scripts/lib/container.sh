@@ -14,7 +14,9 @@
 CT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CT_LOGDIR=$CT_REPO/target/container
 CT_BASE_REPO=localhost/pam-otp-base
-CT_IMAGE_REPO=localhost/pam-otp-test
+# The test image's name; CT_IMAGE_REPO=... in the environment keeps a second checkout's run from
+# retagging the images another run is using.
+CT_IMAGE_REPO=${CT_IMAGE_REPO:-localhost/pam-otp-test}
 # The state file the test container's entrypoint creates once syslogd and sshd are up.
 CT_READY=/run/pam-otp-tests.ready
 
@@ -199,7 +201,7 @@ ct_stage_context() {
   cp "$CT_REPO/tests/container/Containerfile" "$CT_STAGE/"
   cp -a "$CT_REPO/tests/container" "$CT_STAGE/container"
   mkdir -p "$CT_STAGE/src/target/release"
-  for p in scripts/install.sh README.md man pam.d packaging; do
+  for p in scripts/install.sh README.md man pam.d examples packaging; do
     if [[ -e $CT_REPO/$p ]]; then
       (cd "$CT_REPO" && cp -a --parents "$p" "$CT_STAGE/src/")
     fi

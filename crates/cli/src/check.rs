@@ -7,12 +7,14 @@
 //! Reading the files as libpam and sshd do: [`pam`], [`sshd`], and what a stack makes of
 //! its modules' results, [`flow`]. What is found, by family: [`stack_findings`] (each
 //! service's auth stack), [`locker_findings`] (screen lockers), [`store_findings`] (secret
-//! store and state directory), [`sshd_findings`] (sshd_config). [`report`] collects and
+//! store and state directory), [`sshd_findings`] (sshd_config), [`recipe_findings`] (the
+//! README's recipes that skip the code on purpose). [`report`] collects and
 //! prints the findings; this file walks the services.
 
 mod flow;
 mod locker_findings;
 mod pam;
+mod recipe_findings;
 mod report;
 mod sshd;
 mod sshd_findings;

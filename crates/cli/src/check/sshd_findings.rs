@@ -359,6 +359,17 @@ fn report_code_alone(methods: &str, pam_only: &[String], at: &str, report: &mut 
     );
 }
 
+/// The recipe "a code only for logins without a key": `list` is `publickey` alone, another
+/// list of the same line is keyboard-interactive alone, and sshd's PAM stack needs more
+/// than the code (`!code_alone`: the password too), so no way in is one factor.
+fn key_or_password_and_code(list: &str, lists: &[&str], code_alone: bool) -> bool {
+    list == "publickey"
+        && !code_alone
+        && lists
+            .iter()
+            .any(|l| l.split(',').all(|m| m.starts_with("keyboard-interactive")))
+}
+
 /// Findings for the method lists of one `AuthenticationMethods` line. `code_alone`: sshd's
 /// PAM stack asks for the code only (lists of PAM methods alone are reported by
 /// [`report_code_alone`]).
@@ -369,6 +380,15 @@ fn check_method_lists(lists: &[&str], at: &str, code_alone: bool, report: &mut R
             .iter()
             .any(|m| m.starts_with("keyboard-interactive"))
         {
+            continue;
+        }
+        if key_or_password_and_code(list, lists, code_alone) {
+            report.add(
+                Severity::Note,
+                at,
+                format!("sshd_config: AuthenticationMethods allows '{list}' alone: a login with a key is not asked for a code; one without a key goes through keyboard-interactive, and sshd's PAM stack asks it for the password and the code."),
+                "Nothing to fix if that is intended (README \"Recipes\": a code only for logins without a key); 'publickey,keyboard-interactive' asks key logins for a code too.",
+            );
             continue;
         }
         if !methods.contains(&"password") {

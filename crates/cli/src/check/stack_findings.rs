@@ -10,6 +10,7 @@ use pam_otp_core::args::{self, Config};
 use super::flow;
 use super::locker_findings::LOCKERS;
 use super::pam::{self, Flat, Place, Rule};
+use super::recipe_findings;
 use super::report::{Report, Severity};
 use super::store_findings;
 
@@ -65,7 +66,7 @@ pub fn check_stack(
         let config = check_arguments(service, r, report);
         check_installed(service, r, root, report);
         check_control(service, r, report);
-        check_skipped_by_earlier(service, stack, k, report);
+        check_skipped_by_earlier(service, stack, k, root, report);
         if let Some(c) = &config {
             if c.nullok {
                 check_nullok_fallback(service, stack, k, report);
@@ -179,8 +180,14 @@ fn check_control(service: &str, r: &Rule, report: &mut Report) {
 }
 
 /// Earlier modules whose success ends the stack or jumps over the pam_otp.so line at
-/// `stack[k]`.
-fn check_skipped_by_earlier(service: &str, stack: &[Flat], k: usize, report: &mut Report) {
+/// `stack[k]`; the recipes (a code only for some users or places) are notes.
+fn check_skipped_by_earlier(
+    service: &str,
+    stack: &[Flat],
+    k: usize,
+    root: &Path,
+    report: &mut Report,
+) {
     let r = &stack[k].rule;
     for (j, earlier) in stack[..k].iter().enumerate() {
         if k >= earlier.scope_end {
@@ -202,7 +209,12 @@ fn check_skipped_by_earlier(service: &str, stack: &[Flat], k: usize, report: &mu
             .flatten();
         let never_here = condition == Some(false);
         let locker_exempt = condition == Some(true) && LOCKERS.contains(&service);
-        if skips && !intended && !never_here && !locker_exempt {
+        if !skips || intended || never_here || locker_exempt {
+            continue;
+        }
+        if let Some(v) = recipe_findings::classify(service, stack, j, k, root) {
+            report.add(v.severity, &e.place, v.problem, v.fix);
+        } else {
             report.add(
                 Severity::Bypass,
                 &e.place,

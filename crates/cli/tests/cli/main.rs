@@ -17,6 +17,7 @@ mod harness;
 mod acting_for_others;
 mod check;
 mod check_lockers_and_sshd;
+mod check_recipes;
 mod enroll;
 mod import;
 mod locked;
