@@ -17,6 +17,7 @@ mod harness;
 mod acting_for_others;
 mod check;
 mod check_lockers_and_sshd;
+mod config_file;
 mod enroll;
 mod import;
 mod qr;
