@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 use pam_otp_core::args;
+use pam_otp_core::config_file;
+use pam_otp_core::fleet::settings::StoreChoice;
 use pam_otp_core::otp::{self, Algorithm};
 use pam_otp_core::recovery::{self, RecoveryHash};
 use pam_otp_core::secret_file::{Kind, SecretFile};
@@ -98,6 +100,36 @@ pub fn module_args(data: &[u8]) {
                 "secret path with '..': {path:?}"
             );
         }
+    }
+}
+
+/// Configuration-file parser (pure, no I/O): never panics; what it accepts from a file others
+/// may read it accepts identically from a private one; accepted Redis settings stay within
+/// their documented bounds.
+pub fn config_file(data: &[u8]) {
+    let private = config_file::parse_text(data, true);
+    let open = config_file::parse_text(data, false);
+    if let Ok(open) = &open {
+        assert_eq!(
+            private.as_ref().ok(),
+            Some(open),
+            "private file read differently"
+        );
+    }
+    let Ok(config) = private else {
+        return;
+    };
+    if let StoreChoice::Redis(s) = &config.store {
+        for t in [s.connect_timeout, s.timeout, s.wait_timeout] {
+            assert!((10..=5000).contains(&t.as_millis()), "timeout {t:?}");
+        }
+        assert!(s.wait_replicas <= 16);
+        assert!(!s.namespace.is_empty() && s.namespace.len() <= 64);
+        assert!(
+            s.tls == s.ca_file.is_some(),
+            "TLS without a CA file, or a CA file without TLS"
+        );
+        assert!(s.password.is_none() || s.password_file.is_none());
     }
 }
 

@@ -60,6 +60,7 @@ files=(
   "$TARGET_DIR/pam-otp|$BINDIR/pam-otp|0755"
   "man/pam_otp.8|$MANDIR/man8/pam_otp.8|0644"
   "man/pam_otp.5|$MANDIR/man5/pam_otp.5|0644"
+  "man/pam_otp.conf.5|$MANDIR/man5/pam_otp.conf.5|0644"
   "man/pam-otp.1|$MANDIR/man1/pam-otp.1|0644"
   "README.md|$DOCDIR/README.md|0644"
   "pam.d/sshd|$DOCDIR/examples/pam.d/sshd|0644"

@@ -80,7 +80,7 @@ man_pages() {
   for m in man/*.[0-9]; do
     mandoc -T lint -W warning "$m"
   done
-  ls man/pam_otp.8 man/pam_otp.5 man/pam-otp.1 >/dev/null
+  ls man/pam_otp.8 man/pam_otp.5 man/pam_otp.conf.5 man/pam-otp.1 >/dev/null
 }
 
 deb_package() {
@@ -91,7 +91,8 @@ deb_package() {
   dpkg-deb -c "$deb" | awk '{print $6}' > "$work/deb-files"
   for f in ./usr/lib/x86_64-linux-gnu/security/pam_otp.so ./usr/bin/pam-otp \
            ./usr/share/pam-configs/pam_otp ./usr/share/man/man8/pam_otp.8.gz \
-           ./usr/share/man/man5/pam_otp.5.gz ./usr/share/man/man1/pam-otp.1.gz \
+           ./usr/share/man/man5/pam_otp.5.gz ./usr/share/man/man5/pam_otp.conf.5.gz \
+           ./usr/share/man/man1/pam-otp.1.gz \
            ./usr/share/doc/libpam-otp/examples/pam.d/sshd; do
     grep -qx "$f" "$work/deb-files" || { echo "deb lacks $f"; cat "$work/deb-files"; return 1; }
   done

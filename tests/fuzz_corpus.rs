@@ -46,3 +46,8 @@ fn module_args_corpus() {
 fn typed_code_corpus() {
     replay("typed_code", checks::typed_code);
 }
+
+#[test]
+fn config_file_corpus() {
+    replay("config_file", checks::config_file);
+}

@@ -7,10 +7,12 @@
 //! Reading the files as libpam and sshd do: [`pam`], [`sshd`], and what a stack makes of
 //! its modules' results, [`flow`]. What is found, by family: [`stack_findings`] (each
 //! service's auth stack), [`locker_findings`] (screen lockers), [`store_findings`] (secret
-//! store and state directory), [`sshd_findings`] (sshd_config), [`recipe_findings`] (the
-//! README's recipes that skip the code on purpose). [`report`] collects and
+//! store and state directory), [`config_findings`] (the configuration files),
+//! [`sshd_findings`] (sshd_config), [`recipe_findings`] (the README's recipes that skip the
+//! code on purpose). [`report`] collects and
 //! prints the findings; this file walks the services.
 
+mod config_findings;
 mod flow;
 mod locker_findings;
 mod pam;
@@ -59,6 +61,7 @@ pub fn run(_opts: &ModuleOpts, a: &CheckArgs) -> Result<ExitCode> {
         );
     }
     store_findings::check_state_dirs(&configs, &root, &mut report);
+    config_findings::check_config_files(&configs, &root, &mut report);
     let sshd_stack = pam::flatten(&pam_dir, "sshd", "auth", &mut |_, _| {});
     sshd_findings::check_sshd(
         &sshd_config,

@@ -10,24 +10,26 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Module settings (as on the pam_otp.so line)")]
 pub struct ModuleOpts {
-    /// Secret file path template, as the module's secret= argument (%h home, %u user, %U uid).
-    /// A template starting with %h is a user-owned file; an absolute one is an admin-managed
-    /// store owned by root.
-    #[arg(
-        long,
-        global = true,
-        value_name = "TEMPLATE",
-        default_value = "%h/.otp"
-    )]
-    pub secret: String,
+    /// The module's configuration file, as its config= argument [default:
+    /// /etc/security/pam_otp.conf, if it exists]. The options below override its settings.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 
-    /// State directory, as the module's state_dir= argument.
-    #[arg(long, global = true, value_name = "DIR", default_value = pam_otp_core::store::DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
+    /// Secret file path template, as the module's secret= argument (%h home, %u user, %U uid)
+    /// [default: the configuration file's, else %h/.otp]. A template starting with %h is a
+    /// user-owned file; an absolute one is an admin-managed store owned by root.
+    #[arg(long, global = true, value_name = "TEMPLATE")]
+    pub secret: Option<String>,
 
-    /// Shortest secret the module accepts, as its min_secret_bits= argument.
-    #[arg(long, global = true, value_name = "BITS", default_value_t = 128)]
-    pub min_secret_bits: usize,
+    /// State directory, as the module's state_dir= argument [default: the configuration
+    /// file's, else /var/lib/pam_otp].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Shortest secret the module accepts, as its min_secret_bits= argument [default: the
+    /// configuration file's, else 128].
+    #[arg(long, global = true, value_name = "BITS")]
+    pub min_secret_bits: Option<usize>,
 
     /// Use DIR as the home directory (%h) instead of the one in the user database
     /// (for tests, chroots and homes mounted elsewhere).

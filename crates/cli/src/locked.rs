@@ -11,17 +11,16 @@ use pam_otp_core::userdb;
 use crate::cli_args::{LockedArgs, ModuleOpts};
 use crate::clock;
 use crate::error::{fail, CliError, Result};
+use crate::target::module_config;
 
 /// Every user's state in the store the module uses. The one place that picks the backend:
 /// a second store (Redis) adds its listing here.
 pub fn all_states(opts: &ModuleOpts) -> Result<Vec<(u32, Inspection)>> {
-    let store = FileStore::new(&opts.state_dir, std::time::Duration::from_secs(5));
-    store.list().map_err(|e| {
-        CliError(format!(
-            "cannot list the states in {}: {e}.",
-            opts.state_dir.display()
-        ))
-    })
+    let dir = module_config(opts)?.state_dir;
+    let store = FileStore::new(&dir, std::time::Duration::from_secs(5));
+    store
+        .list()
+        .map_err(|e| CliError(format!("cannot list the states in {}: {e}.", dir.display())))
 }
 
 /// The user name of `uid`, escaped for a terminal; `-` if there is no such account.
@@ -52,15 +51,16 @@ fn left(state: &State, now: u64) -> String {
 
 /// `pam-otp locked`.
 pub fn run(opts: &ModuleOpts, a: &LockedArgs) -> Result<ExitCode> {
-    if !crate::caller::is_root() && opts.state_dir.exists() {
+    let dir = module_config(opts)?.state_dir;
+    if !crate::caller::is_root() && dir.exists() {
         let owner = std::os::unix::fs::MetadataExt::uid(
-            &std::fs::symlink_metadata(&opts.state_dir)
-                .map_err(|e| CliError(format!("{}: {e}.", opts.state_dir.display())))?,
+            &std::fs::symlink_metadata(&dir)
+                .map_err(|e| CliError(format!("{}: {e}.", dir.display())))?,
         );
         if owner != crate::caller::euid() {
             fail!(
                 "only the owner of {} (root) can read the users' states; run this as root.",
-                opts.state_dir.display()
+                dir.display()
             );
         }
     }

@@ -7,7 +7,8 @@ mod state;
 
 use std::path::PathBuf;
 
-use pam_otp_core::args::{self, Config};
+use pam_otp_core::args::Config;
+use pam_otp_core::config_file::{self, ConfigError, Secrets};
 use pam_otp_core::private_file::UserIdentity;
 use pam_otp_core::userdb::Account;
 
@@ -23,25 +24,47 @@ pub struct Target {
     pub account: Account,
     /// Their secret file, from the `--secret` template.
     pub path: PathBuf,
-    /// The module settings given on the command line.
+    /// The module settings: the configuration file, then the command line over it.
     pub config: Config,
 }
 
-/// Builds the module configuration from the command-line options through the module's own
-/// strict parser, so `pam-otp` accepts exactly what `pam_otp.so` accepts.
-fn module_config(opts: &ModuleOpts) -> Result<Config> {
-    let secret = format!("secret={}", opts.secret);
-    let state = format!("state_dir={}", opts.state_dir.display());
-    let bits = format!("min_secret_bits={}", opts.min_secret_bits);
-    let raw = [secret.as_bytes(), state.as_bytes(), bits.as_bytes()];
-    args::parse(raw).map_err(|e| {
-        let option = match e.arg.as_str() {
-            "secret" => "--secret",
-            "state_dir" => "--state-dir",
-            "min_secret_bits" => "--min-secret-bits",
-            other => other,
-        };
-        CliError(format!("{option}: {}.", e.why))
+/// Builds the module configuration as the module does: the configuration file (`--config`,
+/// else the default path if it exists), then the command-line options over it as module
+/// arguments, through the module's own strict parser, so `pam-otp` accepts exactly what
+/// `pam_otp.so` accepts. The Redis password file is not read here (no command opens Redis
+/// yet). A configuration file the caller cannot read is an error for every command: without
+/// it, `pam-otp` cannot know where secrets and state live.
+pub(crate) fn module_config(opts: &ModuleOpts) -> Result<Config> {
+    let mut raw: Vec<String> = Vec::new();
+    if let Some(c) = &opts.config {
+        raw.push(format!("config={}", c.display()));
+    }
+    if let Some(s) = &opts.secret {
+        raw.push(format!("secret={s}"));
+    }
+    if let Some(d) = &opts.state_dir {
+        raw.push(format!("state_dir={}", d.display()));
+    }
+    if let Some(b) = opts.min_secret_bits {
+        raw.push(format!("min_secret_bits={b}"));
+    }
+    config_file::load(raw.iter().map(|a| a.as_bytes()), Secrets::Skip).map_err(|e| match e {
+        ConfigError::Args(e) => {
+            let option = match e.arg.as_str() {
+                "config" => "--config",
+                "secret" => "--secret",
+                "state_dir" => "--state-dir",
+                "min_secret_bits" => "--min-secret-bits",
+                other => other,
+            };
+            CliError(format!("{option}: {}.", e.why))
+        }
+        ConfigError::File { ref why, .. } if why.contains("Permission denied") => CliError(
+            format!(
+                "{e}. pam-otp needs the module's settings (where secrets and state live);                  ask an administrator to make the file readable (mode 0644) and keep a Redis                  password in the file redis_password_file names, or pass --config."
+            ),
+        ),
+        e => CliError(format!("{e}.")),
     })
 }
 

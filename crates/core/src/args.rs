@@ -1,5 +1,6 @@
 //! Module arguments, parsed strictly: an unknown, repeated or malformed argument is an error
-//! (and the module fails closed), never silently ignored.
+//! (and the module fails closed), never silently ignored. The configuration file
+//! ([`crate::config_file`]) goes through the same matcher.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,6 +52,9 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// `store=` and the `redis_*`/`fail_mode=` settings: which store keeps the state.
     pub store: StoreChoice,
+    /// `config=`: the configuration file named on the module line (`None`: the default,
+    /// [`crate::config_file::DEFAULT_PATH`], if it exists).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             code_source: CodeSource::Prompt,
             lock_timeout: Duration::from_secs(5),
             store: StoreChoice::File,
+            config_file: None,
         }
     }
 }
@@ -118,10 +123,75 @@ fn names_the_user(template: &str) -> bool {
     false
 }
 
-/// Parses the module arguments from a PAM stack line.
+/// Where a setting is read from: the matcher is the same for both, so the module line and
+/// the configuration file cannot drift apart; only a few keys differ (`config=` only on the
+/// module line, `redis_password` only in a file that only root can read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The module's line in a PAM service file (world-readable).
+    Args,
+    /// The configuration file; `private`: readable by its owner only.
+    File {
+        /// No group or other permission bits.
+        private: bool,
+    },
+}
+
+/// The settings of every source read so far, later sources overriding earlier ones.
+#[derive(Debug, Default)]
+pub(crate) struct Builder {
+    /// Everything but the store.
+    pub(crate) config: Config,
+    /// `store=`, `fail_mode=` and the `redis_*` keys, checked together at the end.
+    pub(crate) store: crate::config_file::keys::StoreDraft,
+}
+
+/// One source (the module line or the file): each key once, then applied over `b`.
+pub(crate) struct Source<'b> {
+    b: &'b mut Builder,
+    place: Place,
+    seen: Vec<String>,
+}
+
+impl<'b> Source<'b> {
+    pub(crate) fn new(b: &'b mut Builder, place: Place) -> Source<'b> {
+        Source {
+            b,
+            place,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Applies `name` (`=value`, if any); the error says why, never with the value.
+    pub(crate) fn apply(&mut self, name: &str, value: Option<&str>) -> Result<(), &'static str> {
+        if self.seen.iter().any(|s| s == name) {
+            return Err("given more than once");
+        }
+        let r = apply_one(self.b, &self.seen, self.place, name, value);
+        self.seen.push(name.to_string());
+        r
+    }
+
+    /// The checks that need the whole source (keys that exclude each other).
+    pub(crate) fn finish(self) -> Result<(), (String, &'static str)> {
+        self.b.store.end_source(&self.seen)
+    }
+}
+
+/// Parses the module arguments from a PAM stack line alone (no configuration file; a
+/// `config=` argument is accepted and only recorded).
 pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, ArgError> {
-    let mut config = Config::default();
-    let mut seen: Vec<String> = Vec::new();
+    let mut b = Builder::default();
+    apply_args(&mut b, args)?;
+    b.finish().map_err(|(arg, why)| ArgError { arg, why })
+}
+
+/// Applies the module arguments over `b`.
+pub(crate) fn apply_args<'a>(
+    b: &mut Builder,
+    args: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), ArgError> {
+    let mut source = Source::new(b, Place::Args);
     for raw in args {
         let Ok(arg) = std::str::from_utf8(raw) else {
             let name = raw.split(|b| *b == b'=').next().unwrap_or(raw);
@@ -134,91 +204,111 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Result<Config, Arg
             Some((n, v)) => (n, Some(v)),
             None => (arg, None),
         };
-        let err = |why| ArgError {
+        source.apply(name, value).map_err(|why| ArgError {
             arg: log_text::escape(name),
             why,
-        };
-        if seen.iter().any(|s| s == name) {
-            return Err(err("given more than once"));
-        }
-        seen.push(name.to_string());
-        let needs = |v: Option<&'a str>| v.ok_or_else(|| err("needs a value (name=value)"));
-        let flag = |v: Option<&'a str>| match v {
-            None => Ok(true),
-            Some(_) => Err(err("takes no value")),
-        };
-        match name {
-            "secret" => {
-                let v = needs(value)?;
-                if !valid_template(v) {
-                    return Err(err(
-                        "must be an absolute path or start with %h, using only %h %u %U %%",
-                    ));
-                }
-                if !names_the_user(v) {
-                    return Err(err(
-                        "must contain %u, %U or %h, so that each user has a file of their own",
-                    ));
-                }
-                config.secret = v.to_string();
-            }
-            "state_dir" => {
-                let v = needs(value)?;
-                if !v.starts_with('/') || v.chars().any(char::is_control) {
-                    return Err(err("must be an absolute path"));
-                }
-                config.state_dir = PathBuf::from(v);
-            }
-            "nullok" => config.nullok = flag(value)?,
-            "debug" => config.debug = flag(value)?,
-            "lockout_message" => config.lockout_message = flag(value)?,
-            "try_first_pass" | "use_first_pass" => {
-                flag(value)?;
-                if config.code_source != CodeSource::Prompt {
-                    return Err(err("try_first_pass and use_first_pass exclude each other"));
-                }
-                config.code_source = if name == "try_first_pass" {
-                    CodeSource::TryFirstPass
-                } else {
-                    CodeSource::UseFirstPass
-                };
-            }
-            "window" => {
-                config.policy.window =
-                    number(needs(value)?, 0, 10).ok_or_else(|| err("must be 0 to 10 steps"))?;
-            }
-            "hotp_lookahead" => {
-                config.policy.hotp_lookahead =
-                    number(needs(value)?, 0, 20).ok_or_else(|| err("must be 0 to 20"))?;
-            }
-            "max_failures" => {
-                config.policy.max_failures =
-                    number(needs(value)?, 1, 100).ok_or_else(|| err("must be 1 to 100"))?;
-            }
-            "lockout" => {
-                config.policy.lockout_secs = number(needs(value)?, 1, MAX_LOCKOUT_SECS)
-                    .ok_or_else(|| err("must be 1 to 3600 seconds"))?;
-            }
-            "min_secret_bits" => {
-                config.min_secret_bits =
-                    number(needs(value)?, 80, 1024).ok_or_else(|| err("must be 80 to 1024"))?;
-            }
-            "lock_timeout" => {
-                let secs: u64 =
-                    number(needs(value)?, 1, 60).ok_or_else(|| err("must be 1 to 60 seconds"))?;
-                config.lock_timeout = Duration::from_secs(secs);
-            }
-            "prompt" => {
-                let v = needs(value)?;
-                if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
-                    return Err(err("must be 1 to 200 printable characters"));
-                }
-                config.prompt = v.to_string();
-            }
-            _ => return Err(err("unknown argument")),
-        }
+        })?;
     }
-    Ok(config)
+    source.finish().map_err(|(arg, why)| ArgError { arg, why })
+}
+
+impl Builder {
+    /// The settings of every source: the store's settings checked together.
+    pub(crate) fn finish(mut self) -> Result<Config, (String, &'static str)> {
+        self.config.store = self.store.finish()?;
+        Ok(self.config)
+    }
+}
+
+/// The one matcher of settings, for the module line and the configuration file alike.
+fn apply_one<'v>(
+    b: &mut Builder,
+    seen: &[String],
+    place: Place,
+    name: &str,
+    value: Option<&'v str>,
+) -> Result<(), &'static str> {
+    let config = &mut b.config;
+    let needs = |v: Option<&'v str>| v.ok_or("needs a value (name=value)");
+    let flag = |v: Option<&str>| match v {
+        None => Ok(true),
+        Some(_) => Err("takes no value"),
+    };
+    match name {
+        "secret" => {
+            let v = needs(value)?;
+            if !valid_template(v) {
+                return Err("must be an absolute path or start with %h, using only %h %u %U %%");
+            }
+            if !names_the_user(v) {
+                return Err("must contain %u, %U or %h, so that each user has a file of their own");
+            }
+            config.secret = v.to_string();
+        }
+        "state_dir" => {
+            let v = needs(value)?;
+            if !v.starts_with('/') || v.chars().any(char::is_control) {
+                return Err("must be an absolute path");
+            }
+            config.state_dir = PathBuf::from(v);
+        }
+        "nullok" => config.nullok = flag(value)?,
+        "debug" => config.debug = flag(value)?,
+        "lockout_message" => config.lockout_message = flag(value)?,
+        "try_first_pass" | "use_first_pass" => {
+            flag(value)?;
+            if seen
+                .iter()
+                .any(|s| s == "try_first_pass" || s == "use_first_pass")
+            {
+                return Err("try_first_pass and use_first_pass exclude each other");
+            }
+            config.code_source = if name == "try_first_pass" {
+                CodeSource::TryFirstPass
+            } else {
+                CodeSource::UseFirstPass
+            };
+        }
+        "window" => {
+            config.policy.window = number(needs(value)?, 0, 10).ok_or("must be 0 to 10 steps")?;
+        }
+        "hotp_lookahead" => {
+            config.policy.hotp_lookahead = number(needs(value)?, 0, 20).ok_or("must be 0 to 20")?;
+        }
+        "max_failures" => {
+            config.policy.max_failures = number(needs(value)?, 1, 100).ok_or("must be 1 to 100")?;
+        }
+        "lockout" => {
+            config.policy.lockout_secs =
+                number(needs(value)?, 1, MAX_LOCKOUT_SECS).ok_or("must be 1 to 3600 seconds")?;
+        }
+        "min_secret_bits" => {
+            config.min_secret_bits = number(needs(value)?, 80, 1024).ok_or("must be 80 to 1024")?;
+        }
+        "lock_timeout" => {
+            let secs: u64 = number(needs(value)?, 1, 60).ok_or("must be 1 to 60 seconds")?;
+            config.lock_timeout = Duration::from_secs(secs);
+        }
+        "prompt" => {
+            let v = needs(value)?;
+            if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+                return Err("must be 1 to 200 printable characters");
+            }
+            config.prompt = v.to_string();
+        }
+        "config" => {
+            let v = needs(value)?;
+            if place != Place::Args {
+                return Err("is only a module argument (it names this file)");
+            }
+            if !v.starts_with('/') || v.chars().any(char::is_control) {
+                return Err("must be an absolute path");
+            }
+            config.config_file = Some(PathBuf::from(v));
+        }
+        _ => return b.store.apply(place, name, value),
+    }
+    Ok(())
 }
 
 impl Config {

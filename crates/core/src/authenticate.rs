@@ -10,8 +10,9 @@ use std::time::SystemTime;
 
 use zeroize::Zeroizing;
 
-use crate::args::{self, CodeSource, Config};
+use crate::args::{CodeSource, Config};
 use crate::audit;
+use crate::config_file::{self, Secrets};
 use crate::log_text;
 use crate::otp::{MAX_DIGITS, MIN_DIGITS};
 use crate::record::{self, lockout_text};
@@ -75,7 +76,8 @@ pub enum Reason {
     StateError,
     /// No such account.
     UnknownUser,
-    /// A module argument is unknown or malformed: every login is refused.
+    /// A module argument or the configuration file (its settings, its owner or mode, the
+    /// password file it names) is unknown, malformed or unsafe: every login is refused.
     BadArgs,
     /// The conversation failed or gave no answer.
     ConvError,
@@ -152,7 +154,8 @@ pub fn authenticate<'a>(
     let rhost = host
         .remote_host()
         .map_or_else(|| "-".to_string(), log_text::escape);
-    let config = match args::parse(raw_args) {
+    // The configuration file, then the module line over it: one reason word for both.
+    let config = match config_file::load(raw_args, Secrets::Read) {
         Ok(c) => c,
         Err(e) => {
             let detail = format!("{e}; refusing every login");

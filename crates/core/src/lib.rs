@@ -4,7 +4,7 @@
 //! user's secret, [`recovery`] hashes recovery codes, [`state`] encodes per-user state,
 //! [`verify`] decides, [`store`] keeps that state durably under a lock, [`private_file`] reads
 //! and writes files the user can influence, [`userdb`] looks up accounts,
-//! [`args`] parses module arguments, and [`authenticate`] runs one attempt against a small
+//! [`args`] parses module arguments, [`config_file`] reads the settings file under them, and [`authenticate`] runs one attempt against a small
 //! [`authenticate::Host`] trait that the PAM module implements over libpam.
 //!
 //! `testing` (this crate's tests, and the off-by-default `testing` feature the dev-only test
@@ -17,6 +17,7 @@ pub mod args;
 pub mod audit;
 pub mod authenticate;
 pub mod base32_codec;
+pub mod config_file;
 pub mod decimal;
 pub mod fleet;
 pub mod log_text;

@@ -18,6 +18,7 @@ mod acting_for_others;
 mod check;
 mod check_lockers_and_sshd;
 mod check_recipes;
+mod config_file;
 mod enroll;
 mod import;
 mod locked;

@@ -68,8 +68,12 @@ pub struct RedisSettings {
     /// `redis_user=`: the ACL user (`AUTH user password`); `None` with a password is the
     /// `default` user.
     pub user: Option<String>,
-    /// `redis_password=` (configuration file only) or the contents of `redis_password_file=`.
+    /// `redis_password=` (configuration file only) or the contents of `redis_password_file=`
+    /// (read when the settings are loaded, unless the loader was told not to: see
+    /// `config_file::Secrets`).
     pub password: Option<Zeroizing<String>>,
+    /// `redis_password_file=`: where the password was read from (root-owned, mode 0600).
+    pub password_file: Option<PathBuf>,
     /// `redis_namespace=`: prefix of every key (default `pam_otp:`), so that several
     /// deployments can share one server.
     pub namespace: String,
@@ -105,6 +109,7 @@ impl RedisSettings {
             db: 0,
             user: None,
             password: None,
+            password_file: None,
             namespace: DEFAULT_NAMESPACE.to_string(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
@@ -124,6 +129,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("db", &self.db)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("password_file", &self.password_file)
             .field("namespace", &self.namespace)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
