@@ -46,3 +46,8 @@ fn module_args_corpus() {
 fn typed_code_corpus() {
     replay("typed_code", checks::typed_code);
 }
+
+#[test]
+fn redis_reply_corpus() {
+    replay("redis_reply", checks::redis_reply);
+}
