@@ -18,6 +18,8 @@ packages=(
   zbar-tools mandoc         # QR-code decoding, man-page lint
   binutils                  # nm/readelf, to check the module's symbols and dependencies
   g++                       # libFuzzer (the fuzz smoke run)
+  redis-server redis-sentinel redis-tools  # fleet mode: the tests start their own servers
+  openssl                   # certificates for the Redis TLS tests
 )
 if [[ $all == true ]]; then
   packages+=(
