@@ -231,3 +231,64 @@ pub fn typed_code(data: &[u8]) {
         assert_eq!((d.state.failures, d.state.locked_until), (0, 0));
     }
 }
+
+/// Redis reply decoder: never panics, never claims more bytes than it was given, keeps
+/// every bound (depth, bulk size, element count); what it decodes it decodes again the same
+/// from exactly the bytes it consumed, and from its canonical re-encoding; and every proper
+/// prefix of those bytes asks for more rather than yielding a different reply.
+pub fn redis_reply(data: &[u8]) {
+    use pam_otp_core::fleet::resp::{self, Reply};
+    let Ok(Some((reply, used))) = resp::decode(data) else {
+        return;
+    };
+    assert!(
+        used > 0 && used <= data.len(),
+        "consumed {used} of {}",
+        data.len()
+    );
+    fn check_bounds(reply: &Reply, depth: usize) {
+        match reply {
+            Reply::Bulk(b) => assert!(b.len() <= resp::MAX_BULK),
+            Reply::Array(items) => {
+                assert!(depth < resp::MAX_DEPTH && items.len() <= resp::MAX_ELEMENTS);
+                items.iter().for_each(|i| check_bounds(i, depth + 1));
+            }
+            _ => {}
+        }
+    }
+    check_bounds(&reply, 0);
+    assert_eq!(resp::decode(&data[..used]), Ok(Some((reply.clone(), used))));
+    fn canonical(reply: &Reply, out: &mut Vec<u8>) {
+        match reply {
+            Reply::Simple(s) => out.extend([&b"+"[..], s, b"\r\n"].concat()),
+            Reply::Error(s) => out.extend([&b"-"[..], s, b"\r\n"].concat()),
+            Reply::Integer(n) => out.extend(format!(":{n}\r\n").into_bytes()),
+            Reply::Nil => out.extend(b"$-1\r\n"),
+            Reply::Bulk(b) => {
+                out.extend(format!("${}\r\n", b.len()).into_bytes());
+                out.extend(b);
+                out.extend(b"\r\n");
+            }
+            Reply::Array(items) => {
+                out.extend(format!("*{}\r\n", items.len()).into_bytes());
+                items.iter().for_each(|i| canonical(i, out));
+            }
+        }
+    }
+    let mut again = Vec::new();
+    canonical(&reply, &mut again);
+    assert_eq!(
+        resp::decode(&again),
+        Ok(Some((reply, again.len()))),
+        "canonical re-encoding decodes differently"
+    );
+    // A few proper prefixes (all of them would make the target quadratic).
+    for cut in [0, 1, used / 2, used - 1] {
+        if cut < used {
+            assert!(
+                !matches!(resp::decode(&data[..cut]), Ok(Some(_))),
+                "a prefix of {cut} bytes already decoded"
+            );
+        }
+    }
+}

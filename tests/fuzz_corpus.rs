@@ -51,3 +51,8 @@ fn typed_code_corpus() {
 fn config_file_corpus() {
     replay("config_file", checks::config_file);
 }
+
+#[test]
+fn redis_reply_corpus() {
+    replay("redis_reply", checks::redis_reply);
+}

@@ -21,6 +21,8 @@
 //!   [`in_process::Fixture`]), for the race, crash and fault tests and the benchmark.
 //! - [`child_process`]: re-running the test binary as a child (to be killed, to hold a lock,
 //!   to log in under pam_wrapper).
+//! - [`redis_server`]: real Redis servers, replicas and Sentinels on loopback for the fleet
+//!   tests, each in its own temporary directory, killed on drop.
 //! - [`tmpfs`]: a small tmpfs as the state directory, filled until the disk is full (root).
 //!
 //! The temporary directory and the scripted host are `pam_otp_core::testing`'s (this kit
@@ -46,6 +48,7 @@ pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;
 pub mod pam_wrapper;
+pub mod redis_server;
 pub mod secret_leak_fixtures;
 pub mod syslog;
 pub mod tmpfs;
