@@ -65,7 +65,8 @@ fn return_code(verdict: Verdict) -> PamResultCode {
             | Reason::BadSecretFile
             | Reason::StateError
             | Reason::UnknownUser
-            | Reason::ClockError,
+            | Reason::ClockError
+            | Reason::FleetFallback,
         ) => PamResultCode::PAM_AUTH_ERR,
     }
 }

@@ -331,6 +331,32 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Show the enrolment again (otpauth URI, secret, --qr), to add a device; in private.
     Show(ShowArgs),
+    /// Test the shared state store (fleet mode), or move this host's state into it (root).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `pam-otp store …`.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Connect to the configured Redis, authenticate, run the check-and-set once on a
+    /// scratch key and report the latency of each step, before logins depend on it.
+    Check(StoreCheckArgs),
+    /// Copy this host's state files into the shared store, merging with any record already
+    /// there, so that no code used here or elsewhere becomes valid again.
+    Migrate(StoreMigrateArgs),
+}
+
+/// Options of `pam-otp store check`.
+#[derive(Args, Debug)]
+pub struct StoreCheckArgs {}
+
+/// Options of `pam-otp store migrate`.
+#[derive(Args, Debug)]
+pub struct StoreMigrateArgs {
+    /// Show what would be copied or merged, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Variables that earlier versions read as defaults of the module settings, with the option

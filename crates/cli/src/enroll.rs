@@ -81,8 +81,8 @@ fn register(target: &Target, secret: &SecretFile, step: Option<u64>) {
     if !target.state_writable() {
         return;
     }
-    if let Err(e) = admin::start_history(&target.store(), target.state_key(), secret, step) {
-        let dir = target.config.state_dir.display();
+    if let Err(e) = admin::start_history(&*target.store(), target.state_key(), secret, step) {
+        let dir = target.state_location();
         eprintln!(
             "Note: could not record the new secret in {dir} ({e}); a code typed to confirm stays valid until it expires."
         );

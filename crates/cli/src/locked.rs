@@ -3,9 +3,11 @@
 
 use std::process::ExitCode;
 
+use pam_otp_core::fleet::redis_store::RedisStore;
+use pam_otp_core::fleet::settings::StoreChoice;
 use pam_otp_core::log_text;
 use pam_otp_core::state::State;
-use pam_otp_core::store::{FileStore, Inspection};
+use pam_otp_core::store::{FileStore, Inspection, StateStore};
 use pam_otp_core::userdb;
 
 use crate::cli_args::{LockedArgs, ModuleOpts};
@@ -13,22 +15,74 @@ use crate::clock;
 use crate::error::{fail, CliError, Result};
 use crate::target::module_config;
 
-/// Every user's state in the store the module uses. The one place that picks the backend:
-/// a second store (Redis) adds its listing here.
-pub fn all_states(opts: &ModuleOpts) -> Result<Vec<(u32, Inspection)>> {
-    let dir = module_config(opts)?.state_dir;
-    let store = FileStore::new(&dir, std::time::Duration::from_secs(5));
-    store
-        .list()
-        .map_err(|e| CliError(format!("cannot list the states in {}: {e}.", dir.display())))
+/// Whose state a listing found: this host's files are named by uid, a shared store's
+/// records by user name; the other half is looked up on this host (`None`: no such account
+/// here).
+pub struct Who {
+    /// The account's uid on this host.
+    pub uid: Option<u32>,
+    /// The user name.
+    pub name: Option<String>,
 }
 
-/// The user name of `uid`, escaped for a terminal; `-` if there is no such account.
-pub fn user_name(uid: u32) -> String {
-    match userdb::lookup_uid(uid) {
-        Ok(Some(a)) => log_text::escape(a.name.as_bytes()),
-        _ => "-".to_string(),
+impl Who {
+    /// The name, escaped for a terminal; `-` when unknown.
+    pub fn shown_name(&self) -> String {
+        self.name
+            .as_deref()
+            .map_or_else(|| "-".to_string(), |n| log_text::escape(n.as_bytes()))
     }
+
+    /// The uid, or `-`.
+    pub fn shown_uid(&self) -> String {
+        self.uid.map_or_else(|| "-".to_string(), |u| u.to_string())
+    }
+}
+
+/// Every user's state in the store the module uses: the one place that picks the backend.
+pub fn all_states(opts: &ModuleOpts) -> Result<Vec<(Who, Inspection)>> {
+    let config = module_config(opts)?;
+    if let StoreChoice::Redis(settings) = &config.store {
+        let store = RedisStore::new(settings.as_ref().clone())
+            .map_err(|e| CliError(format!("the Redis settings cannot be used: {e}.")))?;
+        let users = store.users().map_err(|e| {
+            CliError(format!(
+                "cannot list the states in {}: {e}.",
+                store.location()
+            ))
+        })?;
+        return Ok(users
+            .into_iter()
+            .map(|(name, inspection)| {
+                let uid = userdb::lookup(&name).ok().flatten().map(|a| a.uid);
+                (
+                    Who {
+                        uid,
+                        name: Some(name),
+                    },
+                    inspection,
+                )
+            })
+            .collect());
+    }
+    let dir = config.state_dir;
+    let store = FileStore::new(&dir, std::time::Duration::from_secs(5));
+    let states = store
+        .list()
+        .map_err(|e| CliError(format!("cannot list the states in {}: {e}.", dir.display())))?;
+    Ok(states
+        .into_iter()
+        .map(|(uid, inspection)| {
+            let name = userdb::lookup_uid(uid).ok().flatten().map(|a| a.name);
+            (
+                Who {
+                    uid: Some(uid),
+                    name,
+                },
+                inspection,
+            )
+        })
+        .collect())
 }
 
 /// Whether a state is worth listing: a running lock-out, or failures since the last success.
@@ -51,7 +105,11 @@ fn left(state: &State, now: u64) -> String {
 
 /// `pam-otp locked`.
 pub fn run(opts: &ModuleOpts, a: &LockedArgs) -> Result<ExitCode> {
-    let dir = module_config(opts)?.state_dir;
+    let config = module_config(opts)?;
+    let dir = config.state_dir;
+    if config.store != StoreChoice::File && !crate::caller::is_root() {
+        fail!("only root can read the users' states in the shared store (its credentials are root's); run this as root.");
+    }
     if !crate::caller::is_root() && dir.exists() {
         let owner = std::os::unix::fs::MetadataExt::uid(
             &std::fs::symlink_metadata(&dir)
@@ -67,11 +125,11 @@ pub fn run(opts: &ModuleOpts, a: &LockedArgs) -> Result<ExitCode> {
     let now = clock::now();
     let mut rows = Vec::new();
     let mut unusable = Vec::new();
-    for (uid, inspection) in all_states(opts)? {
+    for (who, inspection) in all_states(opts)? {
         match inspection {
-            Inspection::Usable(s) if a.all || failing(&s, now) => rows.push((uid, s)),
+            Inspection::Usable(s) if a.all || failing(&s, now) => rows.push((who, s)),
             Inspection::Usable(_) | Inspection::Missing => {}
-            Inspection::Unusable(e) => unusable.push((uid, e)),
+            Inspection::Unusable(e) => unusable.push((who, e)),
         }
     }
     if rows.is_empty() && unusable.is_empty() {
@@ -84,7 +142,7 @@ pub fn run(opts: &ModuleOpts, a: &LockedArgs) -> Result<ExitCode> {
             "USER", "UID", "FAILURES", "LAST FAILURE", "FROM", "LOCKED UNTIL"
         );
     }
-    for (uid, s) in &rows {
+    for (who, s) in &rows {
         let last = match s.last_failure {
             0 => "-".to_string(),
             t => clock::utc(t),
@@ -99,16 +157,18 @@ pub fn run(opts: &ModuleOpts, a: &LockedArgs) -> Result<ExitCode> {
             "-".to_string()
         };
         println!(
-            "{:<16} {uid:>10} {:>8} {last:<23} {from:<24} {until:<23} {}",
-            user_name(*uid),
+            "{:<16} {:>10} {:>8} {last:<23} {from:<24} {until:<23} {}",
+            who.shown_name(),
+            who.shown_uid(),
             s.failures,
             left(s, now)
         );
     }
-    for (uid, e) in &unusable {
+    for (who, e) in &unusable {
         println!(
-            "{} (uid {uid}): state unusable ({e}); pam_otp refuses every login until 'pam-otp repair'.",
-            user_name(*uid)
+            "{} (uid {}): state unusable ({e}); pam_otp refuses every login until 'pam-otp repair'.",
+            who.shown_name(),
+            who.shown_uid()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -29,6 +29,7 @@ mod recovery;
 mod repair;
 mod show;
 mod status;
+mod store_cmd;
 mod target;
 mod tokens;
 
@@ -36,7 +37,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli_args::{Cli, Command, RETIRED_VARIABLES};
+use cli_args::{Cli, Command, StoreCommand, RETIRED_VARIABLES};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -64,6 +65,8 @@ fn main() -> ExitCode {
         Command::Tokens(a) => tokens::list(&cli.module, &a),
         Command::Remove(a) => tokens::remove(&cli.module, &a),
         Command::Show(a) => show::run(&cli.module, &a),
+        Command::Store(StoreCommand::Check(a)) => store_cmd::check(&cli.module, &a),
+        Command::Store(StoreCommand::Migrate(a)) => store_cmd::migrate(&cli.module, &a),
     };
     match result {
         Ok(code) => code,

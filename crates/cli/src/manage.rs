@@ -6,7 +6,6 @@ use crate::admin;
 use pam_otp_core::audit;
 use pam_otp_core::private_file;
 use pam_otp_core::store::Inspection;
-use pam_otp_core::userdb;
 
 use crate::cli_args::{ModuleOpts, ResetArgs, UnlockArgs};
 use crate::clock;
@@ -20,12 +19,16 @@ use crate::target::Target;
 pub fn unlock(opts: &ModuleOpts, a: &UnlockArgs) -> Result<ExitCode> {
     let users: Vec<String> = if a.all {
         let mut names = Vec::new();
-        for (uid, inspection) in crate::locked::all_states(opts)? {
+        for (who, inspection) in crate::locked::all_states(opts)? {
             if let Inspection::Usable(s) = inspection {
                 if s.failures > 0 || s.locked_until != 0 {
-                    match userdb::lookup_uid(uid) {
-                        Ok(Some(account)) => names.push(account.name),
-                        _ => eprintln!("pam-otp: uid {uid} has a state but no account; skipped."),
+                    match (&who.name, who.uid) {
+                        (Some(name), Some(_)) => names.push(name.clone()),
+                        _ => eprintln!(
+                            "pam-otp: {} (uid {}) has a state but no account on this host; skipped.",
+                            who.shown_name(),
+                            who.shown_uid()
+                        ),
                     }
                 }
             }

@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use pam_otp_core::secret_file::Kind;
 use pam_otp_core::state::State;
 use pam_otp_core::store::Inspection;
-use pam_otp_core::userdb;
 
 use crate::cli_args::ModuleOpts;
 use crate::clock;
@@ -139,10 +138,9 @@ pub fn exposition(t: &Totals) -> String {
     o
 }
 
-/// The token type of `uid`'s secret file, read as the module would, if usable.
-fn token_type(opts: &ModuleOpts, uid: u32) -> Option<&'static str> {
-    let account = userdb::lookup_uid(uid).ok().flatten()?;
-    let target = Target::new(opts, Some(&account.name)).ok()?;
+/// The token type of `name`'s secret file, read as the module would, if usable.
+fn token_type(opts: &ModuleOpts, name: &str) -> Option<&'static str> {
+    let target = Target::new(opts, Some(name)).ok()?;
     let secret = target.read_secret().ok().flatten()?;
     Some(match secret.kind {
         Kind::Totp { .. } => "totp",
@@ -154,11 +152,11 @@ fn token_type(opts: &ModuleOpts, uid: u32) -> Option<&'static str> {
 pub fn run(opts: &ModuleOpts) -> Result<ExitCode> {
     let now = clock::now();
     let mut totals = Totals::default();
-    for (uid, inspection) in all_states(opts)? {
+    for (who, inspection) in all_states(opts)? {
         match inspection {
             Inspection::Usable(s) => {
                 totals.add(&s, now);
-                if let Some(kind) = token_type(opts, uid) {
+                if let Some(kind) = who.name.as_deref().and_then(|n| token_type(opts, n)) {
                     *totals.enrolled.entry(kind).or_default() += 1;
                 }
             }

@@ -21,12 +21,12 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     if !target.state_writable() {
         fail!(
             "only the owner of {} (root) can repair a user's state; run this as root.",
-            target.config.state_dir.display()
+            target.state_location()
         );
     }
     let name = target.account.name.clone();
     let uid = target.account.uid;
-    let dir = target.config.state_dir.display().to_string();
+    let dir = target.state_location();
     // Every secret the user may log in with again: the file, and the backup that restoring
     // would bring back. A secret file the module refuses must be fixed (or reset) first.
     // One the module refuses is left out, or repair and enroll would each wait for the
@@ -46,7 +46,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     let now = clock::now();
     let key = target.state_key();
     let why = match store.inspect(key) {
-        Err(e) => fail!("cannot use the state directory {dir}: {e}; nothing was changed."),
+        Err(e) => fail!("cannot use the state store {dir}: {e}; nothing was changed."),
         Ok(Inspection::Unusable(e)) => e,
         Ok(Inspection::Usable(_)) if !a.force => {
             let (Some(counter), Some(secret)) = (a.hotp_counter, current.as_ref()) else {
@@ -54,7 +54,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
                     "{name}'s state in {dir} is readable: nothing to repair. Use --force to rewrite it all the same (every listed recovery code then counts as spent)."
                 );
             };
-            transact_repair(&store, key, &dir, &name, |s| admin::resync(s, secret, counter))?;
+            transact_repair(&*store, key, &dir, &name, |s| admin::resync(s, secret, counter))?;
             println!("{name}'s HOTP counter is set: the module now expects the code for counter {counter} or one of the few after it.");
             return Ok(ExitCode::SUCCESS);
         }
@@ -62,7 +62,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
             "{name} has no state file in {dir} yet: nothing to repair (the first login creates one). Use --force to write a repaired one all the same."
         ),
         Ok(Inspection::Usable(_) | Inspection::Missing) => {
-            let written = transact_repair(&store, key, &dir, &name, |s| {
+            let written = transact_repair(&*store, key, &dir, &name, |s| {
                 admin::repaired(s, &secrets, now, a.hotp_counter)
             })?;
             println!("{name}'s state in {dir} was rewritten (--force).");
@@ -76,7 +76,7 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
     store
         .replace(key, &fresh, &evidence)
         .map_err(|e| state_error(&dir, e))?;
-    println!("{name}'s state was unusable ({why}). It is kept as {dir}/{evidence} and replaced by a repaired one.");
+    println!("{name}'s state was unusable ({why}). It is kept as {evidence} in {dir} and replaced by a repaired one.");
     report(&target, &fresh, current.as_ref(), backup.as_ref());
     Ok(ExitCode::SUCCESS)
 }

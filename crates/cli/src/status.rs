@@ -56,7 +56,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
         StateView::None => println!("Recovery codes:  {total} of {total} unused"),
         _ => println!("Recovery codes:  {total} stored (which are spent is known only to root)"),
     }
-    let dir = target.config.state_dir.display();
+    let dir = target.state_location();
     match state {
         StateView::None => println!("Failures:        none recorded (no login attempt yet)"),
         StateView::Private => {

@@ -31,9 +31,10 @@ pub struct Target {
 /// Builds the module configuration as the module does: the configuration file (`--config`,
 /// else the default path if it exists), then the command-line options over it as module
 /// arguments, through the module's own strict parser, so `pam-otp` accepts exactly what
-/// `pam_otp.so` accepts. The Redis password file is not read here (no command opens Redis
-/// yet). A configuration file the caller cannot read is an error for every command: without
-/// it, `pam-otp` cannot know where secrets and state live.
+/// `pam_otp.so` accepts. The Redis password file is root's, so it is read only when root
+/// runs the command (only root may use the shared store). A configuration file the caller
+/// cannot read is an error for every command: without it, `pam-otp` cannot know where
+/// secrets and state live.
 pub(crate) fn module_config(opts: &ModuleOpts) -> Result<Config> {
     let mut raw: Vec<String> = Vec::new();
     if let Some(c) = &opts.config {
@@ -48,7 +49,12 @@ pub(crate) fn module_config(opts: &ModuleOpts) -> Result<Config> {
     if let Some(b) = opts.min_secret_bits {
         raw.push(format!("min_secret_bits={b}"));
     }
-    config_file::load(raw.iter().map(|a| a.as_bytes()), Secrets::Skip).map_err(|e| match e {
+    let secrets = if caller::is_root() {
+        Secrets::Read
+    } else {
+        Secrets::Skip
+    };
+    config_file::load(raw.iter().map(|a| a.as_bytes()), secrets).map_err(|e| match e {
         ConfigError::Args(e) => {
             let option = match e.arg.as_str() {
                 "config" => "--config",
@@ -59,11 +65,13 @@ pub(crate) fn module_config(opts: &ModuleOpts) -> Result<Config> {
             };
             CliError(format!("{option}: {}.", e.why))
         }
-        ConfigError::File { ref why, .. } if why.contains("Permission denied") => CliError(
-            format!(
-                "{e}. pam-otp needs the module's settings (where secrets and state live);                  ask an administrator to make the file readable (mode 0644) and keep a Redis                  password in the file redis_password_file names, or pass --config."
-            ),
-        ),
+        ConfigError::File { ref why, .. } if why.contains("Permission denied") => {
+            CliError(format!(
+                "{e}. pam-otp needs the module's settings (where secrets and state live); \
+                 ask an administrator to make the file readable (mode 0644) and keep a Redis \
+                 password in the file redis_password_file names, or pass --config."
+            ))
+        }
         e => CliError(format!("{e}.")),
     })
 }

@@ -109,7 +109,7 @@ pub fn enroll_named(opts: &ModuleOpts, a: &EnrollArgs, name: &str) -> Result<Exi
             .map(|t| verify::key_id(t.key))
             .collect();
         if let Err(e) = admin::start_token_history(
-            &target.store(),
+            &*target.store(),
             target.state_key(),
             &new,
             confirmed_step,

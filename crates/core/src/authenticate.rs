@@ -5,7 +5,6 @@
 //! the code is read with no lock held, and only then is the user's state locked, decided
 //! and saved.
 
-use std::os::unix::ffi::OsStrExt;
 use std::time::SystemTime;
 
 use zeroize::Zeroizing;
@@ -18,7 +17,7 @@ use crate::otp::{MAX_DIGITS, MIN_DIGITS};
 use crate::record::{self, lockout_text};
 use crate::secret_file::SecretFile;
 use crate::state::{State, MAX_SPENT};
-use crate::store::{FileStore, StateKey, StateStore};
+use crate::store::StateKey;
 use crate::userdb::{self, Account};
 use crate::verify::{self, Denial, Method, MAX_INPUT_LEN};
 
@@ -85,11 +84,14 @@ pub enum Reason {
     NoAuthtok,
     /// The system clock is before 1970.
     ClockError,
+    /// `fail_mode=local`: the shared store could not be reached, so this host's state was
+    /// used (a line of its own before the attempt's line; never a verdict).
+    FleetFallback,
 }
 
 impl Reason {
     /// Every reason, for tables and tests.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Ok,
         Reason::BadCode,
         Reason::Replay,
@@ -102,6 +104,7 @@ impl Reason {
         Reason::ConvError,
         Reason::NoAuthtok,
         Reason::ClockError,
+        Reason::FleetFallback,
     ];
 
     /// The word that starts the log line.
@@ -119,6 +122,7 @@ impl Reason {
             Reason::ConvError => "conv_error",
             Reason::NoAuthtok => "no_authtok",
             Reason::ClockError => "clock_error",
+            Reason::FleetFallback => "fleet_fallback",
         }
     }
 
@@ -146,6 +150,16 @@ pub fn authenticate<'a>(
     raw_args: impl IntoIterator<Item = &'a [u8]>,
     now: SystemTime,
 ) -> Verdict {
+    authenticate_using(host, raw_args, now, Stores::open)
+}
+
+/// [`authenticate`] with the state store made by `open_store` from the configuration.
+pub fn authenticate_using<'a>(
+    host: &mut dyn Host,
+    raw_args: impl IntoIterator<Item = &'a [u8]>,
+    now: SystemTime,
+    open_store: impl FnOnce(&Config) -> Stores,
+) -> Verdict {
     // `-` for a missing value; a value that is `-` itself is quoted (see log_text).
     let user = host.user();
     let user_shown = user
@@ -164,11 +178,13 @@ pub fn authenticate<'a>(
             return Verdict::Deny(Reason::BadArgs);
         }
     };
+    let stores = open_store(&config);
     let attempt = Attempt {
         user: user_shown,
         rhost,
         rhost_raw: host.remote_host(),
         config: &config,
+        stores: &stores,
     };
     let Some(user) = user else {
         return attempt.deny_after_prompt(
@@ -215,7 +231,7 @@ pub fn authenticate<'a>(
                 crate::secret_file::Kind::Hotp { .. } => "hotp",
             },
             secret.recovery.len(),
-            log_text::escape(config.state_dir.as_os_str().as_bytes()),
+            log_text::escape(stores.location().as_bytes()),
         );
         host.log(
             Level::Debug,
@@ -251,6 +267,7 @@ struct Attempt<'c> {
     /// PAM_RHOST as given, for the state's record of the last failure.
     rhost_raw: Option<Vec<u8>>,
     config: &'c Config,
+    stores: &'c Stores,
 }
 
 impl Attempt<'_> {
@@ -278,20 +295,36 @@ impl Attempt<'_> {
             // The answer is irrelevant; it is wiped on drop.
             drop(host.ask(&self.config.prompt));
         }
-        self.save_decoy();
+        let fell_back = self.save_decoy();
+        self.report_fallback(host, fell_back.as_deref());
         self.log(host, Level::Warning, reason, detail);
         Verdict::Deny(reason)
     }
 
     /// One durable save of the decoy state, for a refusal that saves nothing of the user's
     /// own, so that every refusal costs the same (see [`DECOY_UID`]).
-    fn save_decoy(&self) {
-        let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
+    /// Returns why the shared store was not used, if it fell back: a refusal that saved
+    /// nothing else reports it as an enrolled user's attempt would.
+    fn save_decoy(&self) -> Option<String> {
         // The user is refused whatever happens to the decoy, so its errors do not matter.
-        let _ = store.transact(StateKey::DECOY, &mut |state| State {
+        let saved = self.stores.transact(StateKey::DECOY, &mut |state| State {
             failures: state.failures.wrapping_add(1),
             ..state.clone()
         });
+        saved.fell_back
+    }
+
+    /// The `fleet_fallback` line, when the shared store could not be reached.
+    fn report_fallback(&self, host: &mut dyn Host, why: Option<&str>) {
+        if let Some(why) = why {
+            let local = self.stores.fallback_location().unwrap_or_default();
+            let detail = format!(
+                "{why}; fail_mode=local: used this host's state in {} (replay and lock-out \
+                 hold for this host only until the shared store is back)",
+                log_text::escape(local.as_bytes())
+            );
+            self.log(host, Level::Warning, Reason::FleetFallback, &detail);
+        }
     }
 
     /// Writes the audit records of what this attempt did to the lock-out; a note for the
@@ -365,7 +398,6 @@ impl Attempt<'_> {
         now: u64,
     ) -> Verdict {
         let policy = self.config.policy;
-        let store = FileStore::new(&self.config.state_dir, self.config.lock_timeout);
         let mut decision = None;
         let mut events = record::Events::default();
         let mut changed = false;
@@ -373,7 +405,7 @@ impl Attempt<'_> {
             uid: account.uid,
             name: &account.name,
         };
-        let saved = store.transact(key, &mut |state| {
+        let saved = self.stores.transact(key, &mut |state| {
             let mut d = verify::decide(secret, state, now, input, &policy);
             events = record::record(state, &mut d, self.rhost_raw.as_deref(), now);
             let next = d.state.clone();
@@ -381,13 +413,15 @@ impl Attempt<'_> {
             decision = Some(d);
             next
         });
-        let decision = match (saved, decision) {
+        self.report_fallback(host, saved.fell_back.as_deref());
+        let decision = match (saved.result, decision) {
             (Ok(_), Some(d)) => d,
             (Err(e), _) => {
-                let detail = format!(
-                    "{}: {e}",
-                    log_text::escape(store.dir().as_os_str().as_bytes())
-                );
+                let location = match saved.fell_back {
+                    Some(_) => self.stores.fallback_location().unwrap_or_default(),
+                    None => self.stores.location(),
+                };
+                let detail = format!("{}: {e}", log_text::escape(location.as_bytes()));
                 self.log(host, Level::Error, Reason::StateError, &detail);
                 return Verdict::Deny(Reason::StateError);
             }
@@ -404,7 +438,8 @@ impl Attempt<'_> {
         if decision.outcome.is_err() && !changed {
             // Nothing of the user's was saved (every count saturated, in the same second
             // from the same host): pay for a save all the same, as every refusal does.
-            self.save_decoy();
+            // (A fallback was reported already, for the user's own transaction.)
+            let _ = self.save_decoy();
         }
         let audit_note = self.audit(host, account.uid, &events);
         let mut lock_note = decision.locked_now.map_or(String::new(), |until| {
@@ -519,7 +554,12 @@ fn numeric_digits(token: &[u8]) -> Option<usize> {
 }
 
 mod load_secret;
+mod stores;
 use load_secret::{load_secret, SecretError};
+pub use stores::{Stores, Transacted};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fallback_tests;

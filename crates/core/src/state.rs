@@ -509,6 +509,8 @@ impl Reader<'_> {
     }
 }
 
+mod merge;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
+use pam_otp_core::authenticate::Stores;
+use pam_otp_core::fleet::settings::StoreChoice;
 use pam_otp_core::state::State;
 use pam_otp_core::store::{FileStore, Inspection, StateKey, StateStore};
 
@@ -43,14 +45,29 @@ impl Target {
         }
     }
 
-    /// The state store the module uses.
-    pub fn store(&self) -> FileStore {
-        FileStore::new(&self.config.state_dir, Duration::from_secs(5))
+    /// Whether the state is in a store shared by a fleet (Redis) rather than this host's files.
+    pub fn shared_state(&self) -> bool {
+        !matches!(self.config.store, StoreChoice::File)
+    }
+
+    /// The state store the module uses. Unlike a login, the command never falls back to
+    /// this host's files: an admin change must reach the store every host reads.
+    pub fn store(&self) -> Box<dyn StateStore> {
+        Stores::open_for_admin(&self.config)
+    }
+
+    /// Where the state lives, for messages: the state directory or the shared store.
+    pub fn state_location(&self) -> String {
+        self.store().location()
     }
 
     /// Whether the caller may write the module's state, as the module does: it owns the
     /// state directory (root, normally), or is root and the directory is yet to be created.
+    /// A shared store's credentials are root's, so only root may use it.
     pub fn state_writable(&self) -> bool {
+        if self.shared_state() {
+            return is_root();
+        }
         match std::fs::symlink_metadata(&self.config.state_dir) {
             Ok(m) => m.uid() == euid(),
             Err(_) => is_root(),
@@ -60,6 +77,15 @@ impl Target {
     /// Checks that the caller may change state in the state directory (it must own it, as
     /// the module does), before anything else is touched.
     pub fn require_state_owner(&self) -> Result<()> {
+        if self.shared_state() {
+            if !is_root() {
+                fail!(
+                    "only root can change a user's state in the shared store {} (its credentials are root's); run this as root.",
+                    self.state_location()
+                );
+            }
+            return Ok(());
+        }
         let dir = &self.config.state_dir;
         match std::fs::symlink_metadata(dir) {
             Ok(m) if m.uid() != euid() => fail!(
@@ -79,14 +105,14 @@ impl Target {
             return Ok(StateCheck::NotVisible);
         }
         let name = &self.account.name;
-        let dir = self.config.state_dir.display();
+        let dir = self.state_location();
         match self.store().inspect(self.state_key()) {
             Ok(Inspection::Missing) => Ok(StateCheck::Missing),
             Ok(Inspection::Usable(_)) => Ok(StateCheck::Usable),
             Ok(Inspection::Unusable(e)) => fail!(
                 "{name}'s state in {dir} is unusable ({e}), so pam_otp refuses every login of {name}. Nothing was changed; run 'pam-otp repair {name}' first."
             ),
-            Err(e) => fail!("cannot use the state directory {dir}: {e}; nothing was changed."),
+            Err(e) => fail!("cannot use the state store {dir}: {e}; nothing was changed."),
         }
     }
 
@@ -94,10 +120,12 @@ impl Target {
     /// and it does not exist yet, through the store's own creation path. The module's
     /// later saves then rewrite it in place, which needs no new disk space.
     pub fn ensure_state(&self) -> Result<()> {
-        if !self.state_writable() {
+        // A shared store needs nothing created ahead: it has no disk space to run out of here.
+        if !self.state_writable() || self.shared_state() {
             return Ok(());
         }
-        match self.store().load(self.account.uid) {
+        match FileStore::new(&self.config.state_dir, Duration::from_secs(5)).load(self.account.uid)
+        {
             Ok(_) => Ok(()),
             Err(e) => fail!(
                 "could not create {}'s state in {} ({e}); nothing was saved.",
@@ -109,15 +137,33 @@ impl Target {
 
     /// The user's state, if it can be read without creating anything.
     pub fn peek_state(&self) -> StateView {
-        peek_state(&self.config.state_dir, self.account.uid)
+        if !self.shared_state() {
+            return peek_state(&self.config.state_dir, self.account.uid);
+        }
+        if !is_root() {
+            return StateView::Private;
+        }
+        match self.store().inspect(self.state_key()) {
+            Ok(Inspection::Missing) => StateView::None,
+            Ok(Inspection::Usable(s)) => StateView::Readable(s),
+            Ok(Inspection::Unusable(e)) | Err(e) => {
+                StateView::Error(format!("{}: {e}", self.state_location()))
+            }
+        }
     }
 
     /// Applies `change` to the user's state if a state file exists and returns the state
     /// before it. `Ok(None)`: nothing recorded.
     pub fn change_state(&self, change: impl Fn(&State) -> State) -> Result<Option<State>> {
         let store = self.store();
-        let uid = self.account.uid;
-        if !store.dir().join(uid.to_string()).exists() {
+        let location = store.location();
+        let exists = if self.shared_state() {
+            !matches!(store.inspect(self.state_key()), Ok(Inspection::Missing))
+        } else {
+            let uid = self.account.uid;
+            self.config.state_dir.join(uid.to_string()).exists()
+        };
+        if !exists {
             return Ok(None);
         }
         let mut before = None;
@@ -126,12 +172,7 @@ impl Target {
                 before = Some(s.clone());
                 change(s)
             })
-            .map_err(|e| {
-                CliError(format!(
-                    "could not update the state in {}: {e}.",
-                    store.dir().display()
-                ))
-            })?;
+            .map_err(|e| CliError(format!("could not update the state in {location}: {e}.")))?;
         Ok(before)
     }
 }

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::otp::{format_code, totp, Algorithm};
+use crate::store::FileStore;
 use crate::testing::{ScriptedHost, TestDir};
 
 const SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
