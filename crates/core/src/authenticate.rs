@@ -519,4 +519,6 @@ mod load_secret;
 use load_secret::{load_secret, SecretError};
 
 #[cfg(test)]
+mod audit_events_tests;
+#[cfg(test)]
 mod tests;
