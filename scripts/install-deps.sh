@@ -14,6 +14,7 @@ packages=(
   gcc libpam0g-dev          # linking against libpam
   libpam-google-authenticator  # pam-otp import reads files its tool writes (and benchmarks)
   pamtester libpam-wrapper  # driving the built module through real libpam
+  libnss-wrapper            # the recipe tests' own user and group database (tests/recipes.rs)
   oathtool                  # an independent OTP implementation to cross-check codes
   zbar-tools mandoc         # QR-code decoding, man-page lint
   binutils                  # nm/readelf, to check the module's symbols and dependencies

@@ -2,7 +2,7 @@
 //! clearing a lock-out, registering a new secret, counting the recovery codes a user has
 //! left, and the state `pam-otp repair` writes.
 
-use pam_otp_core::secret_file::{Kind, SecretFile};
+use pam_otp_core::secret_file::{Kind, SecretFile, DEFAULT_TOKEN};
 use pam_otp_core::state::{History, State, MAX_SPENT};
 use pam_otp_core::store::{StateKey, StateStore, StoreError};
 use pam_otp_core::verify;
@@ -99,6 +99,8 @@ pub enum RepairError {
     CounterBackwards { known: u64 },
     /// `--hotp-counter` for a secret that is not HOTP.
     NotHotp,
+    /// `--name` names no token of the file.
+    NoToken(String),
 }
 
 /// The state `pam-otp repair` writes, from `base` (the default state when the old one was
@@ -158,17 +160,42 @@ pub fn repaired(
 
 /// `state` with the HOTP counter of `secret` set to `counter`, the next value its token will
 /// show (`pam-otp repair USER --hotp-counter N`); nothing else changes.
+#[cfg(test)]
 pub fn resync(state: &State, secret: &SecretFile, counter: u64) -> Result<State, RepairError> {
+    resync_token(state, secret, DEFAULT_TOKEN, counter)
+}
+
+/// [`resync`] for the token `name` of the file (`--name`): its own history, by its key
+/// (the recovery codes belong to the default token, as the module counts them); the other
+/// tokens' histories are kept.
+pub fn resync_token(
+    state: &State,
+    secret: &SecretFile,
+    name: &str,
+    counter: u64,
+) -> Result<State, RepairError> {
+    let Some(token) = secret.token(name) else {
+        return Err(RepairError::NoToken(name.to_string()));
+    };
     let Kind::Hotp {
         counter: file_counter,
-    } = secret.kind
+    } = token.kind
     else {
         return Err(RepairError::NotHotp);
     };
-    let listed: Vec<[u8; 8]> = secret.recovery.iter().map(|h| h.fingerprint()).collect();
-    let history = state.history_of(verify::secret_id(secret), &listed);
+    let listed: Vec<[u8; 8]> = if name == DEFAULT_TOKEN {
+        secret.recovery.iter().map(|h| h.fingerprint()).collect()
+    } else {
+        Vec::new()
+    };
+    let history = state.history_of(verify::key_id(token.key), &listed);
+    let keep: Vec<[u8; 8]> = secret
+        .tokens()
+        .iter()
+        .map(|t| verify::key_id(t.key))
+        .collect();
     let mut next = state.clone();
-    next.remember(resynced(history, file_counter, counter)?);
+    next.remember_keeping(resynced(history, file_counter, counter)?, &keep);
     Ok(next)
 }
 

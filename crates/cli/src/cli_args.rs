@@ -260,6 +260,11 @@ pub struct RepairArgs {
     /// module refuses HOTP codes after a repair, since the counter the token reached is lost.
     #[arg(long, value_name = "N")]
     pub hotp_counter: Option<u64>,
+
+    /// With --hotp-counter: the HOTP token of the file to set it for (default: the file's
+    /// first token, `default`).
+    #[arg(long, value_name = "TOKEN", requires = "hotp_counter")]
+    pub name: Option<String>,
 }
 
 /// Options of `pam-otp import`.

@@ -29,6 +29,7 @@ mod recovery;
 mod repair;
 mod show;
 mod status;
+mod status_tokens;
 mod store_cmd;
 mod target;
 mod tokens;

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use crate::admin::{self, RepairError};
-use pam_otp_core::secret_file::SecretFile;
+use pam_otp_core::secret_file::{Kind, SecretFile, DEFAULT_TOKEN};
 use pam_otp_core::state::State;
 use pam_otp_core::store::{Inspection, StateKey, StateStore};
 
@@ -40,6 +40,33 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
             None
         }
     };
+    // --name TOKEN: the counter is that token's, set after the repair proper (which knows
+    // only the file's first token); checked before anything changes.
+    let named = a.name.as_deref().filter(|t| *t != DEFAULT_TOKEN);
+    if let Some(token) = named {
+        let Some(secret) = current.as_ref() else {
+            fail!("--name {token}: {name} has no secret file the module accepts, so no token of that name; nothing was changed.");
+        };
+        match secret.token(token).map(|t| t.kind) {
+            None => return Err(repair_error(&name, RepairError::NoToken(token.to_string()))),
+            Some(Kind::Totp { .. }) => fail!(
+                "--hotp-counter applies only to an HOTP (counter-based) token; '{token}' of {name} is time-based (TOTP). Nothing was changed."
+            ),
+            Some(Kind::Hotp { .. }) => {}
+        }
+    }
+    let default_counter = if named.is_some() {
+        None
+    } else {
+        a.hotp_counter
+    };
+    let named_resync =
+        |state: State, secret: Option<&SecretFile>| match (named, secret, a.hotp_counter) {
+            (Some(token), Some(secret), Some(counter)) => {
+                admin::resync_token(&state, secret, token, counter)
+            }
+            _ => Ok(state),
+        };
     let backup = target.read_backup();
     let secrets: Vec<&SecretFile> = current.iter().chain(backup.iter()).collect();
     let store = target.store();
@@ -54,8 +81,15 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
                     "{name}'s state in {dir} is readable: nothing to repair. Use --force to rewrite it all the same (every listed recovery code then counts as spent)."
                 );
             };
-            transact_repair(&*store, key, &dir, &name, |s| admin::resync(s, secret, counter))?;
-            println!("{name}'s HOTP counter is set: the module now expects the code for counter {counter} or one of the few after it.");
+            let token = a.name.as_deref().unwrap_or(DEFAULT_TOKEN);
+            transact_repair(&*store, key, &dir, &name, |s| {
+                admin::resync_token(s, secret, token, counter)
+            })?;
+            let which = match &a.name {
+                Some(t) => format!("the HOTP counter of token '{t}'"),
+                None => "HOTP counter".to_string(),
+            };
+            println!("{name}'s {which} is set: the module now expects the code for counter {counter} or one of the few after it.");
             return Ok(ExitCode::SUCCESS);
         }
         Ok(Inspection::Missing) if !a.force => fail!(
@@ -63,14 +97,16 @@ pub fn run(opts: &ModuleOpts, a: &RepairArgs) -> Result<ExitCode> {
         ),
         Ok(Inspection::Usable(_) | Inspection::Missing) => {
             let written = transact_repair(&*store, key, &dir, &name, |s| {
-                admin::repaired(s, &secrets, now, a.hotp_counter)
+                let repaired = admin::repaired(s, &secrets, now, default_counter)?;
+                named_resync(repaired, current.as_ref())
             })?;
             println!("{name}'s state in {dir} was rewritten (--force).");
             report(&target, &written, current.as_ref(), backup.as_ref());
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let fresh = admin::repaired_from_nothing(&secrets, now, a.hotp_counter)
+    let fresh = admin::repaired_from_nothing(&secrets, now, default_counter)
+        .and_then(|s| named_resync(s, current.as_ref()))
         .map_err(|e| repair_error(&name, e))?;
     let evidence = format!("{uid}.corrupt-{now}");
     store
@@ -152,6 +188,9 @@ fn repair_error(name: &str, e: RepairError) -> CliError {
         )),
         RepairError::NotHotp => CliError(format!(
             "--hotp-counter applies only when {name}'s secret file holds an HOTP (counter-based) secret; nothing was changed."
+        )),
+        RepairError::NoToken(token) => CliError(format!(
+            "{name}'s secret file has no token '{token}' ('pam-otp tokens --user {name}' lists them); nothing was changed."
         )),
     }
 }

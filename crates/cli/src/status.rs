@@ -10,6 +10,7 @@ use crate::cli_args::{ModuleOpts, StatusArgs};
 use crate::clock;
 use crate::describe::describe;
 use crate::error::Result;
+use crate::status_tokens::print_tokens;
 use crate::target::{StateView, Target};
 
 /// Exit status when the user is not enrolled (documented in pam-otp(1)).
@@ -47,6 +48,11 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
     }
 
     let state = target.peek_state();
+    let readable = match &state {
+        StateView::Readable(s) => Some(s),
+        _ => None,
+    };
+    print_tokens(&secret, readable, &target.account.name);
     let total = secret.recovery.len();
     match &state {
         StateView::Readable(s) => println!(

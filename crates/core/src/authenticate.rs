@@ -559,6 +559,8 @@ use load_secret::{load_secret, SecretError};
 pub use stores::{Stores, Transacted};
 
 #[cfg(test)]
+mod audit_events_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub struct Client {
     /// Run the client as this uid and gid (root drops to it with setpriv), as a host that
     /// is not root (a screen locker) would run.
     pub run_as: Option<(u32, u32)>,
+    /// Environment set after pam_wrapper's (an `LD_PRELOAD` here replaces its: name
+    /// [`crate::pam_wrapper::pam_wrapper_lib`] in it too), e.g. for nss_wrapper.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl Client {
@@ -44,6 +47,7 @@ impl Client {
             rhost: None,
             authtok: None,
             run_as: None,
+            env: Vec::new(),
         }
     }
     pub fn answer(text: impl Into<String>) -> Client {
@@ -69,6 +73,11 @@ impl Client {
     /// A remote host that need not be UTF-8.
     pub fn rhost_bytes(mut self, host: &[u8]) -> Client {
         self.rhost = Some(OsString::from_vec(host.to_vec()));
+        self
+    }
+    /// Sets `key` in the client's environment, after pam_wrapper's variables.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Client {
+        self.env.push((key.into(), value.into()));
         self
     }
     pub fn authtok(mut self, token: &str) -> Client {

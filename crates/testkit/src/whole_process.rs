@@ -206,6 +206,7 @@ impl Env {
             }
         };
         wrap(&mut cmd, &self.services_dir()).env_remove("PAM_AUTHTOK");
+        cmd.envs(client.env.iter().map(|(k, v)| (k, v)));
         if let Some(token) = &client.authtok {
             cmd.env("PAM_AUTHTOK", token);
         }
