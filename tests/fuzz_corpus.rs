@@ -46,3 +46,8 @@ fn module_args_corpus() {
 fn typed_code_corpus() {
     replay("typed_code", checks::typed_code);
 }
+
+#[test]
+fn deliver_line_corpus() {
+    replay("deliver_line", checks::deliver_line);
+}

@@ -19,6 +19,7 @@ pub mod base32_codec;
 pub mod decimal;
 pub mod fleet;
 pub mod log_text;
+pub mod oob;
 pub mod otp;
 pub mod private_file;
 pub mod recovery;
