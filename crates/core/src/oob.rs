@@ -17,3 +17,4 @@ pub mod code;
 pub mod contact;
 pub mod exit;
 pub mod rules;
+pub mod spawn;
