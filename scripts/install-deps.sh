@@ -18,6 +18,7 @@ packages=(
   zbar-tools mandoc         # QR-code decoding, man-page lint
   binutils                  # nm/readelf, to check the module's symbols and dependencies
   g++                       # libFuzzer (the fuzz smoke run)
+  openssl python3           # pam-otp-deliver tests: a test CA, local HTTPS and SMTP receivers
 )
 if [[ $all == true ]]; then
   packages+=(
