@@ -96,14 +96,18 @@ pub fn send(config: &Config, job: &Job) -> Result<(), Failure> {
                 }
             })
         }
-        EmailTransport::Sendmail { path } => SendmailTransport::new_with_command(path)
-            .send(&message)
-            .map_err(|e| {
-                if e.is_client() {
-                    Failure::config("cannot run sendmail_path")
-                } else {
-                    Failure::refused("sendmail refused the message")
-                }
-            }),
+        EmailTransport::Sendmail { path } => {
+            // lettre reports a sendmail it cannot start and one that exits non-zero alike;
+            // a missing or non-executable program is a configuration error, said apart here.
+            use std::os::unix::fs::PermissionsExt;
+            let runnable = std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+            if !runnable {
+                return Err(Failure::config("sendmail_path is not an executable file"));
+            }
+            SendmailTransport::new_with_command(path)
+                .send(&message)
+                .map_err(|_| Failure::refused("sendmail refused the message"))
+        }
     }
 }

@@ -132,7 +132,9 @@ pub struct Receiver {
 impl Receiver {
     fn start(dir: &Dir, args: &[&str]) -> Receiver {
         let (_, cert, key) = (dir.path("ca.pem"), dir.path("srv.pem"), dir.path("srv.key"));
-        let record = dir.path(&format!("record-{}", args[0]));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let record = dir.path(&format!("record-{}-{n}", args[0]));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/receiver.py");
         let mut child = Command::new("python3")
             .arg(script)

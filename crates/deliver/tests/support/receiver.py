@@ -65,7 +65,10 @@ elif mode == "smtp":
         send("220 localhost test sink")
         entry = {"auth": None, "mail_from": None, "rcpt_to": [], "data": None}
         while True:
-            line = f.readline()
+            try:
+                line = f.readline()
+            except (ssl.SSLError, OSError):
+                break
             if not line:
                 break
             cmd = line.decode().rstrip("\r\n")
@@ -79,7 +82,11 @@ elif mode == "smtp":
             elif verb == "STARTTLS":
                 send("220 go ahead")
                 f.close()
-                conn = ctx.wrap_socket(conn, server_side=True)
+                try:
+                    conn = ctx.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    break  # the client did not trust us: it sent nothing
+
                 f = conn.makefile("rwb")
                 tls = True
             elif verb == "AUTH":
