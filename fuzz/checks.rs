@@ -292,3 +292,39 @@ pub fn redis_reply(data: &[u8]) {
         }
     }
 }
+
+/// `deliver = CHANNEL:CONTACT` parser: never panics; whatever it accepts spells back to the
+/// same value, parses again to the same contact, and masks to text that never holds the
+/// whole contact (for contacts longer than what the mask shows). Lines split on `\n` are
+/// added to one bounded list, which never holds more than its limit or a repeat.
+pub fn deliver_line(data: &[u8]) {
+    use pam_otp_core::oob::contact::{Contact, Deliveries, MAX_DELIVERIES};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut all = Deliveries::new();
+    for line in text.split('\n') {
+        let Ok(contact) = Contact::parse(line) else {
+            let _ = all
+                .push_value(line)
+                .expect_err("a refused value is refused in a list too");
+            continue;
+        };
+        assert_eq!(contact.to_value(), line, "spelling changed the value");
+        assert_eq!(Contact::parse(&contact.to_value()).as_ref(), Ok(&contact));
+        let masked = contact.masked();
+        if contact.address().len() > 4 {
+            assert!(
+                !masked.contains(contact.address()),
+                "the mask shows the contact"
+            );
+        }
+        let _ = all.push(contact);
+        assert!(all.contacts().len() <= MAX_DELIVERIES);
+    }
+    let values: Vec<String> = all.contacts().iter().map(Contact::to_value).collect();
+    let mut unique = values.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), values.len(), "a repeated contact was kept");
+}

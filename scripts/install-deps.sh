@@ -21,7 +21,7 @@ packages=(
   prometheus                # promtool: pam-otp metrics output and the shipped alert rules
   g++                       # libFuzzer (the fuzz smoke run)
   redis-server redis-sentinel redis-tools  # fleet mode: the tests start their own servers
-  openssl                   # certificates for the Redis TLS tests
+  openssl python3           # test CAs (Redis TLS, delivery), local HTTPS and SMTP receivers
 )
 if [[ $all == true ]]; then
   packages+=(

@@ -137,6 +137,23 @@ impl Socket {
         if rc < 0 {
             return Err(os_error("setsockopt(SO_RCVTIMEO)"));
         }
+        // Every audit record on the machine reaches a READLOG listener, libpam's own among
+        // them: a roomy buffer keeps a busy moment from overflowing it (root may exceed
+        // rmem_max with SO_RCVBUFFORCE).
+        let size: libc::c_int = 8 << 20;
+        // SAFETY: `size` is a c_int of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                ptr::addr_of!(size).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(os_error("setsockopt(SO_RCVBUFFORCE)"));
+        }
         Ok(socket)
     }
 
@@ -180,6 +197,12 @@ impl Socket {
             let e = std::io::Error::last_os_error();
             return match e.raw_os_error() {
                 Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(Vec::new()),
+                // The buffer overflowed and some records were dropped; later ones still
+                // arrive. If one of ours was among the dropped, the assertions say so.
+                Some(libc::ENOBUFS) => {
+                    eprintln!("audit listener: buffer overflowed, some records were dropped");
+                    Ok(Vec::new())
+                }
                 _ => Err(os_error("recv(NETLINK_AUDIT)")),
             };
         }

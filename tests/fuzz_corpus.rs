@@ -56,3 +56,8 @@ fn config_file_corpus() {
 fn redis_reply_corpus() {
     replay("redis_reply", checks::redis_reply);
 }
+
+#[test]
+fn deliver_line_corpus() {
+    replay("deliver_line", checks::deliver_line);
+}

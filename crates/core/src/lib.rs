@@ -21,6 +21,7 @@ pub mod config_file;
 pub mod decimal;
 pub mod fleet;
 pub mod log_text;
+pub mod oob;
 pub mod otp;
 pub mod private_file;
 pub mod record;

@@ -1,0 +1,313 @@
+//! The helper's credentials file (`/etc/security/pam_otp.d/deliver.conf`, pam-otp-deliver(8)):
+//! strict `key = value` lines, read only if it is a regular file owned by the helper's user or
+//! root with no group/other permission bits.
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::Failure;
+
+/// Where the file is when `PAM_OTP_DELIVER_CONF` does not say.
+pub const DEFAULT_PATH: &str = "/etc/security/pam_otp.d/deliver.conf";
+const MAX_SIZE: u64 = 16 * 1024;
+const MAX_TIMEOUT_SECS: u64 = 25;
+
+/// How e-mail leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailTransport {
+    /// SMTP to a relay.
+    Smtp {
+        host: String,
+        port: u16,
+        /// Implicit TLS (port 465) rather than STARTTLS.
+        implicit_tls: bool,
+        user: Option<String>,
+        password: Option<Zeroizing<String>>,
+    },
+    /// The local MTA's sendmail interface.
+    Sendmail { path: PathBuf },
+}
+
+/// The parsed file. Channels without their settings are simply unavailable.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub email_from: Option<String>,
+    pub email: Option<EmailTransport>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Zeroizing<String>>,
+    pub ntfy_url: Option<String>,
+    pub ntfy_token: Option<Zeroizing<String>>,
+    pub ntfy_priority: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+fn bad(message: impl Into<String>) -> Failure {
+    Failure::config(message)
+}
+
+/// Reads and parses the file at `path`.
+pub fn load(path: &Path) -> Result<Config, Failure> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| bad(format!("cannot open {}: {}", path.display(), e.kind())))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| bad(format!("cannot examine {}: {}", path.display(), e.kind())))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if !meta.is_file() {
+        return Err(bad(format!("{} is not a regular file", path.display())));
+    }
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(bad(format!(
+            "{} must be owned by the helper's user or root",
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(bad(format!(
+            "{} must not be readable or writable by group or others",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_SIZE {
+        return Err(bad(format!("{} is too large", path.display())));
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.take(MAX_SIZE + 1)
+        .read_to_string(&mut text)
+        .map_err(|_| bad(format!("{} is not UTF-8 text", path.display())))?;
+    parse(&text)
+}
+
+/// Parses the text of the file.
+pub fn parse(text: &str) -> Result<Config, Failure> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut values: Vec<(String, Zeroizing<String>)> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(bad(format!("line {}: not key = value", n + 1)));
+        };
+        let key = key.trim();
+        let value = value.trim();
+        if seen.iter().any(|k| k == key) {
+            return Err(bad(format!("line {}: {key} repeated", n + 1)));
+        }
+        if value.is_empty() || value.contains(|c: char| c.is_control()) {
+            return Err(bad(format!("line {}: bad value for {key}", n + 1)));
+        }
+        seen.push(key.to_owned());
+        values.push((key.to_owned(), Zeroizing::new(value.to_owned())));
+    }
+    let mut take = |key: &str| -> Option<Zeroizing<String>> {
+        let i = values.iter().position(|(k, _)| k == key)?;
+        Some(values.remove(i).1)
+    };
+    let plain = |v: Option<Zeroizing<String>>| v.map(|s| s.as_str().to_owned());
+
+    let mut config = Config {
+        timeout: Duration::from_secs(8),
+        ..Config::default()
+    };
+    if let Some(t) = take("timeout") {
+        let secs: u64 = pam_otp_core::decimal::parse_decimal(&t)
+            .filter(|s| (1..=MAX_TIMEOUT_SECS).contains(s))
+            .ok_or_else(|| bad(format!("timeout must be 1-{MAX_TIMEOUT_SECS} seconds")))?;
+        config.timeout = Duration::from_secs(secs);
+    }
+    config.ca_file = plain(take("ca_file")).map(PathBuf::from);
+    if let Some(p) = &config.ca_file {
+        if !p.is_absolute() {
+            return Err(bad("ca_file must be an absolute path"));
+        }
+    }
+
+    config.email_from = plain(take("email_from"));
+    if let Some(from) = &config.email_from {
+        pam_otp_core::oob::contact::Contact::parse(&format!("email:{from}"))
+            .map_err(|_| bad("email_from is not an e-mail address"))?;
+    }
+    let transport = plain(take("email_transport"));
+    let smtp_host = plain(take("smtp_host"));
+    let smtp_port = plain(take("smtp_port"));
+    let smtp_tls = plain(take("smtp_tls"));
+    let smtp_user = plain(take("smtp_user"));
+    let smtp_password = take("smtp_password");
+    let sendmail_path = plain(take("sendmail_path"));
+    config.email = match transport.as_deref() {
+        None => {
+            let stray = smtp_host.is_some()
+                || smtp_port.is_some()
+                || smtp_tls.is_some()
+                || smtp_user.is_some()
+                || smtp_password.is_some()
+                || sendmail_path.is_some();
+            if stray {
+                return Err(bad("e-mail settings without email_transport"));
+            }
+            None
+        }
+        Some("smtp") => {
+            let host = smtp_host.ok_or_else(|| bad("email_transport = smtp needs smtp_host"))?;
+            let implicit_tls = match smtp_tls.as_deref() {
+                None | Some("starttls") => false,
+                Some("tls") => true,
+                Some(_) => return Err(bad("smtp_tls must be starttls or tls")),
+            };
+            let port = match smtp_port {
+                None if implicit_tls => 465,
+                None => 587,
+                Some(p) => pam_otp_core::decimal::parse_decimal::<u16>(&p)
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| bad("smtp_port must be 1-65535"))?,
+            };
+            if smtp_user.is_some() != smtp_password.is_some() {
+                return Err(bad("smtp_user and smtp_password go together"));
+            }
+            Some(EmailTransport::Smtp {
+                host,
+                port,
+                implicit_tls,
+                user: smtp_user,
+                password: smtp_password,
+            })
+        }
+        Some("sendmail") => {
+            let path = PathBuf::from(sendmail_path.unwrap_or_else(|| "/usr/sbin/sendmail".into()));
+            if !path.is_absolute() {
+                return Err(bad("sendmail_path must be an absolute path"));
+            }
+            Some(EmailTransport::Sendmail { path })
+        }
+        Some(_) => return Err(bad("email_transport must be smtp or sendmail")),
+    };
+    if config.email.is_some() && config.email_from.is_none() {
+        return Err(bad("e-mail needs email_from"));
+    }
+
+    config.webhook_url = plain(take("webhook_url"));
+    config.webhook_secret = take("webhook_secret");
+    if config.webhook_url.is_some() != config.webhook_secret.is_some() {
+        return Err(bad("webhook_url and webhook_secret go together"));
+    }
+    if let Some(url) = &config.webhook_url {
+        check_https(url, "webhook_url")?;
+    }
+    if config.webhook_secret.as_ref().is_some_and(|s| s.len() < 16) {
+        return Err(bad("webhook_secret must be at least 16 characters"));
+    }
+
+    config.ntfy_url = plain(take("ntfy_url"));
+    config.ntfy_token = take("ntfy_token");
+    config.ntfy_priority = plain(take("ntfy_priority"));
+    if let Some(url) = &config.ntfy_url {
+        check_https(url, "ntfy_url")?;
+    }
+    if let Some(p) = &config.ntfy_priority {
+        let known = [
+            "1", "2", "3", "4", "5", "min", "low", "default", "high", "max", "urgent",
+        ];
+        if !known.contains(&p.as_str()) {
+            return Err(bad(
+                "ntfy_priority must be 1-5 or min, low, default, high, max, urgent",
+            ));
+        }
+    }
+    if config.ntfy_url.is_none() && (config.ntfy_token.is_some() || config.ntfy_priority.is_some())
+    {
+        return Err(bad("ntfy settings without ntfy_url"));
+    }
+    if let Some((key, _)) = values.first() {
+        return Err(bad(format!("unknown key {key}")));
+    }
+    Ok(config)
+}
+
+fn check_https(url: &str, key: &str) -> Result<(), Failure> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| bad(format!("{key} must start with https://")))?;
+    if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c == '@') {
+        return Err(bad(format!("{key} is not a URL")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses() {
+        let c = parse(
+            "# comment\n\nemail_from = otp@example.org\nemail_transport = smtp\n\
+             smtp_host = mail.example.org\nsmtp_tls = tls\nsmtp_user = u\nsmtp_password = p w\n\
+             webhook_url = https://gw.example.org/otp\nwebhook_secret = 0123456789abcdef\n\
+             ntfy_url = https://ntfy.example.org\nntfy_token = tk_x\nntfy_priority = high\n\
+             ca_file = /etc/ssl/ca.pem\ntimeout = 5\n",
+        )
+        .unwrap();
+        let Some(EmailTransport::Smtp {
+            port,
+            implicit_tls,
+            password,
+            ..
+        }) = &c.email
+        else {
+            panic!()
+        };
+        assert_eq!((*port, *implicit_tls), (465, true));
+        assert_eq!(password.as_ref().unwrap().as_str(), "p w");
+        assert_eq!(c.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn strict() {
+        for text in [
+            "nonsense",
+            "unknown = 1",
+            "timeout = 5\ntimeout = 6",
+            "timeout = 0",
+            "timeout = 26",
+            "email_transport = smtp\nemail_from = a@b",
+            "email_transport = pigeon\nemail_from = a@b",
+            "email_transport = sendmail",
+            "email_transport = sendmail\nemail_from = a@b\nsendmail_path = sendmail",
+            "email_from = not-an-address",
+            "webhook_url = https://x",
+            "webhook_url = http://x\nwebhook_secret = 0123456789abcdef",
+            "webhook_url = https://x\nwebhook_secret = short",
+            "ntfy_token = tk",
+            "ntfy_url = https://x\nntfy_priority = loud",
+            "email_transport = smtp\nemail_from = a@b\nsmtp_host = h\nsmtp_user = u",
+            "email_transport = smtp\nemail_from = a@b\nsmtp_host = h\nsmtp_port = 0",
+            "ca_file = relative.pem",
+            "timeout =",
+        ] {
+            assert!(parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_a_value() {
+        let Err(e) = parse("webhook_url = https://x\nwebhook_secret = sekrit") else {
+            panic!()
+        };
+        assert!(!e.message.contains("sekrit"), "{}", e.message);
+        let Err(e) = parse("smtp_password = hunter2hunter2") else {
+            panic!()
+        };
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+    }
+}

@@ -1,0 +1,144 @@
+//! `pam-otp-deliver`: sends one one-time code to one contact, then exits
+//! (pam-otp-deliver(8), ARCHITECTURE.md "Out-of-band codes").
+//!
+//! Started by pam_otp (`pam_otp_core::oob::spawn`) with an empty environment but
+//! `PAM_OTP_USER`, `PAM_OTP_CHANNEL`, `PAM_OTP_CONTACT`, `PAM_OTP_SERVICE`,
+//! `PAM_OTP_EXPIRES` (and optionally `PAM_OTP_DELIVER_CONF`), the code as one line on stdin,
+//! as an unprivileged user. Exit status: `pam_otp_core::oob::exit`. On failure, one short
+//! line on stderr that never holds the code or a credential.
+
+mod config;
+mod email;
+mod http;
+mod message;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pam_otp_core::oob::contact::{Channel, Contact};
+use pam_otp_core::oob::exit;
+use pam_otp_core::oob::spawn::{
+    ENV_CHANNEL, ENV_CONF, ENV_CONTACT, ENV_EXPIRES, ENV_SERVICE, ENV_USER,
+};
+use zeroize::Zeroizing;
+
+/// Why the code was not delivered: an exit status and one line for stderr.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: i32, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn config(message: impl Into<String>) -> Failure {
+        Failure::new(exit::BAD_CONFIG, message)
+    }
+    pub fn refused(message: impl Into<String>) -> Failure {
+        Failure::new(exit::REFUSED, message)
+    }
+    pub fn unreachable(message: impl Into<String>) -> Failure {
+        Failure::new(exit::UNREACHABLE, message)
+    }
+}
+
+/// Everything one delivery needs.
+pub struct Job {
+    pub user: String,
+    pub contact: Contact,
+    pub service: String,
+    pub expires_at: u64,
+    /// Unix seconds when the helper started.
+    pub now: u64,
+    pub code: Zeroizing<String>,
+}
+
+fn var(name: &str) -> Result<String, Failure> {
+    std::env::var(name).map_err(|_| Failure::new(exit::USAGE, format!("{name} is not set")))
+}
+
+fn job() -> Result<Job, Failure> {
+    let user = var(ENV_USER)?;
+    let service = var(ENV_SERVICE)?;
+    let channel = var(ENV_CHANNEL)?;
+    let channel = Channel::from_name(&channel)
+        .ok_or_else(|| Failure::new(exit::USAGE, format!("{ENV_CHANNEL}: unknown channel")))?;
+    let contact = Contact::new(channel, &var(ENV_CONTACT)?)
+        .map_err(|e| Failure::new(exit::BAD_CONTACT, format!("{ENV_CONTACT}: {e}")))?;
+    let expires_at = pam_otp_core::decimal::parse_decimal(&var(ENV_EXPIRES)?)
+        .ok_or_else(|| Failure::new(exit::USAGE, format!("{ENV_EXPIRES}: not a time")))?;
+    for (name, value) in [(ENV_USER, &user), (ENV_SERVICE, &service)] {
+        if value.is_empty() || value.len() > 256 || value.contains(char::is_control) {
+            return Err(Failure::new(exit::USAGE, format!("{name}: unusable")));
+        }
+    }
+    // One line of 6-8 digits; more than a small bound is not a code.
+    let mut raw = Zeroizing::new(Vec::with_capacity(16));
+    std::io::stdin()
+        .take(16)
+        .read_to_end(&mut raw)
+        .map_err(|_| Failure::new(exit::USAGE, "cannot read the code on stdin"))?;
+    let digits = raw.strip_suffix(b"\n").unwrap_or(&raw);
+    if !(6..=8).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Failure::new(
+            exit::USAGE,
+            "stdin does not hold one code line",
+        ));
+    }
+    let code = Zeroizing::new(String::from_utf8_lossy(digits).into_owned());
+    // The helper is an edge like the PAM hook: it reads the clock once, here (for the
+    // webhook's timestamp and the message's "expires in").
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(Job {
+        user,
+        contact,
+        service,
+        expires_at,
+        now,
+        code,
+    })
+}
+
+fn run() -> Result<(), Failure> {
+    if std::env::args_os().len() > 1 {
+        return Err(Failure::new(
+            exit::USAGE,
+            "takes no arguments (see pam-otp-deliver(8))",
+        ));
+    }
+    let job = job()?;
+    let path = std::env::var_os(ENV_CONF)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    let config = config::load(&path)?;
+    match job.contact.channel() {
+        Channel::Email => email::send(&config, &job),
+        Channel::Webhook => http::webhook(&config, &job),
+        Channel::Ntfy => http::ntfy(&config, &job),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let line: String = f
+                .message
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            eprintln!("pam-otp-deliver: {line}");
+            ExitCode::from(u8::try_from(f.status).unwrap_or(70))
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! What the channel tests share: a test CA made with the `openssl` command, local HTTPS and
+//! SMTP receivers (`receiver.py`, python3's standard library only) on loopback, and a way to
+//! run the built helper as the module does (empty environment, the code on stdin).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const HELPER: &str = env!("CARGO_BIN_EXE_pam-otp-deliver");
+pub const CODE: &str = "40718263";
+
+/// A directory under cargo's target directory, removed on drop.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(name: &str) -> Dir {
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("deliver_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Dir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    /// A private (0600) file, as the credentials file must be.
+    pub fn private(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a certificate for 127.0.0.1/localhost signed by it: (ca.pem, srv.pem, srv.key).
+pub fn test_ca(dir: &Dir) -> (PathBuf, PathBuf, PathBuf) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pam-otp test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&dir.0, &ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&dir.0, &csr);
+    std::fs::write(
+        dir.path("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &dir.0,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    for f in ["ca.pem", "srv.pem", "srv.key"] {
+        std::fs::set_permissions(dir.path(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    (dir.path("ca.pem"), dir.path("srv.pem"), dir.path("srv.key"))
+}
+
+/// A receiver process; killed on drop.
+pub struct Receiver {
+    child: Child,
+    pub port: u16,
+    pub record: PathBuf,
+}
+
+impl Receiver {
+    fn start(dir: &Dir, args: &[&str]) -> Receiver {
+        let (_, cert, key) = (dir.path("ca.pem"), dir.path("srv.pem"), dir.path("srv.key"));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let record = dir.path(&format!("record-{}-{n}", args[0]));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/receiver.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(args[0])
+            .arg(&cert)
+            .arg(&key)
+            .arg(&record)
+            .args(&args[1..])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the receiver prints its port");
+        Receiver {
+            child,
+            port,
+            record,
+        }
+    }
+    /// HTTPS answering every POST with `status` (a number, or `hang`).
+    pub fn https(dir: &Dir, status: &str) -> Receiver {
+        Receiver::start(dir, &["https", status])
+    }
+    /// SMTP with STARTTLS and AUTH.
+    pub fn smtp(dir: &Dir) -> Receiver {
+        Receiver::start(dir, &["smtp"])
+    }
+    /// What it recorded, one JSON value per request or message.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fixed environment for one delivery.
+pub fn env(channel: &str, contact: &str, conf: &Path) -> Vec<(String, String)> {
+    vec![
+        ("PAM_OTP_USER".into(), "alice".into()),
+        ("PAM_OTP_CHANNEL".into(), channel.into()),
+        ("PAM_OTP_CONTACT".into(), contact.into()),
+        ("PAM_OTP_SERVICE".into(), "sshd".into()),
+        ("PAM_OTP_EXPIRES".into(), "4102444800".into()),
+        ("PAM_OTP_DELIVER_CONF".into(), conf.display().to_string()),
+    ]
+}
+
+/// Starts the helper as the module does: empty environment but `env`, `CODE` on stdin.
+pub fn start(env: &[(String, String)]) -> Child {
+    let mut child = Command::new(HELPER)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A helper that refuses its start before reading stdin closes it: not our failure.
+    let _ = stdin.write_all(format!("{CODE}\n").as_bytes());
+    drop(stdin);
+    child
+}
+
+pub fn run(env: &[(String, String)]) -> Output {
+    start(env).wait_with_output().unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
