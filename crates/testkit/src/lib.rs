@@ -23,6 +23,8 @@
 //!   to log in under pam_wrapper).
 //! - [`redis_server`]: real Redis servers, replicas and Sentinels on loopback for the fleet
 //!   tests, each in its own temporary directory, killed on drop.
+//! - [`fleet`]: the configuration file of a fleet test's services (store=redis, its own
+//!   server) and a user's state as Redis holds it.
 //! - [`tmpfs`]: a small tmpfs as the state directory, filled until the disk is full (root).
 //!
 //! The temporary directory and the scripted host are `pam_otp_core::testing`'s (this kit
@@ -44,6 +46,7 @@ pub mod child_process;
 pub mod client;
 pub mod codes;
 pub mod enrolment;
+pub mod fleet;
 pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;

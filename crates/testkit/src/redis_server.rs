@@ -311,6 +311,33 @@ impl RedisServer {
         redis_cli(self.port, self.auth(), args)
     }
 
+    /// `redis-cli --raw` against this server: the reply's bytes as sent (a binary value
+    /// intact), without the newline redis-cli adds.
+    pub fn cli_raw(&self, args: &[&str]) -> Vec<u8> {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "--no-auth-warning",
+            "--raw",
+        ]);
+        if let Some((user, password)) = self.auth() {
+            cmd.args(["--user", user, "--pass", password]);
+        }
+        let out = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli (Debian package redis-tools)");
+        let mut bytes = out.stdout;
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        }
+        bytes
+    }
+
     /// Waits until this replica's link to its primary is up.
     pub fn wait_replica_synced(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);

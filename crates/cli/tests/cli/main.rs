@@ -20,6 +20,7 @@ mod check_lockers_and_sshd;
 mod check_recipes;
 mod config_file;
 mod enroll;
+mod fleet_store;
 mod import;
 mod locked;
 mod metrics;
