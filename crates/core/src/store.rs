@@ -76,7 +76,8 @@ pub enum StoreError {
         /// What the system said.
         errno: Errno,
     },
-    /// Neither slot holds a valid state: never reset silently (that would reopen replay).
+    /// No valid state can be read (neither slot of a state file, or a shared record that does
+    /// not decode): never reset silently (that would reopen replay).
     Corrupt,
     /// Another process held the user's lock for longer than the configured bound.
     LockTimeout,
@@ -93,7 +94,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Unsafe(why) => write!(f, "{why}"),
             StoreError::Io { op, errno } => write!(f, "{op}: {}", errno.desc()),
-            StoreError::Corrupt => write!(f, "state file is corrupt (no valid copy)"),
+            StoreError::Corrupt => write!(f, "the state is corrupt (no valid copy of it can be read)"),
             StoreError::LockTimeout => write!(f, "timed out waiting for the state lock"),
             StoreError::Unreachable(why) => write!(f, "state server unreachable: {why}"),
             StoreError::Server(why) => write!(f, "state server: {why}"),
