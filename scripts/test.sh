@@ -3,7 +3,8 @@
 #
 #   sudo scripts/test.sh        everything: lints, unit and libpam tests (root-only ones too),
 #                               packaging checks, the .deb in a clean container, a fuzz
-#                               smoke run, the container suite
+#                               smoke run, the container suite, the fleet container test (two
+#                               sshd containers sharing one Redis)
 #   scripts/test.sh --quick     no root needed: lints, unit and libpam tests
 #
 # Each stage prints its own summary; the script stops at the first failing stage.
@@ -46,4 +47,6 @@ if [[ $full == true ]]; then
   scripts/fuzz-smoke.sh
   stage "container tests"
   scripts/container-test.sh
+  stage "fleet container test (two sshd hosts, one Redis)"
+  scripts/fleet-container-test.sh
 fi
