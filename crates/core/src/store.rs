@@ -94,7 +94,9 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Unsafe(why) => write!(f, "{why}"),
             StoreError::Io { op, errno } => write!(f, "{op}: {}", errno.desc()),
-            StoreError::Corrupt => write!(f, "the state is corrupt (no valid copy of it can be read)"),
+            StoreError::Corrupt => {
+                write!(f, "the state is corrupt (no valid copy of it can be read)")
+            }
             StoreError::LockTimeout => write!(f, "timed out waiting for the state lock"),
             StoreError::Unreachable(why) => write!(f, "state server unreachable: {why}"),
             StoreError::Server(why) => write!(f, "state server: {why}"),
