@@ -209,6 +209,7 @@ pub(crate) fn block(opts: &Options, which: &str, path: &str, count: usize) {
 pub(crate) fn module_named(opts: &Options, which: &str) -> Module {
     modules(opts)
         .into_iter()
+        .chain(crate::redis::variant_modules(opts))
         .find(|m| m.name == which)
         .unwrap_or_else(|| panic!("unknown or missing module {which}"))
 }
