@@ -19,8 +19,8 @@ packages=(
   binutils                  # nm/readelf, to check the module's symbols and dependencies
   prometheus                # promtool: pam-otp metrics output and the shipped alert rules
   g++                       # libFuzzer (the fuzz smoke run)
-  redis-server redis-sentinel redis-tools  # fleet mode: the tests and the benchmark start their own servers
-  openssl                   # certificates for the Redis TLS tests and benchmark
+  redis-server redis-sentinel redis-tools  # fleet mode: the tests start their own servers
+  openssl                   # certificates for the Redis TLS tests
 )
 if [[ $all == true ]]; then
   packages+=(
