@@ -7,7 +7,9 @@
 #   scripts/bench.sh --quick      small counts, prints to stdout only (checks the harness)
 #
 # Needs the Debian packages libpam0g-dev, libpam-google-authenticator, libpam-oath
-# (scripts/install-deps.sh --all) and, for the system-call counts, strace (optional).
+# (scripts/install-deps.sh --all) and, for the system-call counts, strace (optional); for
+# the fleet-mode tables redis-server, redis-tools and openssl (install-deps.sh; the benchmark
+# starts its own servers on loopback and stops them; without them those tables are left out).
 # Builds in target/bench (its own target directory, so it does not wait for other builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,12 +34,18 @@ if [[ $quick == true ]]; then
   disk=(--logins 100)
   parallel=(--procs "1,2" --logins-per-proc 50)
   leak=(--logins 1000)
+  store_latency=(--logins 100)
+  fleet=(--procs "1,4" --logins-per-proc 20 --rounds 1)
+  load=(--logins 200)
   out=/dev/stdout
 else
   latency=(--logins 3000)
   disk=(--logins 1000)
   parallel=(--procs "1,2,4,8" --logins-per-proc 400)
   leak=(--logins 10000)
+  store_latency=(--logins 2000)
+  fleet=(--procs "1,4,16" --logins-per-proc 250 --rounds 3)
+  load=(--logins 3000)
   out="$(mktemp)"
 fi
 
@@ -98,7 +106,7 @@ this file. Numbers, not pass/fail. What is measured and why is explained at the 
 - CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; memory $(free -g | awk '/^Mem:/ {print $2}') GiB; kernel $(uname -r)
 - Scratch (state) directory: ${scratch}, $(stat -f -c %T "$scratch") on $(df --output=source "$scratch" | tail -1)
 - Load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other builds may run meanwhile)
-- Versions: $(rustc --version | cut -d' ' -f1-2); $(dpkg-query -W -f='${Package} ${Version}, ' libpam0g libpam-google-authenticator libpam-oath 2>/dev/null | sed 's/, $//')
+- Versions: $(rustc --version | cut -d' ' -f1-2); $(dpkg-query -W -f='${Package} ${Version}, ' libpam0g libpam-google-authenticator libpam-oath redis-server openssl 2>/dev/null | sed 's/, $//')
 
 HEADER
   fi
@@ -124,6 +132,18 @@ HEADER
   fi
   "$bench" parallel "${parallel[@]}" --module "$module" --dir "$scratch"
   "$bench" leak "${leak[@]}" --module "$module" --dir "$scratch"
+  "$bench" load "${load[@]}" --module "$module" --dir "$scratch"
+  if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null; then
+    "$bench" store-latency "${store_latency[@]}" --module "$module" --dir "$scratch"
+    echo "Load average after the per-login table: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    "$bench" fleet "${fleet[@]}" --module "$module" --dir "$scratch"
+    echo "Load average after the fleet table: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+  else
+    echo "(redis-server, redis-cli or openssl not installed: the fleet-mode tables left out; scripts/install-deps.sh installs them)"
+    echo
+  fi
 } >"$out"
 
 if [[ $quick == false ]]; then

@@ -133,6 +133,12 @@ pub(crate) fn latency(opts: &Options) {
 
 /// Runs one block of `module` on `path` in a fresh process; returns its timings in µs.
 pub(crate) fn run_block(opts: &Options, module: &Module, path: &str) -> Vec<f64> {
+    run_block_cpu(opts, module, path).0
+}
+
+/// As `run_block`, with the CPU seconds (user + system) the block's process spent in its
+/// measured logins (`block_logins` transactions).
+pub(crate) fn run_block_cpu(opts: &Options, module: &Module, path: &str) -> (Vec<f64>, f64) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["block", module.name, path, &BLOCK.to_string()])
         .args(opts.child_args())
@@ -144,11 +150,37 @@ pub(crate) fn run_block(opts: &Options, module: &Module, path: &str) -> Vec<f64>
         "block of {} on {path} failed",
         module.name
     );
-    String::from_utf8(out.stdout)
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let samples = lines
+        .next()
         .unwrap()
         .split_whitespace()
         .map(|v| v.parse().unwrap())
-        .collect()
+        .collect();
+    (samples, lines.next().unwrap().trim().parse().unwrap())
+}
+
+/// The PAM transactions of a block's measured loop: `count` logins and, on the wrong-code
+/// path, pam_otp's unmeasured correct login before every 4 wrong ones.
+pub(crate) fn block_logins(path: &str, kind: Kind, count: usize) -> usize {
+    if path == "wrong" && kind == Kind::Otp {
+        count + count / 4
+    } else {
+        count
+    }
+}
+
+/// User + system CPU of this process so far, in seconds.
+pub(crate) fn own_cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 /// The child side of `run_block`: one warm-up login, then `count` measured ones, printed in µs.
@@ -183,6 +215,7 @@ pub(crate) fn block(opts: &Options, which: &str, path: &str, count: usize) {
     };
     t.login(0, &answer); // warm-up: first use of the files in this process
     let mut samples = Vec::with_capacity(count);
+    let cpu = own_cpu();
     for n in 0..count {
         reset(n + 1);
         let answer = if path == "success" {
@@ -201,14 +234,17 @@ pub(crate) fn block(opts: &Options, which: &str, path: &str, count: usize) {
             m.name
         );
     }
+    let cpu = own_cpu() - cpu;
     assert!(!still_loaded(&m), "{} stayed loaded after pam_end", m.name);
     let text: Vec<String> = samples.iter().map(|s| format!("{s:.1}")).collect();
     println!("{}", text.join(" "));
+    println!("{cpu:.6}");
 }
 
 pub(crate) fn module_named(opts: &Options, which: &str) -> Module {
     modules(opts)
         .into_iter()
+        .chain(crate::redis::variant_modules(opts))
         .find(|m| m.name == which)
         .unwrap_or_else(|| panic!("unknown or missing module {which}"))
 }

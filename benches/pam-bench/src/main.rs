@@ -14,6 +14,11 @@
 //! pam-bench leak [--logins 10000]         RSS and open descriptors across N logins
 //! pam-bench disk [--logins N]            one durable save, in place vs temp file + rename
 //! pam-bench once MODULE COUNT             COUNT success-path logins (for strace -c)
+//! pam-bench store-latency [--logins N] [--appendfsync everysec|always|no-aof]
+//!                                         per login: file store, Redis plain/TLS, ± WAIT 1
+//! pam-bench fleet [--procs 1,4,16] [--logins-per-proc N] [--rounds N] [--appendfsync …]
+//!                                         K host processes × N logins against one Redis
+//! pam-bench load [--logins N]             dlopen + dlclose of each module, size, page faults
 //! common: --only NAME,NAME (modules to include; pam_permit always is)
 //!         --module PATH (pam_otp.so, default target/release/libpam_otp.so)
 //!         --dir DIR (scratch directory, default $TMPDIR or /var/tmp; it holds the state)
@@ -38,11 +43,15 @@
 mod codes;
 mod devlog;
 mod disk;
+mod fleet;
 mod latency;
 mod leak;
+mod load;
 mod parallel;
+mod redis;
 mod setup;
 mod stats;
+mod store_latency;
 
 use std::ffi::c_int;
 use std::ffi::CString;
@@ -55,10 +64,13 @@ use pam_otp_testkit::in_process::pam_login;
 
 use devlog::private_dev_log;
 use disk::disk;
+use fleet::{fleet, fleet_worker};
 use latency::{block, latency};
 use leak::{leak, leak_one, once};
+use load::{load, load_block};
 use parallel::{parallel, worker};
 use setup::{me, private_dir, Home, Kind, Module, RemoveUser};
+use store_latency::store_latency;
 
 /// One whole PAM transaction through the test kit (pam_start_confdir, pam_authenticate with
 /// the answer typed at every prompt, pam_end), as sshd and sudo run it; pam_authenticate's result.
@@ -175,6 +187,9 @@ fn main() {
     if args.first().map(String::as_str) == Some("worker") {
         return worker(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("fleet-worker") {
+        return fleet_worker(&args[1..]);
+    }
     let mut opts = Options {
         module: PathBuf::from("target/release/libpam_otp.so"),
         dir: std::env::var_os("TMPDIR")
@@ -191,6 +206,8 @@ fn main() {
     let mut tmpfs = false;
     let mut home = false;
     let mut home_user = None;
+    let mut appendfsync = "everysec".to_string();
+    let mut rounds = 3;
     let mut positional = Vec::new();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -208,6 +225,8 @@ fn main() {
             "--home-user" => home_user = Some(value()),
             "--compare" => opts.compare = Some(fs::canonicalize(value()).expect("--compare path")),
             "--logins-per-proc" => opts.per_proc = value().parse().unwrap(),
+            "--appendfsync" => appendfsync = value(),
+            "--rounds" => rounds = value().parse().unwrap(),
             "--only" => opts.only = value().split(',').map(str::to_string).collect(),
             "--procs" => {
                 opts.procs = value().split(',').map(|p| p.parse().unwrap()).collect();
@@ -226,6 +245,10 @@ fn main() {
             return block(&opts, &positional[1], &positional[2], count);
         }
         "leak-one" => return leak_one(&opts, &positional[1]),
+        "load-block" => {
+            let count = positional[2].parse().unwrap();
+            return load_block(&opts, &positional[1], count);
+        }
         _ => {}
     }
     assert!(
@@ -255,6 +278,19 @@ fn main() {
             latency(&opts);
         }
         "parallel" => parallel(&opts),
+        "store-latency" => {
+            if opts.logins == 0 {
+                opts.logins = 2000;
+            }
+            store_latency(&opts, &appendfsync);
+        }
+        "fleet" => fleet(&opts, &appendfsync, rounds),
+        "load" => {
+            if opts.logins == 0 {
+                opts.logins = 2000;
+            }
+            load(&opts);
+        }
         "disk" => {
             if opts.logins == 0 {
                 opts.logins = 1000;
@@ -273,7 +309,10 @@ fn main() {
             once(&opts, which, count);
         }
         _ => {
-            eprintln!("usage: pam-bench latency|parallel|leak|once ... (see the source's header)");
+            eprintln!(
+                "usage: pam-bench latency|parallel|leak|disk|once|store-latency|fleet|load ... \
+                 (see the source's header)"
+            );
             std::process::exit(2);
         }
     }
