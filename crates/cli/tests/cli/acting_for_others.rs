@@ -106,13 +106,16 @@ fn world_runnable_cli(dir: &Home) -> PathBuf {
 /// `pam-otp ARGS` as nobody (root drops privileges with setpriv).
 fn as_nobody(cli: &Path, args: &[&str]) -> Output {
     assert!(nix::unistd::geteuid().is_root(), "this test needs root");
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(cli)
-        .args(args)
-        .env_remove("PAM_OTP_SECRET")
-        .env_remove("PAM_OTP_STATE_DIR");
-    run_with_input(c, "")
+    let nobody = || {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(cli)
+            .args(args)
+            .env_remove("PAM_OTP_SECRET")
+            .env_remove("PAM_OTP_STATE_DIR");
+        c
+    };
+    run_copied(nobody, "")
 }
 
 #[test]

@@ -70,6 +70,21 @@ pub fn run_with_input(mut cmd: Command, stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// [`run_with_input`] for a command whose program is a copy this test binary just wrote (to
+/// run it as another user): a child that another test thread forked while the copy was open
+/// for writing holds it until that child execs, and an exec meanwhile fails with "Text file
+/// busy". Such a run is retried; any other outcome is returned.
+pub fn run_copied(make: impl Fn() -> Command, stdin: &str) -> Output {
+    for _ in 0..100 {
+        let out = run_with_input(make(), stdin);
+        if !String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the copied program stayed busy");
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
