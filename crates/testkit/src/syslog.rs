@@ -17,6 +17,9 @@ pub const REASONS: &[&str] = &[
     "conv_error",
     "no_authtok",
     "clock_error",
+    "send_limit",
+    "deliver_failed",
+    "code_expired",
     "debug",
 ];
 

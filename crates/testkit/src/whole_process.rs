@@ -301,6 +301,53 @@ impl Env {
         self.collect(pending, answer)
     }
 
+    /// Answers the prompt a started client shows with `line`, and waits for its next
+    /// prompt (for conversations of more than one question); returns that prompt's text.
+    pub fn answer_and_wait(&self, pending: &mut Pending, line: &str) -> String {
+        let stdin = pending.stdin.as_mut().expect("the client's stdin is open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write to the client");
+        stdin.flush().expect("flush the client's stdin");
+        loop {
+            let mut text = String::new();
+            let n = pending
+                .stdout
+                .read_line(&mut text)
+                .expect("read client stdout");
+            assert!(
+                n > 0,
+                "the client ended before its next prompt: {:?}",
+                pending.early
+            );
+            let prompt = text.strip_prefix("prompt ").map(|r| {
+                r.split_once(": ")
+                    .map_or("", |(_, t)| t)
+                    .trim_end()
+                    .to_string()
+            });
+            pending.early.push(text);
+            if let Some(p) = prompt {
+                return p;
+            }
+        }
+    }
+
+    /// The prompts a started client has shown so far.
+    pub fn prompts_so_far(&self, pending: &Pending) -> Vec<String> {
+        pending
+            .early
+            .iter()
+            .filter_map(|l| l.strip_prefix("prompt "))
+            .map(|r| {
+                r.split_once(": ")
+                    .map_or("", |(_, t)| t)
+                    .trim_end()
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// Writes the answer (the fast half of [`Env::answer`], for releasing many at once).
     pub fn send(&self, pending: &mut Pending, answer: &str) {
         let mut stdin = pending.stdin.take().expect("answer sent once");

@@ -1,0 +1,332 @@
+//! Codes sent out of band, through the built module under real libpam (the test client
+//! under pam_wrapper): the module makes the code, saves its hash, starts the delivery
+//! helper (a shell script here, in a root-owned directory under cargo's target directory,
+//! run as `nobody`, recording the code it got on stdin where the test reads it, as a user
+//! reads their mail), prompts `Code sent to …`, and checks the answer.
+//!
+//! Starting the helper as another user needs root: these are `#[ignore]`d; run with
+//! `cargo test --test delivered_codes -- --include-ignored`.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pam_otp_testkit::client::{Client, Conv};
+use pam_otp_testkit::codes::{Key, Totp};
+use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
+use pam_otp_testkit::whole_process::Env;
+
+const NOBODY: u32 = 65534;
+
+/// A helper script and the directory it records into.
+struct Helper {
+    dir: PathBuf,
+    record: PathBuf,
+    path: PathBuf,
+}
+
+impl Helper {
+    /// A helper whose body runs after `code` (its stdin line) and `$out` are set.
+    fn new(name: &str, body: &str) -> Helper {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("delivered_{name}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let record = dir.join("record");
+        fs::create_dir(&record).unwrap();
+        std::os::unix::fs::chown(&record, Some(NOBODY), Some(NOBODY)).unwrap();
+        fs::set_permissions(&record, fs::Permissions::from_mode(0o700)).unwrap();
+        let path = dir.join("deliver");
+        let text = format!(
+            "#!/bin/sh\nout={}\nread -r code\necho $$ > $out/pid\n\
+             printf '%s %s %s\\n' \"$PAM_OTP_CHANNEL\" \"$PAM_OTP_CONTACT\" \"$code\" >> $out/sent\n{body}\n",
+            record.display()
+        );
+        fs::write(&path, text).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        Helper { dir, record, path }
+    }
+
+    /// A helper that always delivers (`name`: its own directory, one per test).
+    fn delivering(name: &str) -> Helper {
+        Helper::new(name, "exit 0")
+    }
+
+    /// The module arguments that use this helper.
+    fn args(&self, extra: &str) -> String {
+        format!(
+            "deliver_helper={} deliver_user=nobody {extra}",
+            self.path.display()
+        )
+    }
+
+    /// Every code sent so far: (channel, contact, code).
+    fn sent(&self) -> Vec<(String, String, String)> {
+        fs::read_to_string(self.record.join("sent"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let mut w = l.split(' ').map(str::to_string);
+                (w.next().unwrap(), w.next().unwrap(), w.next().unwrap())
+            })
+            .collect()
+    }
+
+    fn last_code(&self) -> String {
+        self.sent().last().expect("a code was sent").2.clone()
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A user whose file holds `deliver` lines only.
+fn delivery_only(helper: &Helper, extra: &str) -> Env {
+    let env = Env::new();
+    env.write_secret_raw(
+        "# codes by e-mail\ndeliver = email:alice@example.org\ndeliver = ntfy:alice-otp-topic\n",
+    );
+    env.otp_service(&helper.args(extra));
+    env
+}
+
+/// One login: waits for the prompt, answers it with `answer(code sent)`.
+fn login(
+    env: &Env,
+    helper: &Helper,
+    answer: impl Fn(&str) -> String,
+) -> pam_otp_testkit::client::Outcome {
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    let code = helper.last_code();
+    env.forbid(&code);
+    let typed = answer(&code);
+    env.answer(pending, &typed)
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn the_sent_code_logs_in_once_and_the_next_send_supersedes_it() {
+    let helper = Helper::delivering("replay");
+    let env = delivery_only(&helper, "deliver_interval=0");
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    assert_eq!(
+        env.prompts_so_far(&pending),
+        ["Code sent to a•••@example.org:"]
+    );
+    let code = helper.last_code();
+    assert_eq!(code.len(), 6);
+    assert!(code.bytes().all(|b| b.is_ascii_digit()));
+    let sent = helper.sent();
+    assert_eq!(
+        (sent[0].0.as_str(), sent[0].1.as_str()),
+        ("email", "alice@example.org")
+    );
+    let ok = env.answer(pending, &code);
+    ok.expect(PAM_SUCCESS, "ok")
+        .expect_line_contains("accepted code sent out of band")
+        .expect_line_contains("a•••@example.org delivered");
+    let state = env.state();
+    assert_eq!(state.oob.deliveries.email.ok, 1);
+    assert!(state.oob.record.as_ref().unwrap().pending().unwrap().used);
+
+    // The same code again at the next login: that login sent a fresh code, which
+    // superseded the used one, so the used one is refused (and counted as a failure).
+    let used = code;
+    let again = login(&env, &helper, |_| used.clone());
+    again.expect(PAM_AUTH_ERR, "bad_code");
+    assert_ne!(helper.last_code(), used);
+    assert_eq!(env.state().failures, 1);
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn the_send_limit_refuses_and_tells_the_wait() {
+    // One send per hour: the second login sends nothing and is refused, the user told
+    // when to try again.
+    let helper = Helper::delivering("limit");
+    let env = delivery_only(&helper, "deliver_interval=3600");
+    let ok = login(&env, &helper, |c| c.to_string());
+    ok.expect(PAM_SUCCESS, "ok");
+    let second = env.run("otp", &Client::answer(helper.last_code()));
+    second.expect(PAM_AUTH_ERR, "send_limit");
+    assert!(
+        second
+            .prompts
+            .iter()
+            .any(|p| p.starts_with("Too many codes sent; try again in ")),
+        "{:?}",
+        second.prompts
+    );
+    assert_eq!(helper.sent().len(), 1, "no second send");
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn wrong_codes_count_toward_the_same_lockout() {
+    let helper = Helper::delivering("lockout");
+    let env = delivery_only(&helper, "deliver_interval=0 max_failures=2");
+    let wrong = |c: &str| {
+        if c == "000000" {
+            "111111".into()
+        } else {
+            "000000".into()
+        }
+    };
+    let first = login(&env, &helper, wrong);
+    first
+        .expect(PAM_AUTH_ERR, "bad_code")
+        .expect_line_contains("(1 of 2 failures)");
+    assert_eq!(env.state().failures, 1);
+    let second = login(&env, &helper, wrong);
+    second
+        .expect(PAM_AUTH_ERR, "bad_code")
+        .expect_line_contains("locked out for");
+    // Locked: no code is sent, and the login is refused.
+    let before = helper.sent().len();
+    let locked = env.run("otp", &Client::answer("123456"));
+    locked.expect(PAM_AUTH_ERR, "locked");
+    assert_eq!(helper.sent().len(), before, "no code sent while locked out");
+    assert_eq!(env.state().counters.bad_code, 2);
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody; waits 31 s"]
+fn an_expired_code_is_refused() {
+    let helper = Helper::delivering("expired");
+    let env = delivery_only(&helper, "deliver_interval=0 deliver_ttl=30");
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    let code = helper.last_code();
+    std::thread::sleep(Duration::from_secs(31));
+    let late = env.answer(pending, &code);
+    late.expect(PAM_AUTH_ERR, "code_expired");
+    assert_eq!(env.state().failures, 1);
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn a_failing_helper_falls_back_then_refuses() {
+    // Fails for e-mail, delivers by ntfy: the second contact is used.
+    let helper = Helper::new(
+        "fallback",
+        "[ \"$PAM_OTP_CHANNEL\" = email ] && { echo 'smtp refused' >&2; exit 69; }\nexit 0",
+    );
+    let env = delivery_only(&helper, "deliver_interval=0");
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    assert_eq!(
+        env.prompts_so_far(&pending),
+        ["Code sent to ntfy topic ali•••:"]
+    );
+    let code = helper.last_code();
+    let ok = env.answer(pending, &code);
+    ok.expect(PAM_SUCCESS, "ok").expect_line_contains(
+        "a•••@example.org failed: \"delivery helper failed (refused): smtp refused\"",
+    );
+    let state = env.state();
+    assert_eq!(
+        (
+            state.oob.deliveries.email.failed,
+            state.oob.deliveries.ntfy.ok
+        ),
+        (1, 1)
+    );
+
+    // Exits non-zero for every contact: refused, the user told.
+    let failing = Helper::new("failing", "exit 75");
+    let env = delivery_only(&failing, "deliver_interval=0");
+    let out = env.run("otp", &Client::answer("123456"));
+    out.expect(PAM_AUTH_ERR, "deliver_failed")
+        .expect_line_contains("(unreachable)");
+    assert!(
+        out.prompts.iter().any(|p| p.contains("could not be sent")),
+        "{:?}",
+        out.prompts
+    );
+    for (_, _, code) in failing.sent() {
+        assert!(!out.stderr.contains(&code), "the code is in a log line");
+    }
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody; waits for the timeout"]
+fn a_hanging_helper_is_killed_at_the_timeout_with_its_group() {
+    // The helper starts a grandchild in its group, then hangs; while it hangs, its argv
+    // and environment do not hold the code.
+    let helper = Helper::new(
+        "hang",
+        "sleep 300 &\necho $! > $out/child\nsleep 300\nexit 0",
+    );
+    let env = delivery_only(&helper, "deliver_interval=0 deliver_timeout=2");
+    env.write_secret_raw("deliver = email:alice@example.org\n");
+    let probe = {
+        let record = helper.record.clone();
+        std::thread::spawn(move || {
+            // Wait for the helper to record its pid, then read its command line.
+            for _ in 0..3000 {
+                if let (Ok(pid), Ok(sent)) = (
+                    fs::read_to_string(record.join("pid")),
+                    fs::read_to_string(record.join("sent")),
+                ) {
+                    let pid = pid.trim().to_string();
+                    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                    let code = sent.split(' ').nth(2).unwrap_or("").trim().to_string();
+                    return (pid, code, cmdline, environ);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            panic!("the helper never started");
+        })
+    };
+    let out = env.run("otp", &Client::answer("123456"));
+    out.expect(PAM_AUTH_ERR, "deliver_failed")
+        .expect_line_contains("killed after 2000 ms");
+    let (pid, code, cmdline, environ) = probe.join().unwrap();
+    assert_eq!(code.len(), 6);
+    assert!(!cmdline.is_empty(), "the helper's command line was read");
+    let has = |hay: &[u8]| hay.windows(code.len()).any(|w| w == code.as_bytes());
+    assert!(!has(&cmdline), "the code is in the helper's argv");
+    assert!(!has(&environ), "the code is in the helper's environment");
+    assert!(!out.stderr.contains(&code), "the code is in a log line");
+    // The helper and the grandchild it started are gone.
+    let child = fs::read_to_string(helper.record.join("child")).unwrap();
+    for p in [pid.as_str(), child.trim()] {
+        let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "process {p} outlived the timeout: {status}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn a_user_with_both_presses_enter_for_a_code_or_types_the_totp_code() {
+    let helper = Helper::delivering("both");
+    let env = Env::new();
+    let key = Key::random(20);
+    env.write_secret(&key, "deliver = email:alice@example.org\n");
+    env.otp_service(&helper.args("deliver_interval=0"));
+    // The TOTP code goes the normal way, and nothing is sent.
+    let direct = env.run("otp", &Client::answer(Totp::default().now(&key)));
+    direct.expect(PAM_SUCCESS, "ok");
+    assert_eq!(
+        direct.prompts,
+        ["One-time code (or press Enter to get one by e-mail): "]
+    );
+    assert!(helper.sent().is_empty());
+    // Enter: a code is sent, and it logs in.
+    let mut pending = env.start("otp", &Client::new(Conv::Stdin));
+    let next = env.answer_and_wait(&mut pending, "");
+    assert_eq!(next, "Code sent to a•••@example.org:");
+    let code = helper.last_code();
+    env.forbid(&code);
+    env.answer(pending, &code)
+        .expect(PAM_SUCCESS, "ok")
+        .expect_line_contains("accepted code sent out of band");
+}
