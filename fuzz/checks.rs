@@ -13,7 +13,7 @@ use pam_otp_core::fleet::settings::StoreChoice;
 use pam_otp_core::otp::{self, Algorithm};
 use pam_otp_core::recovery::{self, RecoveryHash};
 use pam_otp_core::secret_file::{Kind, SecretFile};
-use pam_otp_core::state::State;
+use pam_otp_core::state::{State, VERSION as CURRENT_STATE_VERSION};
 use pam_otp_core::store::{decode_slot, encode_slot, newest_slot};
 use pam_otp_core::userdb::Account;
 use pam_otp_core::verify::{self, Method, Policy};
@@ -34,7 +34,8 @@ pub fn secret_file(data: &[u8]) {
 /// State encoding, one checksummed slot, and a whole two-slot file image: never panic;
 /// whatever decodes re-encodes to the same bytes (the decoders are strict inverses of the
 /// encoders, so no corruption can pass as a different valid state). Version 1 (pam_otp 0.1)
-/// is still read and is written back as version 2: that must keep the state as it was.
+/// and every later version are still read and written back as the current one: that must
+/// keep the state as it was; only the current version's encoding must be canonical.
 pub fn state_file(data: &[u8]) {
     if let Ok(state) = State::decode(data) {
         let again = state.encode();
@@ -43,7 +44,7 @@ pub fn state_file(data: &[u8]) {
             Ok(&state),
             "re-encoding changed the state"
         );
-        if data[0] == 3 {
+        if data[0] == CURRENT_STATE_VERSION {
             assert_eq!(
                 again, data,
                 "State::decode accepted a non-canonical encoding"
@@ -52,7 +53,7 @@ pub fn state_file(data: &[u8]) {
     }
     if let Some((seq, state)) = decode_slot(data) {
         let slot = encode_slot(seq, &state);
-        if data.get(18) != Some(&3) {
+        if data.get(18) != Some(&CURRENT_STATE_VERSION) {
             assert_eq!(
                 decode_slot(&slot),
                 Some((seq, state)),

@@ -18,7 +18,7 @@ pub const MAX_SECRETS: usize = 6;
 pub const MAX_FORGOTTEN: usize = 64;
 
 /// The encoding written today.
-const VERSION: u8 = 4;
+pub const VERSION: u8 = 4;
 /// The encoding of pam_otp 0.3 (no delivery counters, no out-of-band code), still read.
 const VERSION_3: u8 = 3;
 use crate::oob::rules::OobState;
