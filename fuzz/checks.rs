@@ -222,6 +222,7 @@ pub fn typed_code(data: &[u8]) {
             let normalized = recovery::normalize(input);
             assert_eq!(normalized.as_deref().map(|v| &v[..]), Some(RECOVERY_CODE));
         }
+        Ok(Method::Delivered) => panic!("verify::decide accepted a code it never sent"),
         Err(_) => assert!(
             d.state.failures > state.failures || d.state.locked_until > 0,
             "a refused attempt was not counted"

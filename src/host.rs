@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 
 use pam::constants::{PamResultCode, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF};
 use pam::conv::Conv;
-use pam::items::{AuthTok, RHost};
+use pam::items::{AuthTok, RHost, Service};
 use pam::module::PamHandle;
 use zeroize::Zeroizing;
 
@@ -75,6 +75,18 @@ impl Host for PamHost<'_> {
 
     fn audit(&mut self, events: &[audit::Event]) -> audit::Outcome {
         audit::send(events)
+    }
+
+    fn service(&self) -> Option<Vec<u8>> {
+        let item = self.pamh.get_item::<Service>().ok().flatten()?;
+        Some(item.to_bytes().to_vec())
+    }
+
+    fn now(&self) -> Option<std::time::SystemTime> {
+        // The second reading of the clock, for a code sent out of band: the answer may come
+        // long after the first, and the code's life is counted to it.
+        #[allow(clippy::disallowed_methods)]
+        Some(std::time::SystemTime::now())
     }
 
     fn log(&mut self, level: Level, line: &str) {

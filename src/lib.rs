@@ -66,7 +66,10 @@ fn return_code(verdict: Verdict) -> PamResultCode {
             | Reason::StateError
             | Reason::UnknownUser
             | Reason::ClockError
-            | Reason::FleetFallback,
+            | Reason::FleetFallback
+            | Reason::SendLimit
+            | Reason::DeliverFailed
+            | Reason::CodeExpired,
         ) => PamResultCode::PAM_AUTH_ERR,
     }
 }

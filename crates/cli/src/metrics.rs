@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use pam_otp_core::oob::contact::Channel;
 use pam_otp_core::secret_file::Kind;
 use pam_otp_core::state::State;
 use pam_otp_core::store::Inspection;
@@ -18,9 +19,8 @@ use crate::error::Result;
 use crate::locked::{all_states, failing};
 use crate::target::Target;
 
-/// Channels of out-of-band delivery the module knows; none yet, so the delivery counter
-/// is declared with no samples (and gains them when a channel exists).
-const DELIVERY_CHANNELS: &[&str] = &[];
+/// Channels of out-of-band delivery the module knows, in the order of the samples.
+const DELIVERY_CHANNELS: [Channel; 3] = [Channel::Email, Channel::Webhook, Channel::Ntfy];
 
 /// What the exposition is made of, gathered from the states and secret files.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct Totals {
     pub unusable: u64,
     /// User states read.
     pub users: u64,
+    /// Deliveries by channel name and result (`ok`, `failed`).
+    pub deliveries: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl Totals {
@@ -55,6 +57,12 @@ impl Totals {
             *self.outcomes.entry(word).or_default() += u64::from(n);
         }
         self.lockouts += u64::from(c.lockouts);
+        for channel in DELIVERY_CHANNELS {
+            let n = s.oob.deliveries.of(channel);
+            for (result, count) in [("ok", n.ok), ("failed", n.failed)] {
+                *self.deliveries.entry((channel.name(), result)).or_default() += u64::from(count);
+            }
+        }
         self.locked_now += u64::from(s.is_locked(now));
         self.failing += u64::from(failing(s, now));
         self.users += 1;
@@ -129,9 +137,15 @@ pub fn exposition(t: &Totals) -> String {
     );
     for channel in DELIVERY_CHANNELS {
         for result in ["ok", "failed"] {
+            let count = t
+                .deliveries
+                .get(&(channel.name(), result))
+                .copied()
+                .unwrap_or(0);
             let _ = writeln!(
                 o,
-                "pam_otp_deliveries_total{{channel=\"{channel}\",result=\"{result}\"}} 0"
+                "pam_otp_deliveries_total{{channel=\"{}\",result=\"{result}\"}} {count}",
+                channel.name()
             );
         }
     }
@@ -200,5 +214,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pam_otp_users_locked 2\n"), "{text}");
+        assert!(
+            text.contains("pam_otp_deliveries_total{channel=\"ntfy\",result=\"failed\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn deliveries_are_summed_by_channel_and_result() {
+        let mut t = Totals::default();
+        let mut s = State::default();
+        s.oob.deliveries.count(Channel::Email, true);
+        s.oob.deliveries.count(Channel::Email, true);
+        s.oob.deliveries.count(Channel::Webhook, false);
+        t.add(&s, 0);
+        t.add(&s, 0);
+        let text = exposition(&t);
+        for line in [
+            "pam_otp_deliveries_total{channel=\"email\",result=\"ok\"} 4\n",
+            "pam_otp_deliveries_total{channel=\"email\",result=\"failed\"} 0\n",
+            "pam_otp_deliveries_total{channel=\"webhook\",result=\"failed\"} 2\n",
+            "pam_otp_deliveries_total{channel=\"ntfy\",result=\"ok\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

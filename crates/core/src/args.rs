@@ -12,6 +12,9 @@ use crate::store::DEFAULT_STATE_DIR;
 use crate::userdb::Account;
 use crate::verify::{Policy, MAX_LOCKOUT_SECS};
 
+mod deliver;
+pub use deliver::{DeliverSettings, DEFAULT_DELIVER_USER};
+
 /// Where the code comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeSource {
@@ -55,6 +58,8 @@ pub struct Config {
     /// `config=`: the configuration file named on the module line (`None`: the default,
     /// [`crate::config_file::DEFAULT_PATH`], if it exists).
     pub config_file: Option<PathBuf>,
+    /// `deliver_*`: how codes are sent out of band.
+    pub deliver: DeliverSettings,
 }
 
 impl Default for Config {
@@ -72,6 +77,7 @@ impl Default for Config {
             lock_timeout: Duration::from_secs(5),
             store: StoreChoice::File,
             config_file: None,
+            deliver: DeliverSettings::default(),
         }
     }
 }
@@ -306,6 +312,7 @@ fn apply_one<'v>(
             }
             config.config_file = Some(PathBuf::from(v));
         }
+        _ if deliver::apply(&mut config.deliver, name, value)? => {}
         _ => return b.store.apply(place, name, value),
     }
     Ok(())

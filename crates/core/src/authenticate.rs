@@ -53,6 +53,15 @@ pub trait Host {
     fn inform(&mut self, text: &str);
     /// Writes audit records of lock-outs (see [`audit`]); never fails the login.
     fn audit(&mut self, events: &[audit::Event]) -> audit::Outcome;
+    /// The PAM service (`sshd`, `sudo`, …), handed to the delivery helper.
+    fn service(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// The time now, read again when an answer comes long after the attempt began (a code
+    /// sent out of band expires while the user waits). `None`: the attempt's own time.
+    fn now(&self) -> Option<SystemTime> {
+        None
+    }
 }
 
 /// The stable reason words that start every log line (part of the interface: alerting and
@@ -87,11 +96,18 @@ pub enum Reason {
     /// `fail_mode=local`: the shared store could not be reached, so this host's state was
     /// used (a line of its own before the attempt's line; never a verdict).
     FleetFallback,
+    /// A code sent out of band was asked for too soon or too often: refused, and the user
+    /// is told when to try again.
+    SendLimit,
+    /// The delivery helper failed, timed out or could not be started, for every contact.
+    DeliverFailed,
+    /// The code sent out of band was typed after it expired (counted as a failure).
+    CodeExpired,
 }
 
 impl Reason {
     /// Every reason, for tables and tests.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Ok,
         Reason::BadCode,
         Reason::Replay,
@@ -105,6 +121,9 @@ impl Reason {
         Reason::NoAuthtok,
         Reason::ClockError,
         Reason::FleetFallback,
+        Reason::SendLimit,
+        Reason::DeliverFailed,
+        Reason::CodeExpired,
     ];
 
     /// The word that starts the log line.
@@ -123,6 +142,9 @@ impl Reason {
             Reason::NoAuthtok => "no_authtok",
             Reason::ClockError => "clock_error",
             Reason::FleetFallback => "fleet_fallback",
+            Reason::SendLimit => "send_limit",
+            Reason::DeliverFailed => "deliver_failed",
+            Reason::CodeExpired => "code_expired",
         }
     }
 
@@ -208,7 +230,7 @@ pub fn authenticate_using<'a>(
         return attempt.deny_after_prompt(host, Reason::ClockError, "system clock is before 1970");
     };
 
-    let secret = match load_secret(&config, &account) {
+    let file = match load_secret(&config, &account) {
         Ok(s) => s,
         Err(e @ SecretError::NotEnrolled { .. }) if config.nullok => {
             attempt.log(
@@ -224,13 +246,15 @@ pub fn authenticate_using<'a>(
 
     if config.debug {
         let detail = format!(
-            "secret file for uid {} read ({}, {} recovery codes); state in {}",
+            "secret file for uid {} read ({}, {} recovery codes, {} delivery contacts); state in {}",
             account.uid,
-            match secret.kind {
-                crate::secret_file::Kind::Totp { .. } => "totp",
-                crate::secret_file::Kind::Hotp { .. } => "hotp",
+            match file.secret.as_ref().map(|s| s.kind) {
+                Some(crate::secret_file::Kind::Totp { .. }) => "totp",
+                Some(crate::secret_file::Kind::Hotp { .. }) => "hotp",
+                None => "no secret",
             },
-            secret.recovery.len(),
+            file.secret.as_ref().map_or(0, |s| s.recovery.len()),
+            file.deliveries.contacts().len(),
             log_text::escape(stores.location().as_bytes()),
         );
         host.log(
@@ -238,11 +262,24 @@ pub fn authenticate_using<'a>(
             &log_line("debug", &attempt.rhost, &attempt.user, &detail),
         );
     }
-    let input = match attempt.read_code(host, &secret) {
+    let now = elapsed.as_secs();
+    // A user with contacts only is sent a code at once; a user with both is offered one
+    // (an empty answer asks for it); a user without contacts never sees the difference.
+    let Some(secret) = &file.secret else {
+        return delivery::send_and_check(&attempt, host, &account, &file.deliveries, now);
+    };
+    let prompt = match file.deliveries.contacts().first() {
+        Some(first) => delivery::offer_prompt(first.channel()),
+        None => config.prompt.clone(),
+    };
+    let input = match attempt.read_code(host, secret, &prompt) {
         Ok(input) => input,
         Err(reason) => return Verdict::Deny(reason),
     };
-    attempt.decide(host, &account, &secret, &input, elapsed.as_secs())
+    if input.is_empty() && !file.deliveries.is_empty() {
+        return delivery::send_and_check(&attempt, host, &account, &file.deliveries, now);
+    }
+    attempt.decide(host, &account, secret, &input, now)
 }
 
 /// The state file written when a user without a usable secret is refused: `(uid_t)-1`,
@@ -358,6 +395,7 @@ impl Attempt<'_> {
         &self,
         host: &mut dyn Host,
         secret: &SecretFile,
+        prompt: &str,
     ) -> Result<Zeroizing<Vec<u8>>, Reason> {
         let from_stack = match self.config.code_source {
             CodeSource::Prompt => None,
@@ -378,7 +416,12 @@ impl Attempt<'_> {
         if let Some(token) = from_stack {
             return Ok(token);
         }
-        host.ask(&self.config.prompt).ok_or_else(|| {
+        self.ask(host, prompt)
+    }
+
+    /// Asks `prompt`; the (logged) reason when there is no answer.
+    fn ask(&self, host: &mut dyn Host, prompt: &str) -> Result<Zeroizing<Vec<u8>>, Reason> {
+        host.ask(prompt).ok_or_else(|| {
             self.log(
                 host,
                 Level::Warning,
@@ -398,6 +441,28 @@ impl Attempt<'_> {
         now: u64,
     ) -> Verdict {
         let policy = self.config.policy;
+        let named = !secret.named.is_empty();
+        self.settle(host, account, input, now, named, "", &mut |state| {
+            verify::decide(secret, state, now, input, &policy)
+        })
+    }
+
+    /// Takes the user's lock, runs `judge` on the state, records the attempt and saves it
+    /// (one transaction), then reports: audit records, the lock-out message, one log line
+    /// (its detail followed by `note`) and the verdict. `named`: the file has named tokens
+    /// (the line says which one logged in).
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &self,
+        host: &mut dyn Host,
+        account: &Account,
+        input: &[u8],
+        now: u64,
+        named: bool,
+        note: &str,
+        judge: &mut dyn FnMut(&State) -> verify::Decision,
+    ) -> Verdict {
+        let policy = self.config.policy;
         let mut decision = None;
         let mut events = record::Events::default();
         let mut changed = false;
@@ -406,7 +471,7 @@ impl Attempt<'_> {
             name: &account.name,
         };
         let saved = self.stores.transact(key, &mut |state| {
-            let mut d = verify::decide(secret, state, now, input, &policy);
+            let mut d = judge(state);
             events = record::record(state, &mut d, self.rhost_raw.as_deref(), now);
             let next = d.state.clone();
             changed = next != *state;
@@ -459,11 +524,12 @@ impl Attempt<'_> {
                     Method::Totp => "time-based code",
                     Method::Hotp => "counter-based code",
                     Method::Recovery => "recovery code (now spent)",
+                    Method::Delivered => "code sent out of band",
                 };
                 // With several tokens, say which one (a name is letters, digits, '.', '_'
                 // and '-' only, so it cannot forge a field).
-                let from = match (&decision.token, secret.named.is_empty()) {
-                    (Some(name), false) => {
+                let from = match (&decision.token, named) {
+                    (Some(name), true) => {
                         format!(" from token '{}'", log_text::escape(name.as_bytes()))
                     }
                     _ => String::new(),
@@ -472,7 +538,7 @@ impl Attempt<'_> {
                     host,
                     Level::Info,
                     Reason::Ok,
-                    &format!("accepted {via}{from}"),
+                    &format!("accepted {via}{from}{note}"),
                 );
                 return Verdict::Success;
             }
@@ -490,10 +556,26 @@ impl Attempt<'_> {
                 let max = policy.max_failures;
                 (
                     Reason::BadCode,
-                    format!("{why} ({failures} of {max} failures){lock_note}"),
+                    format!("{why} ({failures} of {max} failures){lock_note}{note}"),
                 )
             }
-            Err(Denial::Replay) => (Reason::Replay, format!("code already used{lock_note}")),
+            Err(Denial::Replay) => (
+                Reason::Replay,
+                format!("code already used{lock_note}{note}"),
+            ),
+            Err(Denial::Expired) => {
+                let failures = match decision.locked_now {
+                    Some(_) => policy.max_failures,
+                    None => decision.state.failures,
+                };
+                let max = policy.max_failures;
+                (
+                    Reason::CodeExpired,
+                    format!(
+                        "the code sent out of band expired ({failures} of {max} failures){lock_note}{note}"
+                    ),
+                )
+            }
             Err(Denial::Locked { until }) => {
                 // Not counted as a failure, but counted as a locked refusal (with its time
                 // and host), so it saved the user's own state: it costs what any refusal
@@ -553,6 +635,7 @@ fn numeric_digits(token: &[u8]) -> Option<usize> {
         .then(|| token.iter().filter(|b| **b != b' ').count())
 }
 
+mod delivery;
 mod load_secret;
 mod stores;
 use load_secret::{load_secret, SecretError};

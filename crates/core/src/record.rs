@@ -26,8 +26,9 @@ pub fn record(stored: &State, decision: &mut Decision, rhost: Option<&[u8]>, now
     let c = &mut next.counters;
     let bump = |n: &mut u32| *n = n.saturating_add(1);
     match decision.outcome {
-        Ok(Method::Totp | Method::Hotp | Method::Recovery) => bump(&mut c.ok),
-        Err(Denial::BadCode) => bump(&mut c.bad_code),
+        Ok(Method::Totp | Method::Hotp | Method::Recovery | Method::Delivered) => bump(&mut c.ok),
+        // An expired code sent out of band counts as a wrong code.
+        Err(Denial::BadCode | Denial::Expired) => bump(&mut c.bad_code),
         Err(Denial::Replay | Denial::TooManySpent) => bump(&mut c.replay),
         Err(Denial::Locked { .. }) => bump(&mut c.locked),
         Err(Denial::CounterUnknown) => bump(&mut c.state_error),

@@ -26,6 +26,8 @@ use crate::decimal::parse_decimal;
 use crate::otp::{Algorithm, MAX_DIGITS, MIN_DIGITS};
 use crate::recovery::RecoveryHash;
 
+mod deliveries;
+pub use deliveries::{DeliverLineError, UserFile};
 mod tokens;
 pub use tokens::{
     valid_token_name, Token, TokenError, TokenView, DEFAULT_TOKEN, MAX_TOKENS, MAX_TOKEN_NAME_LEN,

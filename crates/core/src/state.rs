@@ -18,7 +18,11 @@ pub const MAX_SECRETS: usize = 6;
 pub const MAX_FORGOTTEN: usize = 64;
 
 /// The encoding written today.
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
+/// The encoding of pam_otp 0.3 (no delivery counters, no out-of-band code), still read.
+const VERSION_3: u8 = 3;
+use crate::oob::rules::OobState;
+
 /// The encoding of pam_otp 0.2 (no failure source, no counters), still read.
 const VERSION_2: u8 = 2;
 /// The encoding of pam_otp 0.1 (one secret's history), still read.
@@ -35,13 +39,22 @@ const ENTRY_HOTP_UNKNOWN: u8 = 4;
 const FIXED_LEN: usize = 1 + 1 + 4 + 4 + 8 + 8 + 8;
 const ENTRY_MAX_LEN: usize = 8 + 1 + 8 + 8 + 1 + 8 * MAX_SPENT;
 /// Longest remote host kept as the source of the last failure, in bytes (longer names are
-/// cut: the field is for an administrator's eyes, never for a decision).
-pub const MAX_HOST_LEN: usize = 128;
+/// cut: the field is for an administrator's eyes, never for a decision). 64 since version
+/// 4 (room for the out-of-band code record in the file store's slot; a full IPv6 address
+/// is 45 characters); version 3 files may hold up to [`V3_MAX_HOST_LEN`].
+pub const MAX_HOST_LEN: usize = 64;
+/// Longest host a version 3 file may hold (cut to [`MAX_HOST_LEN`] when saved again).
+pub const V3_MAX_HOST_LEN: usize = 128;
 /// Version 3's tail: last failure time, host length and bytes, the counters.
 const TAIL_MAX_LEN: usize = 8 + 1 + MAX_HOST_LEN + 4 * Counters::COUNT;
 /// Largest encoded state, in bytes.
-pub const MAX_ENCODED_LEN: usize =
-    FIXED_LEN + 1 + MAX_SECRETS * ENTRY_MAX_LEN + 1 + 8 * MAX_FORGOTTEN + TAIL_MAX_LEN;
+pub const MAX_ENCODED_LEN: usize = FIXED_LEN
+    + 1
+    + MAX_SECRETS * ENTRY_MAX_LEN
+    + 1
+    + 8 * MAX_FORGOTTEN
+    + TAIL_MAX_LEN
+    + oob_tail::TAIL_V4_MAX_LEN;
 
 /// How many attempts of one user ended each way, since the state was created. Each count
 /// saturates at `u32::MAX` (it never wraps to look like a reset). `pam-otp metrics` adds
@@ -177,6 +190,19 @@ pub struct State {
     pub last_failure_host: Vec<u8>,
     /// Outcomes of this user's attempts (see [`Counters`]).
     pub counters: Counters,
+    /// Codes sent out of band: the pending one, the send history and the delivery counters
+    /// (version 4). Boxed: most users never have one, and the state stays small to move.
+    pub oob: Box<OutOfBand>,
+}
+
+/// What the state keeps about codes sent out of band.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutOfBand {
+    /// The code last sent and the send history; `None` until a first code is sent.
+    pub record: Option<OobState>,
+    /// Codes handed to the delivery helper, by channel and result (summed by
+    /// `pam-otp metrics` beside [`Counters`]).
+    pub deliveries: DeliveryCounts,
 }
 
 /// The bytes could not be a state written by this module.
@@ -296,7 +322,9 @@ impl State {
     /// last attempt, TOTP floor; the number of histories (the current one first), each as secret id,
     /// flags, last step, HOTP next, spent count and spent fingerprints; the number of
     /// forgotten secret ids and the ids; then the time of the last failure, its host
-    /// (length byte, bytes) and the six [`Counters`]. Version 2 is the same without that tail.
+    /// (length byte, bytes) and the six [`Counters`]; then (version 4) the delivery counters
+    /// and the out-of-band record (`oob_tail`). Version 3 is the same without the last part,
+    /// version 2 without the last two.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(MAX_ENCODED_LEN);
         out.push(VERSION);
@@ -328,17 +356,24 @@ impl State {
         for count in self.counters.as_array() {
             out.extend_from_slice(&count.to_le_bytes());
         }
+        oob_tail::encode(&mut out, self);
         out
     }
 
-    /// Strict inverse of [`State::encode`] (and of versions 1 and 2's encoders): any other
+    /// Strict inverse of [`State::encode`] (and of versions 1 to 3's encoders): any other
     /// byte string is corrupt.
     pub fn decode(bytes: &[u8]) -> Result<State, CorruptState> {
         let mut r = Reader(bytes);
         let state = match r.take::<1>()? {
             [VERSION] => {
                 let mut state = decode_v2(&mut r)?;
-                decode_v3_tail(&mut r, &mut state)?;
+                decode_v3_tail(&mut r, &mut state, MAX_HOST_LEN)?;
+                oob_tail::decode(&mut r, &mut state)?;
+                state
+            }
+            [VERSION_3] => {
+                let mut state = decode_v2(&mut r)?;
+                decode_v3_tail(&mut r, &mut state, V3_MAX_HOST_LEN)?;
                 state
             }
             [VERSION_2] => decode_v2(&mut r)?,
@@ -441,11 +476,15 @@ fn decode_v2(r: &mut Reader<'_>) -> Result<State, CorruptState> {
 }
 
 /// What version 3 adds after version 2's fields.
-fn decode_v3_tail(r: &mut Reader<'_>, state: &mut State) -> Result<(), CorruptState> {
+fn decode_v3_tail(
+    r: &mut Reader<'_>,
+    state: &mut State,
+    max_host: usize,
+) -> Result<(), CorruptState> {
     state.last_failure = u64::from_le_bytes(r.take()?);
     let [len] = r.take::<1>()?;
     let len = usize::from(len);
-    if len > MAX_HOST_LEN {
+    if len > max_host {
         return Err(CorruptState);
     }
     let (host, rest) = r.0.split_at_checked(len).ok_or(CorruptState)?;
@@ -510,6 +549,8 @@ impl Reader<'_> {
 }
 
 mod merge;
+mod oob_tail;
+pub use oob_tail::{ChannelCounts, DeliveryCounts};
 
 #[cfg(test)]
 mod tests {
@@ -565,18 +606,66 @@ mod tests {
                 state_error: 4,
                 lockouts: 5,
             },
+            oob: Box::new(OutOfBand {
+                record: Some(full_oob()),
+                deliveries: DeliveryCounts {
+                    email: ChannelCounts { ok: 6, failed: 7 },
+                    webhook: ChannelCounts {
+                        ok: u32::MAX,
+                        failed: 8,
+                    },
+                    ntfy: ChannelCounts { ok: 9, failed: 10 },
+                },
+            }),
             ..State::default()
         };
         s.set_current(history(9, MAX_SPENT));
         s
     }
 
+    /// An out-of-band record of the largest size: a pending code and a full send history.
+    fn full_oob() -> OobState {
+        use crate::oob::code::CodeHash;
+        use crate::oob::rules::{PendingCode, SendLimits, HISTORY_LEN};
+        let limits = SendLimits::new(0, HISTORY_LEN as u8).unwrap();
+        let mut oob = OobState::new();
+        for i in 0..HISTORY_LEN as u64 + 3 {
+            let t = 1_800_000_000 + i * 4000;
+            let hash = CodeHash::with_salt([i as u8; 16], b"12345678").unwrap();
+            let code = PendingCode::new(hash, 8, t, 120).unwrap();
+            oob.issue(&limits, code, t);
+        }
+        assert_eq!(oob.encode().len(), crate::oob::rules::MAX_ENCODED_LEN);
+        oob
+    }
+
+    /// The length of `s`'s version 4 tail (delivery counters, record length, record).
+    fn v4_tail_len(s: &State) -> usize {
+        4 * 6 + 1 + s.oob.record.as_ref().map_or(0, |o| o.encode().len())
+    }
+
+    /// Version 3's encoder, as pam_otp 0.3 wrote it: version 4 without its tail.
+    fn encode_v3(s: &State) -> Vec<u8> {
+        let mut bytes = s.encode();
+        bytes.truncate(bytes.len() - v4_tail_len(s));
+        bytes[0] = VERSION_3;
+        bytes
+    }
+
     /// Version 2's encoder, as pam_otp 0.2 wrote it: version 3 without the tail.
     fn encode_v2(s: &State) -> Vec<u8> {
-        let mut bytes = s.encode();
+        let mut bytes = encode_v3(s);
         bytes.truncate(bytes.len() - 8 - 1 - s.last_failure_host.len() - 4 * Counters::COUNT);
         bytes[0] = VERSION_2;
         bytes
+    }
+
+    /// What a version 3 file of `s` decodes to: no delivery counters, no record.
+    fn without_v4_tail(s: &State) -> State {
+        State {
+            oob: Box::default(),
+            ..s.clone()
+        }
     }
 
     /// What a version 2 file of `s` decodes to: no failure source, no counters.
@@ -585,15 +674,72 @@ mod tests {
             last_failure: 0,
             last_failure_host: Vec::new(),
             counters: Counters::default(),
+            oob: Box::default(),
             ..s.clone()
         }
+    }
+
+    #[test]
+    fn version_3_files_still_decode() {
+        let old = without_v4_tail(&full());
+        let bytes = encode_v3(&old);
+        assert_eq!(
+            bytes.len(),
+            MAX_ENCODED_LEN - oob_tail::TAIL_V4_MAX_LEN,
+            "a full version 3 state"
+        );
+        assert_eq!(State::decode(&bytes), Ok(old.clone()));
+        // Written back as version 4 and read again: the same state.
+        assert_eq!(State::decode(&old.encode()), Ok(old));
+        // A version 3 host may be up to 128 bytes; saved again, it is cut to 64.
+        let long_host = State {
+            last_failure_host: vec![b'h'; V3_MAX_HOST_LEN],
+            ..State::default()
+        };
+        let mut v3 = encode_v3(&State::default());
+        let counters_at = v3.len() - 4 * Counters::COUNT;
+        v3[counters_at - 1] = V3_MAX_HOST_LEN as u8;
+        v3.splice(counters_at..counters_at, vec![b'h'; V3_MAX_HOST_LEN]);
+        let read = State::decode(&v3).unwrap();
+        assert_eq!(read, long_host);
+        let again = State::decode(&read.encode()).unwrap();
+        assert_eq!(again.last_failure_host, vec![b'h'; MAX_HOST_LEN]);
+    }
+
+    #[test]
+    fn version_4_tail_is_strict() {
+        let s = full();
+        let bytes = s.encode();
+        let len_at = bytes.len() - v4_tail_len(&s) + 24;
+        // A record length past the end, one short of the record, and a record that is not one.
+        for len in [255u8, bytes[len_at] - 1, 3] {
+            let mut bad = bytes.clone();
+            bad[len_at] = len;
+            assert_eq!(State::decode(&bad), Err(CorruptState), "len {len}");
+        }
+        let mut bad_record = bytes.clone();
+        bad_record[len_at + 1] = 9; // the record's version
+        assert_eq!(State::decode(&bad_record), Err(CorruptState));
+        // A host over 64 bytes is corrupt in version 4.
+        let e = State::default().encode();
+        let host_len_at = e.len() - 25 - 4 * Counters::COUNT - 1;
+        let mut long = e.clone();
+        long[host_len_at] = MAX_HOST_LEN as u8 + 1;
+        long.splice(
+            host_len_at + 1..host_len_at + 1,
+            vec![b'h'; MAX_HOST_LEN + 1],
+        );
+        assert_eq!(State::decode(&long), Err(CorruptState));
     }
 
     #[test]
     fn version_2_files_still_decode() {
         let old = without_tail(&full());
         let bytes = encode_v2(&old);
-        assert_eq!(bytes.len(), MAX_ENCODED_LEN - TAIL_MAX_LEN);
+        assert_eq!(
+            bytes.len(),
+            MAX_ENCODED_LEN - TAIL_MAX_LEN - oob_tail::TAIL_V4_MAX_LEN
+        );
         assert_eq!(State::decode(&bytes), Ok(old.clone()));
         // A version 2 file of a full state, with the tail it could not have: dropped.
         assert_eq!(State::decode(&encode_v2(&full())), Ok(old.clone()));
@@ -612,11 +758,11 @@ mod tests {
             last_failure_host: b"host\n".to_vec(),
             ..State::default()
         };
-        let bytes = s.encode();
+        let bytes = encode_v3(&s);
         assert_eq!(State::decode(&bytes), Ok(s.clone()));
         let host_len_at = bytes.len() - 4 * Counters::COUNT - s.last_failure_host.len() - 1;
         let mut too_long = bytes.clone();
-        too_long[host_len_at] = MAX_HOST_LEN as u8 + 1;
+        too_long[host_len_at] = V3_MAX_HOST_LEN as u8 + 1;
         assert_eq!(State::decode(&too_long), Err(CorruptState));
         // A host longer than the bound is cut when encoded, never written whole.
         let long = State {
@@ -668,14 +814,14 @@ mod tests {
             spent: vec![[2; 8]; 3],
             ..State::default()
         };
-        for bytes in [v2.encode(), encode_v2(&v2), encode_v1(&v1)] {
+        for bytes in [v2.encode(), encode_v3(&v2), encode_v2(&v2), encode_v1(&v1)] {
             for len in 0..bytes.len() {
                 assert_eq!(State::decode(&bytes[..len]), Err(CorruptState), "len {len}");
             }
             let mut longer = bytes.clone();
             longer.push(0);
             assert_eq!(State::decode(&longer), Err(CorruptState));
-            for version in [0, 4, 0xff] {
+            for version in [0, 5, 0xff] {
                 let mut bad_version = bytes.clone();
                 bad_version[0] = version;
                 assert_eq!(State::decode(&bad_version), Err(CorruptState));

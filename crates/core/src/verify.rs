@@ -48,6 +48,8 @@ pub enum Method {
     Hotp,
     /// A single-use recovery code.
     Recovery,
+    /// A code the module sent out of band (e-mail, webhook, ntfy).
+    Delivered,
 }
 
 /// Why an attempt was refused.
@@ -68,6 +70,8 @@ pub enum Denial {
     /// An unused recovery code, but [`MAX_SPENT`] of this secret's codes are already spent
     /// and remembered: refused rather than forget one of them.
     TooManySpent,
+    /// The code sent out of band, typed after it expired (never from [`decide`]).
+    Expired,
 }
 
 /// The result of one attempt.
@@ -218,35 +222,40 @@ pub fn decide(
         state.remember_keeping(history, &ids);
     }
 
-    state.last_attempt = now;
-    let mut locked_now = None;
-    match outcome {
-        Ok(_) => {
-            state.failures = 0;
-            state.lockouts = 0;
-            state.locked_until = 0;
-        }
-        Err(_) => {
-            state.failures = state.failures.saturating_add(1);
-            if state.failures >= policy.max_failures.max(1) {
-                state.failures = 0;
-                state.lockouts = state.lockouts.saturating_add(1);
-                let doublings = (state.lockouts - 1).min(16);
-                let secs = policy
-                    .lockout_secs
-                    .saturating_mul(1 << doublings)
-                    .min(MAX_LOCKOUT_SECS);
-                state.locked_until = now.saturating_add(secs);
-                locked_now = Some(state.locked_until);
-            }
-        }
-    }
+    let locked_now = count_attempt(&mut state, outcome.is_ok(), now, policy);
     Decision {
         outcome,
         state,
         locked_now,
         token: accepted_token,
     }
+}
+
+/// The throttling record of one decided attempt at `now`: a success resets it, a failure
+/// counts toward `max_failures`, which starts a lock-out (doubling on each repeat, capped at
+/// [`MAX_LOCKOUT_SECS`]). Returns the end of a lock-out this attempt started. Shared by
+/// [`decide`] and the out-of-band flow, so both count toward the same lock-out.
+pub fn count_attempt(state: &mut State, success: bool, now: u64, policy: &Policy) -> Option<u64> {
+    state.last_attempt = now;
+    if success {
+        state.failures = 0;
+        state.lockouts = 0;
+        state.locked_until = 0;
+        return None;
+    }
+    state.failures = state.failures.saturating_add(1);
+    if state.failures < policy.max_failures.max(1) {
+        return None;
+    }
+    state.failures = 0;
+    state.lockouts = state.lockouts.saturating_add(1);
+    let doublings = (state.lockouts - 1).min(16);
+    let secs = policy
+        .lockout_secs
+        .saturating_mul(1 << doublings)
+        .min(MAX_LOCKOUT_SECS);
+    state.locked_until = now.saturating_add(secs);
+    Some(state.locked_until)
 }
 
 enum Advance {

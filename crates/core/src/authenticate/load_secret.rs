@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use crate::args::Config;
 use crate::log_text;
 use crate::private_file::{self, ReadError};
-use crate::secret_file::{SecretFile, SecretFileError, MAX_FILE_SIZE};
+use crate::secret_file::{DeliverLineError, UserFile, MAX_FILE_SIZE};
 use crate::userdb::Account;
 
 use super::Reason;
@@ -43,12 +43,13 @@ pub(super) enum SecretError {
         /// Why.
         why: ReadError,
     },
-    /// The file is malformed, or its key is too short.
+    /// The file is malformed (its secret, its tokens or its `deliver` lines), or its key is
+    /// too short.
     Malformed {
         /// The file, escaped.
         path: String,
         /// Why.
-        why: SecretFileError,
+        why: DeliverLineError,
     },
 }
 
@@ -102,7 +103,7 @@ impl fmt::Display for SecretError {
 
 /// Reads `account`'s secret file as `config` says (as the user for a `%h` path, owned by the
 /// module's user for an admin store) and checks it.
-pub(super) fn load_secret(config: &Config, account: &Account) -> Result<SecretFile, SecretError> {
+pub(super) fn load_secret(config: &Config, account: &Account) -> Result<UserFile, SecretError> {
     let path = config.secret_path(account).ok_or(SecretError::BadPath)?;
     let shown = log_text::escape(path.as_os_str().as_bytes());
     let bytes = if config.secret_is_users() {
@@ -125,11 +126,13 @@ pub(super) fn load_secret(config: &Config, account: &Account) -> Result<SecretFi
         path: shown.clone(),
         why,
     };
-    let secret = SecretFile::parse(&bytes).map_err(malformed)?;
-    secret
-        .check_strength(config.min_secret_bits)
-        .map_err(malformed)?;
-    Ok(secret)
+    let file = UserFile::parse(&bytes).map_err(malformed)?;
+    if let Some(secret) = &file.secret {
+        secret
+            .check_strength(config.min_secret_bits)
+            .map_err(|e| malformed(e.into()))?;
+    }
+    Ok(file)
 }
 
 /// The secret file's directory is missing. That means "not enrolled" only when the home

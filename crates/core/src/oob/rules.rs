@@ -29,8 +29,10 @@ pub const MIN_TTL_SECS: u64 = 30;
 pub const MAX_TTL_SECS: u64 = 900;
 /// How far before its issue time (a clock set back) a code is still taken.
 pub const CLOCK_SLACK_SECS: u64 = 30;
-/// Send times kept: the most `max_per_hour` can be.
-pub const HISTORY_LEN: usize = 16;
+/// Send times kept: the most `max_per_hour` can be. Twelve, so that the record fits the
+/// user's state beside everything else in the file store's fixed 4 KiB slot (the size
+/// assertion in `store.rs`).
+pub const HISTORY_LEN: usize = 12;
 /// The window of `max_per_hour`.
 pub const HOUR_SECS: u64 = 3600;
 /// Version byte of [`OobState::encode`].
@@ -261,7 +263,7 @@ impl OobState {
             }
             None => out.push(0),
         }
-        // At most HISTORY_LEN (16) entries, so the count fits a byte.
+        // At most HISTORY_LEN (12) entries, so the count fits a byte.
         out.push(self.sends.len().min(HISTORY_LEN) as u8);
         for t in self.sends.iter().take(HISTORY_LEN) {
             out.extend_from_slice(&t.to_be_bytes());

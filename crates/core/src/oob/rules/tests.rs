@@ -80,7 +80,7 @@ fn a_new_send_supersedes_the_previous_code() {
 
 #[test]
 fn at_most_one_send_per_interval() {
-    let limits = SendLimits::new(30, 16).unwrap();
+    let limits = SendLimits::new(30, HISTORY_LEN as u8).unwrap();
     let mut s = sent(b"111111", T0);
     assert_eq!(
         s.may_send(&limits, T0 + 29),
@@ -125,7 +125,7 @@ fn at_most_max_per_hour_in_any_hour() {
 
 #[test]
 fn the_history_is_bounded_and_a_clock_set_back_still_counts() {
-    let limits = SendLimits::new(0, 16).unwrap();
+    let limits = SendLimits::new(0, HISTORY_LEN as u8).unwrap();
     let mut s = OobState::new();
     for i in 0..40 {
         let t = T0 + i * HOUR_SECS;
@@ -157,7 +157,7 @@ fn limits_and_codes_out_of_bounds_are_refused() {
 
 #[test]
 fn the_encoding_round_trips_and_is_bounded() {
-    let limits = SendLimits::new(0, 16).unwrap();
+    let limits = SendLimits::new(0, HISTORY_LEN as u8).unwrap();
     let mut s = OobState::new();
     assert_eq!(OobState::decode(&s.encode()).unwrap(), s);
     for i in 0..20 {
@@ -209,7 +209,7 @@ fn malformed_encodings_are_refused() {
                                                     // A history count over the bound.
     cases.push(edit(good.len() - 9, HISTORY_LEN as u8 + 1));
     // Send times out of order.
-    let limits = SendLimits::new(0, 16).unwrap();
+    let limits = SendLimits::new(0, HISTORY_LEN as u8).unwrap();
     let mut two = OobState::new();
     two.issue(&limits, code(b"123456", T0), T0);
     two.issue(&limits, code(b"123456", T0 + 5), T0 + 5);

@@ -1,0 +1,294 @@
+//! The login with a code sent out of band (pam_otp(8), "CODES SENT OUT OF BAND").
+//!
+//! 1. Under the user's lock: refuse if locked out; else [`OobState::issue`] (the send
+//!    limits, then the new code's salted hash, expiry and send time replace the previous
+//!    code), saved before anything is sent. Past the limit: refused (`send_limit`), the user
+//!    told when to try again.
+//! 2. With no lock held: the helper is started ([`spawn::deliver`]) with the code on stdin,
+//!    for the first contact, then the next ones while it fails. Each attempt is named in the
+//!    log line (masked contact, the helper's result word), never the code.
+//! 3. Every contact failed: the failures are counted in the state, and the login is refused
+//!    (`deliver_failed`) with a message to the user.
+//! 4. Delivered: `Code sent to a•••@example.org: `; the answer is checked under the lock
+//!    ([`OobState::check`]) and recorded as any attempt is ([`Attempt::settle`]): a wrong
+//!    code, a replay or an expired code count toward the same lock-out as a wrong TOTP code.
+
+use crate::log_text;
+use crate::oob::code::{CodeHash, OneTimeCode, OsRandom};
+use crate::oob::contact::{Channel, Contact, Deliveries};
+use crate::oob::rules::{CodeCheck, OobState, PendingCode, SendDecision};
+use crate::oob::spawn::{self, Helper, Request};
+use crate::state::{DeliveryCounts, State};
+use crate::store::StateKey;
+use crate::userdb::{self, Account};
+use crate::verify::{count_attempt, Decision, Denial, Method};
+
+use super::{Attempt, Host, Level, Reason, Verdict};
+
+/// The prompt of a user with both a secret and contacts, naming the first contact's channel.
+pub(super) fn offer_prompt(channel: Channel) -> String {
+    let by = match channel {
+        Channel::Email => "by e-mail",
+        Channel::Ntfy => "by push notification",
+        Channel::Webhook => "by message",
+    };
+    format!("One-time code (or press Enter to get one {by}): ")
+}
+
+/// What the user is told when the send limit is reached.
+pub(crate) fn send_limit_text(wait_secs: u64) -> String {
+    format!("Too many codes sent; try again in {} s", wait_secs.max(1))
+}
+
+/// Sends a code to the user's contacts and checks the answer (see the module documentation).
+pub(super) fn send_and_check(
+    attempt: &Attempt<'_>,
+    host: &mut dyn Host,
+    account: &Account,
+    deliveries: &Deliveries,
+    now: u64,
+) -> Verdict {
+    let settings = &attempt.config.deliver;
+    let refuse = |host: &mut dyn Host, reason: Reason, detail: &str| {
+        // Nothing of the user's was saved: pay for a save all the same, as every refusal does.
+        let fell_back = attempt.save_decoy();
+        attempt.report_fallback(host, fell_back.as_deref());
+        attempt.log(host, Level::Warning, reason, detail);
+        Verdict::Deny(reason)
+    };
+    let Some(first) = deliveries.contacts().first() else {
+        return refuse(host, Reason::DeliverFailed, "no delivery contact");
+    };
+    let helper_user = match userdb::lookup(&settings.user) {
+        Ok(Some(a)) if a.uid != 0 && a.gid != 0 => a,
+        _ => {
+            host.inform("The one-time code could not be sent.");
+            let detail = format!(
+                "delivery user {} does not exist or is root; no code sent",
+                log_text::escape(settings.user.as_bytes())
+            );
+            return refuse(host, Reason::DeliverFailed, &detail);
+        }
+    };
+    let Ok(code) = OneTimeCode::generate(settings.digits, &mut OsRandom) else {
+        return refuse(host, Reason::DeliverFailed, "the OS random source failed");
+    };
+    let pending = CodeHash::new(&code, &mut OsRandom)
+        .ok()
+        .and_then(|hash| PendingCode::new(hash, settings.digits, now, settings.ttl_secs).ok());
+    let Some(pending) = pending else {
+        return refuse(host, Reason::DeliverFailed, "no code could be made");
+    };
+    let expires_at = pending.expires_at;
+
+    // 1. Issue under the lock, saved before anything is sent.
+    let key = StateKey {
+        uid: account.uid,
+        name: &account.name,
+    };
+    let mut issued = None;
+    let mut locked = false;
+    let saved = attempt.stores.transact(key, &mut |state| {
+        let mut next = state.clone();
+        if state.is_locked(now) {
+            locked = true;
+            return next;
+        }
+        let mut record = next.oob.record.take().unwrap_or_default();
+        issued = Some(record.issue(&settings.limits, pending.clone(), now));
+        next.oob.record = Some(record);
+        next
+    });
+    attempt.report_fallback(host, saved.fell_back.as_deref());
+    if let Err(e) = saved.result {
+        let detail = format!(
+            "{}: {e}",
+            log_text::escape(attempt.stores.location().as_bytes())
+        );
+        attempt.log(host, Level::Error, Reason::StateError, &detail);
+        return Verdict::Deny(Reason::StateError);
+    }
+    if locked {
+        // Refused without sending, recorded as any attempt while locked out is.
+        return attempt.settle(host, account, b"", now, false, "; no code sent", &mut |s| {
+            judge(
+                s,
+                b"",
+                now,
+                &attempt.config.policy,
+                &DeliveryCounts::default(),
+            )
+        });
+    }
+    match issued {
+        Some(SendDecision::Now) => {}
+        Some(SendDecision::NotBefore(t)) => {
+            let wait = t.saturating_sub(now);
+            host.inform(&send_limit_text(wait));
+            let detail = format!(
+                "no code sent to {}: send limit ({} s apart, {} per hour); next send in {wait} s",
+                first.masked(),
+                settings.limits.min_interval_secs,
+                settings.limits.max_per_hour
+            );
+            return refuse(host, Reason::SendLimit, &detail);
+        }
+        None => {
+            attempt.log(
+                host,
+                Level::Error,
+                Reason::StateError,
+                "no send decision was taken",
+            );
+            return Verdict::Deny(Reason::StateError);
+        }
+    }
+
+    // 2. Deliver, with no lock held: the first contact, then the next while it fails.
+    let service = host
+        .service()
+        .and_then(|s| String::from_utf8(s).ok())
+        .unwrap_or_else(|| "pam".to_string());
+    let helper = Helper {
+        path: &settings.helper,
+        uid: helper_user.uid,
+        gid: helper_user.gid,
+        timeout: settings.timeout,
+        conf: None,
+    };
+    let mut counts = DeliveryCounts::default();
+    let mut tried = Vec::new();
+    let mut delivered_to: Option<&Contact> = None;
+    for contact in deliveries.contacts() {
+        let request = Request {
+            user: &account.name,
+            contact,
+            service: &service,
+            expires_at,
+            code: &code,
+        };
+        match spawn::deliver(&helper, &request) {
+            Ok(done) => {
+                counts.count(contact.channel(), true);
+                tried.push(format!(
+                    "{} delivered in {} ms",
+                    contact.masked(),
+                    done.elapsed.as_millis()
+                ));
+                delivered_to = Some(contact);
+                break;
+            }
+            Err(e) => {
+                counts.count(contact.channel(), false);
+                // The helper's own words are scrubbed of the code by `spawn`.
+                tried.push(format!(
+                    "{} failed: {}",
+                    contact.masked(),
+                    log_text::escape(e.to_string().as_bytes())
+                ));
+            }
+        }
+    }
+    drop(code);
+    let note = format!("; delivery: {}", tried.join(", "));
+
+    // 3. Every contact failed: counted, and refused.
+    let Some(contact) = delivered_to else {
+        let saved = attempt.stores.transact(key, &mut |state| {
+            let mut next = state.clone();
+            add_counts(&mut next.oob.deliveries, &counts);
+            next
+        });
+        attempt.report_fallback(host, saved.fell_back.as_deref());
+        host.inform("The one-time code could not be sent; try again later.");
+        let detail = format!("no code delivered{note}");
+        attempt.log(host, Level::Warning, Reason::DeliverFailed, &detail);
+        return Verdict::Deny(Reason::DeliverFailed);
+    };
+
+    // 4. Ask, then check under the lock as any attempt is recorded.
+    let prompt = format!("Code sent to {}: ", contact.masked());
+    let typed = match attempt.ask(host, &prompt) {
+        Ok(t) => t,
+        Err(reason) => {
+            // The delivery counts are kept all the same.
+            let _ = attempt.stores.transact(key, &mut |state| {
+                let mut next = state.clone();
+                add_counts(&mut next.oob.deliveries, &counts);
+                next
+            });
+            return Verdict::Deny(reason);
+        }
+    };
+    let typed: Vec<u8> = typed.iter().copied().filter(|b| *b != b' ').collect();
+    let typed = zeroize::Zeroizing::new(typed);
+    let policy = attempt.config.policy;
+    let checked_at = now_after(host, now);
+    attempt.settle(host, account, &typed, checked_at, false, &note, &mut |s| {
+        judge(s, &typed, checked_at, &policy, &counts)
+    })
+}
+
+/// The time of the check: the host's clock read again (the answer may come long after
+/// the send, and the code's life is counted to it), never before the send.
+fn now_after(host: &dyn Host, issued: u64) -> u64 {
+    host.now()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(issued, |d| d.as_secs())
+        .max(issued)
+}
+
+fn add_counts(into: &mut DeliveryCounts, add: &DeliveryCounts) {
+    for channel in [Channel::Email, Channel::Webhook, Channel::Ntfy] {
+        let c = add.of(channel);
+        for _ in 0..c.ok {
+            into.count(channel, true);
+        }
+        for _ in 0..c.failed {
+            into.count(channel, false);
+        }
+    }
+}
+
+/// The decision on a typed out-of-band code (pure): locked out → refused unread; the
+/// pending code, in time, first use → accepted (and used); anything else → a failure
+/// counted toward the lock-out like a wrong TOTP code. `counts` (this login's deliveries)
+/// are added to the state.
+fn judge(
+    stored: &State,
+    typed: &[u8],
+    now: u64,
+    policy: &crate::verify::Policy,
+    counts: &DeliveryCounts,
+) -> Decision {
+    let mut state = stored.clone();
+    add_counts(&mut state.oob.deliveries, counts);
+    if stored.is_locked(now) {
+        return Decision {
+            outcome: Err(Denial::Locked {
+                until: stored.locked_until,
+            }),
+            state,
+            locked_now: None,
+            token: None,
+        };
+    }
+    let mut record: OobState = state.oob.record.take().unwrap_or_default();
+    let outcome = match record.check(typed, now) {
+        CodeCheck::Accepted => Ok(Method::Delivered),
+        CodeCheck::Replay => Err(Denial::Replay),
+        CodeCheck::Expired => Err(Denial::Expired),
+        CodeCheck::Wrong | CodeCheck::NoCode => Err(Denial::BadCode),
+    };
+    state.oob.record = Some(record);
+    let locked_now = count_attempt(&mut state, outcome.is_ok(), now, policy);
+    Decision {
+        outcome,
+        state,
+        locked_now,
+        token: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

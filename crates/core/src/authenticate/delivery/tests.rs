@@ -1,0 +1,84 @@
+use super::*;
+use crate::oob::rules::SendLimits;
+use crate::verify::Policy;
+
+const T0: u64 = 1_800_000_000;
+
+fn sent(code: &[u8]) -> State {
+    let hash = CodeHash::with_salt([3; 16], code).unwrap();
+    let pending = PendingCode::new(hash, 6, T0, 120).unwrap();
+    let mut record = OobState::new();
+    record.issue(&SendLimits::default(), pending, T0);
+    let mut s = State::default();
+    s.oob.record = Some(record);
+    s
+}
+
+#[test]
+fn right_once_then_replay_wrong_and_expired_count_failures() {
+    let policy = Policy {
+        max_failures: 3,
+        ..Policy::default()
+    };
+    let mut counts = DeliveryCounts::default();
+    counts.count(Channel::Email, true);
+    let d = judge(&sent(b"123456"), b"123456", T0 + 5, &policy, &counts);
+    assert_eq!(d.outcome, Ok(Method::Delivered));
+    assert_eq!(d.state.oob.deliveries.email.ok, 1);
+    let again = judge(
+        &d.state,
+        b"123456",
+        T0 + 6,
+        &policy,
+        &DeliveryCounts::default(),
+    );
+    assert_eq!(again.outcome, Err(Denial::Replay));
+    assert_eq!(again.state.failures, 1);
+    let wrong = judge(
+        &again.state,
+        b"654321",
+        T0 + 7,
+        &policy,
+        &DeliveryCounts::default(),
+    );
+    assert_eq!(wrong.outcome, Err(Denial::BadCode));
+    assert_eq!(wrong.state.failures, 2);
+    let late = judge(
+        &sent(b"123456"),
+        b"123456",
+        T0 + 120,
+        &policy,
+        &DeliveryCounts::default(),
+    );
+    assert_eq!(late.outcome, Err(Denial::Expired));
+    // The third failure locks the user out, as three wrong TOTP codes would.
+    let locking = judge(
+        &wrong.state,
+        b"000000",
+        T0 + 8,
+        &policy,
+        &DeliveryCounts::default(),
+    );
+    assert!(locking.locked_now.is_some());
+    let locked = judge(
+        &locking.state,
+        b"123456",
+        T0 + 9,
+        &policy,
+        &DeliveryCounts::default(),
+    );
+    assert!(matches!(locked.outcome, Err(Denial::Locked { .. })));
+}
+
+#[test]
+fn the_prompts_name_the_channel_and_the_wait() {
+    assert_eq!(
+        offer_prompt(Channel::Email),
+        "One-time code (or press Enter to get one by e-mail): "
+    );
+    assert_eq!(send_limit_text(0), "Too many codes sent; try again in 1 s");
+    assert_eq!(
+        send_limit_text(29),
+        "Too many codes sent; try again in 29 s"
+    );
+}
