@@ -28,7 +28,10 @@ fn the_shipped_example_delivers_through_the_local_mta() {
     // The example leaves sendmail_path commented out (the default, /usr/sbin/sendmail):
     // uncommenting it is the one edit.
     let commented = "# sendmail_path = /usr/sbin/sendmail";
-    assert!(EXAMPLE.contains(commented), "the example names the default sendmail");
+    assert!(
+        EXAMPLE.contains(commented),
+        "the example names the default sendmail"
+    );
     let text = EXAMPLE.replace(commented, &format!("sendmail_path = {}", fake.display()));
     let conf = dir.private("deliver.conf", &text);
     let out = run(&env("email", "alice@example.org", &conf));
@@ -45,7 +48,11 @@ fn the_examples_other_channels_are_valid_settings_when_uncommented() {
     // valid file for its channel: the helper gets past the configuration (not 78) and then
     // fails to reach the .example host, which never resolves.
     for (block, channel, contact) in [
-        ("# --- or e-mail through an SMTP relay", "email", "alice@example.org"),
+        (
+            "# --- or e-mail through an SMTP relay",
+            "email",
+            "alice@example.org",
+        ),
         ("# --- a generic HTTPS webhook", "webhook", "alice"),
         ("# --- ntfy", "ntfy", "alice-otp"),
     ] {
