@@ -45,9 +45,12 @@ reproducible() {
 release_profile() {
   # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use).
   local so=target/release/libpam_otp.so
-  ! readelf -S "$so" | grep -q '\.symtab' || { echo "not stripped"; return 1; }
-  ! readelf -d "$so" | grep -q 'libgcc_s' || { echo "needs libgcc_s"; return 1; }
-  readelf -S "$so" | grep -q '\.eh_frame_hdr' || { echo "no unwind tables"; return 1; }
+  # Into files first: with pipefail, `readelf | grep -q` fails when grep quits early and
+  # readelf gets SIGPIPE.
+  readelf -S "$so" >"$work/sections"; readelf -d "$so" >"$work/dynamic"
+  ! grep -q '\.symtab' "$work/sections" || { echo "not stripped"; return 1; }
+  ! grep -q 'libgcc_s' "$work/dynamic" || { echo "needs libgcc_s"; return 1; }
+  grep -q '\.eh_frame_hdr' "$work/sections" || { echo "no unwind tables"; return 1; }
   grep -A4 '^\[profile.release\]' Cargo.toml | grep -q 'panic = "unwind"'
   ls -l "$so"
 }
@@ -111,7 +114,8 @@ deb_package() {
   done
   # The helper: root:root 0755 at the path oob::spawn::DEFAULT_HELPER names (the module
   # refuses a helper that is not root-owned or is writable by others).
-  dpkg-deb -c "$deb" | grep -Eq '^-rwxr-xr-x root/root .* \./usr/libexec/pam-otp-deliver$' ||
+  dpkg-deb -c "$deb" >"$work/deb-listing"
+  grep -Eq '^-rwxr-xr-x (root/root|0/0) .* \./usr/libexec/pam-otp-deliver$' "$work/deb-listing" ||
     { echo "helper not root:root 0755"; dpkg-deb -c "$deb" | grep deliver; return 1; }
   # No live credentials file: nothing under /etc/security/pam_otp.d in the archive.
   ! grep -q '^\./etc/security/pam_otp\.d/.' "$work/deb-files" || { echo "deb ships a deliver.conf"; return 1; }
