@@ -24,6 +24,11 @@ check() { # name, command...
 echo "== release build"
 cargo build --release --locked --quiet
 
+release_members() {
+  # A plain release build (default-members) makes all three programs the packages ship.
+  ls -l target/release/libpam_otp.so target/release/pam-otp target/release/pam-otp-deliver
+}
+
 reproducible() {
   # Two clean builds at the same path must give the same bytes.
   local dir=$repo/target/repro sums=()
@@ -40,9 +45,12 @@ reproducible() {
 release_profile() {
   # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use).
   local so=target/release/libpam_otp.so
-  ! readelf -S "$so" | grep -q '\.symtab' || { echo "not stripped"; return 1; }
-  ! readelf -d "$so" | grep -q 'libgcc_s' || { echo "needs libgcc_s"; return 1; }
-  readelf -S "$so" | grep -q '\.eh_frame_hdr' || { echo "no unwind tables"; return 1; }
+  # Into files first: with pipefail, `readelf | grep -q` fails when grep quits early and
+  # readelf gets SIGPIPE.
+  readelf -S "$so" >"$work/sections"; readelf -d "$so" >"$work/dynamic"
+  ! grep -q '\.symtab' "$work/sections" || { echo "not stripped"; return 1; }
+  ! grep -q 'libgcc_s' "$work/dynamic" || { echo "needs libgcc_s"; return 1; }
+  grep -q '\.eh_frame_hdr' "$work/sections" || { echo "no unwind tables"; return 1; }
   grep -A4 '^\[profile.release\]' Cargo.toml | grep -q 'panic = "unwind"'
   ls -l "$so"
 }
@@ -58,6 +66,12 @@ install_uninstall() {
   [[ $(stat -c %a "$dest/usr/lib/x86_64-linux-gnu/security/pam_otp.so") == 644 ]]
   [[ $(stat -c %a "$dest/usr/bin/pam-otp") == 755 ]]
   [[ $(stat -c %a "$dest/var/lib/pam_otp") == 700 ]]
+  # The delivery helper at the module's fixed default path whatever PREFIX is, its
+  # credentials directory made but left empty (the example goes under the docs).
+  [[ $(stat -c %a "$dest/usr/libexec/pam-otp-deliver") == 755 ]]
+  [[ $(stat -c %a "$dest/etc/security/pam_otp.d") == 755 ]]
+  [[ -z $(ls -A "$dest/etc/security/pam_otp.d") ]] || { echo "pam_otp.d not empty"; return 1; }
+  [[ -f "$dest/usr/share/doc/pam_otp/examples/security/pam_otp.d/deliver.conf" ]]
   # Exactly the listed files, nothing else.
   local listed actual
   listed=$(printf '%s\n' "$expected" | grep -v '/$' | sed "s:^$dest::" | sort)
@@ -80,7 +94,7 @@ man_pages() {
   for m in man/*.[0-9]; do
     mandoc -T lint -W warning "$m"
   done
-  ls man/pam_otp.8 man/pam_otp.5 man/pam_otp.conf.5 man/pam-otp.1 >/dev/null
+  ls man/pam_otp.8 man/pam_otp.5 man/pam_otp.conf.5 man/pam-otp.1 man/pam-otp-deliver.8 >/dev/null
 }
 
 deb_package() {
@@ -93,9 +107,23 @@ deb_package() {
            ./usr/share/pam-configs/pam_otp ./usr/share/man/man8/pam_otp.8.gz \
            ./usr/share/man/man5/pam_otp.5.gz ./usr/share/man/man5/pam_otp.conf.5.gz \
            ./usr/share/man/man1/pam-otp.1.gz \
-           ./usr/share/doc/libpam-otp/examples/pam.d/sshd; do
+           ./usr/share/doc/libpam-otp/examples/pam.d/sshd \
+           ./usr/libexec/pam-otp-deliver ./usr/share/man/man8/pam-otp-deliver.8.gz \
+           ./usr/share/doc/libpam-otp/examples/pam_otp.d/deliver.conf; do
     grep -qx "$f" "$work/deb-files" || { echo "deb lacks $f"; cat "$work/deb-files"; return 1; }
   done
+  # The helper: root:root 0755 at the path oob::spawn::DEFAULT_HELPER names (the module
+  # refuses a helper that is not root-owned or is writable by others).
+  dpkg-deb -c "$deb" >"$work/deb-listing"
+  grep -Eq '^-rwxr-xr-x (root/root|0/0) .* \./usr/libexec/pam-otp-deliver$' "$work/deb-listing" ||
+    { echo "helper not root:root 0755"; dpkg-deb -c "$deb" | grep deliver; return 1; }
+  # No live credentials file: nothing under /etc/security/pam_otp.d in the archive.
+  ! grep -q '^\./etc/security/pam_otp\.d/.' "$work/deb-files" || { echo "deb ships a deliver.conf"; return 1; }
+  dpkg-deb -I "$deb" postinst |
+    grep -q 'adduser --quiet --system --group --no-create-home --home /nonexistent'
+  dpkg-deb -I "$deb" postinst | grep -q 'install -d -m 0755 -o root -g root /etc/security/pam_otp.d'
+  dpkg-deb -I "$deb" postrm | grep -q 'deluser --quiet --system pam-otp-deliver'
+  dpkg-deb -I "$deb" control | grep -q '^Depends:.*adduser'
   dpkg-deb -I "$deb" postinst | grep -q 'pam-auth-update --package'
   dpkg-deb -I "$deb" prerm | grep -q 'pam-auth-update --package --remove pam_otp'
   dpkg-deb -I "$deb" control | grep -q '^Depends:.*libpam0g'
@@ -113,12 +141,19 @@ rpm_package() {
   for f in '/usr/lib64/security/pam_otp\.so' '/usr/bin/pam-otp' \
            '/usr/share/man/man8/pam_otp\.8(\.gz)?' '/usr/share/man/man5/pam_otp\.5(\.gz)?' \
            '/usr/share/man/man1/pam-otp\.1(\.gz)?' '/usr/lib/tmpfiles\.d/pam_otp\.conf' \
-           '/usr/share/doc/pam_otp/examples/pam\.d/sshd' '/var/lib/pam_otp'; do
+           '/usr/share/doc/pam_otp/examples/pam\.d/sshd' '/var/lib/pam_otp' \
+           '/usr/libexec/pam-otp-deliver' '/usr/share/man/man8/pam-otp-deliver\.8(\.gz)?' \
+           '/etc/security/pam_otp\.d' \
+           '/usr/share/doc/pam_otp/examples/security/pam_otp\.d/deliver\.conf'; do
     grep -Eqx "$f" "$work/rpm-files" || { echo "rpm lacks $f"; cat "$work/rpm-files"; return 1; }
   done
   rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" | grep -q '^drwx------ /var/lib/pam_otp$'
+  rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILENAMES}\n]' "$rpm" |
+    grep -q '^-rwxr-xr-x root /usr/libexec/pam-otp-deliver$'
+  rpm -qp --scripts "$rpm" | grep -q 'useradd -r -g pam-otp-deliver'
 }
 
+check "release build makes the module, pam-otp and pam-otp-deliver" release_members
 check "release build is reproducible" reproducible
 check "release profile: stripped, unwinding, no libgcc_s" release_profile
 check "install.sh: DESTDIR install, then uninstall removes it all" install_uninstall

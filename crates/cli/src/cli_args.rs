@@ -145,6 +145,18 @@ pub struct EnrollArgs {
     /// file, keeping its other tokens and recovery codes. Letters, digits, '.', '_', '-'.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+
+    /// Instead of a secret: add a contact codes are sent to (email:ADDRESS, ntfy:TOPIC or
+    /// webhook:ID) to the user's file, creating a file of delivery lines alone if there is
+    /// none. A code is sent there first and the line saved only once it is typed back
+    /// (sending needs root; --no-confirm saves it unchecked).
+    #[arg(long, value_name = "CHANNEL:CONTACT", conflicts_with_all = ["name", "force"])]
+    pub deliver: Option<String>,
+
+    /// With --deliver: give the delivery helper this credentials file instead of
+    /// /etc/security/pam_otp.d/deliver.conf.
+    #[arg(long, value_name = "PATH", requires = "deliver")]
+    pub deliver_conf: Option<PathBuf>,
 }
 
 /// Options of `pam-otp tokens`.
@@ -339,6 +351,34 @@ pub enum Command {
     /// Test the shared state store (fleet mode), or move this host's state into it (root).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Send a test code through the delivery helper, as a login would (root).
+    #[command(subcommand)]
+    Deliver(DeliverCommand),
+}
+
+/// `pam-otp deliver …`.
+#[derive(Subcommand, Debug)]
+pub enum DeliverCommand {
+    /// Make a code and hand it to the delivery helper for USER exactly as the module does
+    /// (its path, user, timeout and digits from pam_otp.conf), then print the outcome and,
+    /// on success, the code, to compare with what arrived. It logs nobody in.
+    Test(DeliverTestArgs),
+}
+
+/// Options of `pam-otp deliver test`.
+#[derive(Args, Debug)]
+pub struct DeliverTestArgs {
+    /// The user the code is for (the helper is told this name).
+    pub user: String,
+
+    /// Send to this contact instead of each of the user's deliver lines.
+    #[arg(long, value_name = "CHANNEL:CONTACT")]
+    pub contact: Option<String>,
+
+    /// Give the helper this credentials file instead of
+    /// /etc/security/pam_otp.d/deliver.conf (to try one before installing it).
+    #[arg(long, value_name = "PATH")]
+    pub deliver_conf: Option<PathBuf>,
 }
 
 /// `pam-otp store …`.

@@ -29,6 +29,9 @@ pub fn run(opts: &ModuleOpts, a: &EnrollArgs) -> Result<ExitCode> {
     if let Some(name) = &a.name {
         return crate::tokens::enroll_named(opts, a, name);
     }
+    if let Some(contact) = &a.deliver {
+        return crate::deliver::enroll(opts, a, contact);
+    }
     let target = Target::new(opts, a.user.as_deref())?;
     let secret = new_secret(a, target.config.min_secret_bits)?;
     let host = hostname();

@@ -11,6 +11,7 @@ mod caller;
 mod check;
 mod cli_args;
 mod clock;
+mod deliver;
 mod describe;
 mod enroll;
 mod error;
@@ -29,6 +30,7 @@ mod recovery;
 mod repair;
 mod show;
 mod status;
+mod status_delivery;
 mod status_tokens;
 mod store_cmd;
 mod target;
@@ -38,7 +40,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli_args::{Cli, Command, StoreCommand, RETIRED_VARIABLES};
+use cli_args::{Cli, Command, DeliverCommand, StoreCommand, RETIRED_VARIABLES};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Show(a) => show::run(&cli.module, &a),
         Command::Store(StoreCommand::Check(a)) => store_cmd::check(&cli.module, &a),
         Command::Store(StoreCommand::Migrate(a)) => store_cmd::migrate(&cli.module, &a),
+        Command::Deliver(DeliverCommand::Test(a)) => deliver::test(&cli.module, &a),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ use crate::cli_args::{ModuleOpts, StatusArgs};
 use crate::clock;
 use crate::describe::describe;
 use crate::error::Result;
+use crate::status_delivery;
 use crate::status_tokens::print_tokens;
 use crate::target::{StateView, Target};
 
@@ -24,8 +25,8 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
         target.account.name, target.account.uid
     );
     println!("Secret file:     {}", target.shown());
-    let secret = match target.read_secret() {
-        Ok(Some(s)) => s,
+    let file = match target.read_user_file() {
+        Ok(Some(f)) => f,
         Ok(None) => {
             println!("Enrolled:        no (run 'pam-otp enroll')");
             return Ok(ExitCode::from(NOT_ENROLLED));
@@ -34,6 +35,16 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
             println!("Enrolled:        unknown: pam_otp refuses this user (see below)");
             return Err(e);
         }
+    };
+    let Some(secret) = file.secret else {
+        // A user who gets codes only by delivery.
+        println!("Enrolled:        yes, codes sent out of band only (no authenticator secret)");
+        status_delivery::print_contacts(&file.deliveries);
+        let state = target.peek_state();
+        let dir = target.state_location();
+        status_delivery::print_failures(&target.account.name, &state, &dir);
+        status_delivery::print_sent(&target.config, &state);
+        return Ok(ExitCode::SUCCESS);
     };
     println!("Enrolled:        yes");
     println!("Codes:           {}", describe(&secret));
@@ -63,7 +74,7 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
         _ => println!("Recovery codes:  {total} stored (which are spent is known only to root)"),
     }
     let dir = target.state_location();
-    match state {
+    match &state {
         StateView::None => println!("Failures:        none recorded (no login attempt yet)"),
         StateView::Private => {
             println!("Failures:        not readable as this user ({dir} is root's; ask root or use sudo)")
@@ -75,7 +86,11 @@ pub fn run(opts: &ModuleOpts, a: &StatusArgs) -> Result<ExitCode> {
                 target.account.name
             );
         }
-        StateView::Readable(s) => print_state(&target, &secret, &s),
+        StateView::Readable(s) => print_state(&target, &secret, s),
+    }
+    if !file.deliveries.is_empty() {
+        status_delivery::print_contacts(&file.deliveries);
+        status_delivery::print_sent(&target.config, &state);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 
 mod secret;
 mod state;
+mod user_file;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use pam_otp_core::private_file::UserIdentity;
 use pam_otp_core::userdb::Account;
 
 pub use state::StateView;
+pub use user_file::Added;
 
 use crate::caller::{self, euid};
 use crate::cli_args::ModuleOpts;

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use pam_otp_core::private_file::{self, ReadError, Replace, WriteError};
-use pam_otp_core::secret_file::{SecretFile, MAX_FILE_SIZE};
+use pam_otp_core::secret_file::{SecretFile, UserFile, MAX_FILE_SIZE};
+
+use super::user_file::with_deliveries;
 use pam_otp_core::userdb;
 
 use super::Target;
@@ -93,18 +95,18 @@ impl Target {
             .map_or_else(|| "a .bak file".into(), |p| p.display().to_string())
     }
 
-    /// The secret file, parsed; `Ok(None)` when there is none.
-    pub fn read_secret(&self) -> Result<Option<SecretFile>> {
+    /// The secret file's bytes, read with the module's checks; `Ok(None)` when there is none.
+    pub(super) fn read_bytes(&self) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
         let owner = self.owner();
         let bytes =
             self.as_owner(|| private_file::read_private_file(&self.path, owner, MAX_FILE_SIZE))?;
-        let bytes = match bytes {
-            Ok(b) => b,
-            Err(ReadError::NotFound) => return Ok(None),
+        match bytes {
+            Ok(b) => Ok(Some(b)),
+            Err(ReadError::NotFound) => Ok(None),
             // As the module decides: not enrolled if the home (or store) is there.
             Err(ReadError::NoDirectory) => {
                 let base = self.config.secret_base(&self.account);
-                return match private_file::directory_exists(&base) {
+                match private_file::directory_exists(&base) {
                     Ok(true) => Ok(None),
                     _ => fail!(
                         "{} does not exist, so {} cannot be checked; pam_otp refuses {}, even with nullok.",
@@ -112,17 +114,31 @@ impl Target {
                         self.shown(),
                         self.account.name
                     ),
-                };
+                }
             }
-            Err(e) => return Err(self.read_error(e)),
+            Err(e) => Err(self.read_error(e)),
+        }
+    }
+
+    /// The user's file as the module parses it (secret and `deliver` lines); `Ok(None)`
+    /// when there is none.
+    pub fn read_user_file(&self) -> Result<Option<UserFile>> {
+        let Some(bytes) = self.read_bytes()? else {
+            return Ok(None);
         };
-        match SecretFile::parse(&bytes) {
-            Ok(s) => Ok(Some(s)),
+        match UserFile::parse(&bytes) {
+            Ok(f) => Ok(Some(f)),
             Err(e) => fail!(
                 "{} is not a valid pam_otp secret file ({e}); pam_otp refuses it. Look at it and move it away by hand, then enrol again.",
                 self.shown()
             ),
         }
+    }
+
+    /// The secret file, parsed; `Ok(None)` when there is none, or when it holds only
+    /// `deliver` lines (a user who gets codes by delivery has no TOTP/HOTP secret).
+    pub fn read_secret(&self) -> Result<Option<SecretFile>> {
+        Ok(self.read_user_file()?.and_then(|f| f.secret))
     }
 
     /// The backup `enroll --force` and `reset` keep beside the secret file, parsed, with the
@@ -188,8 +204,16 @@ impl Target {
     }
 
     /// Writes the secret file atomically (mode 0600) as its owner. Returns the backup path.
+    /// The `deliver` lines of the file it replaces are kept (they are the user's contacts,
+    /// not part of the secret).
     pub fn write_secret(&self, secret: &SecretFile, replace: Replace) -> Result<Option<PathBuf>> {
-        let bytes = secret.to_bytes();
+        let kept = match replace {
+            Replace::Refuse => None,
+            Replace::BackUp | Replace::Overwrite => {
+                self.read_user_file().ok().flatten().map(|f| f.deliveries)
+            }
+        };
+        let bytes = with_deliveries(kept.as_ref(), &secret.to_bytes());
         let owner = self.owner();
         self.as_owner(|| private_file::write_private_file(&self.path, owner, &bytes, replace))?
             .map_err(|e| self.write_error(e))

@@ -19,6 +19,7 @@ mod check;
 mod check_lockers_and_sshd;
 mod check_recipes;
 mod config_file;
+mod deliver;
 mod enroll;
 mod fleet_store;
 mod import;

@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 
 use super::read::{check_parent, open_parent, read_private_at, ReadError};
 use crate::errno::errno_of;
-use crate::secret_file::{SecretFile, MAX_FILE_SIZE};
+use crate::secret_file::{UserFile, MAX_FILE_SIZE};
 use crate::temp_name::temp_name;
 
 /// What to do when the target already exists.
@@ -220,7 +220,8 @@ fn read_existing(dir: &OwnedFd, name: &str, owner: u32) -> Result<Zeroizing<Vec<
                 errno,
             },
         })?;
-    if SecretFile::parse(&bytes).is_err() {
+    // A file of `deliver` lines (with or without a secret) is the user's file too.
+    if UserFile::parse(&bytes).is_err() {
         return Err(WriteError::Existing("is not a pam_otp secret file"));
     }
     Ok(bytes)
