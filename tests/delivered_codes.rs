@@ -11,7 +11,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pam_otp_testkit::client::{Client, Conv};
@@ -31,7 +31,8 @@ struct Helper {
 impl Helper {
     /// A helper whose body runs after `code` (its stdin line) and `$out` are set.
     fn new(name: &str, body: &str) -> Helper {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("delivered_{name}"));
+        let dir = pam_otp_core::testing::root_safe_dir()
+            .join(format!("delivered_{name}_{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();

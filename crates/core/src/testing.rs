@@ -15,4 +15,4 @@ mod scripted_host;
 mod test_dir;
 
 pub use scripted_host::ScriptedHost;
-pub use test_dir::{names_in, write_file, TestDir};
+pub use test_dir::{names_in, root_safe_dir, write_file, TestDir};

@@ -27,7 +27,8 @@ struct Place {
 
 impl Place {
     fn new(name: &str) -> Place {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oob_spawn_{name}"));
+        let dir = pam_otp_core::testing::root_safe_dir()
+            .join(format!("oob_spawn_{name}_{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use pam_otp_core::oob::code::{OneTimeCode, OsRandom};
@@ -28,8 +28,14 @@ fn attempt(dir: &Dir, port: u16, timeout: Duration) -> (Result<(), SpawnError>, 
     std::os::unix::fs::chown(&conf, Some(NOBODY), Some(NOBODY)).unwrap();
     let contact = Contact::parse("webhook:alice").unwrap();
     let code = OneTimeCode::generate(6, &mut OsRandom).unwrap();
+    // The built helper sits in the target directory, which may be under the world-writable
+    // temp dir: started from there it would rightly be refused, so it runs from a copy in
+    // the root-safe test directory.
+    let copy = dir.path("pam-otp-deliver");
+    std::fs::copy(HELPER, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     let helper = Helper {
-        path: Path::new(HELPER),
+        path: &copy,
         uid: NOBODY,
         gid: NOBODY,
         timeout,

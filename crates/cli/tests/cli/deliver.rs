@@ -6,7 +6,7 @@
 //! the helper got. Root: only root can start the helper as another user.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::harness::*;
 use pam_otp_core::authenticate::Verdict;
@@ -23,7 +23,7 @@ struct FakeHelper {
 impl FakeHelper {
     /// `body` runs after the code is read into `$code`.
     fn new(tag: &str, body: &str) -> FakeHelper {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        let dir = pam_otp_core::testing::root_safe_dir()
             .join(format!("cli_deliver_{tag}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("out")).unwrap();

@@ -87,6 +87,22 @@ impl Drop for TestDir {
     }
 }
 
+/// A directory every ancestor of which belongs to root and is not writable by group or
+/// others (`/run/pam-otp-tests`, mode 0755), created if missing: what `oob::spawn` demands
+/// of a delivery helper's path. The temp dir is not (`/tmp` is world-writable), and neither
+/// is a checkout or target directory under it, so tests that start a helper put it here.
+/// Root only; the caller makes and removes its own subdirectory.
+pub fn root_safe_dir() -> PathBuf {
+    let dir = PathBuf::from("/run/pam-otp-tests");
+    match fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("cannot create {}: {e}", dir.display()),
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod /run/pam-otp-tests");
+    dir
+}
+
 /// `n` in base 26, spelt with the letters a–z.
 fn letters(mut n: u64) -> String {
     let mut s = String::new();

@@ -16,8 +16,15 @@ pub struct Dir(pub PathBuf);
 
 impl Dir {
     pub fn new(name: &str) -> Dir {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("deliver_{name}_{}", std::process::id()));
+        // Root-safe all the way up, as the caller demands of a helper's path (see
+        // `root_safe_dir`); else under cargo's target directory.
+        // SAFETY: geteuid has no preconditions.
+        let base = if unsafe { libc::geteuid() } == 0 {
+            pam_otp_core::testing::root_safe_dir()
+        } else {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf()
+        };
+        let p = base.join(format!("deliver_{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
