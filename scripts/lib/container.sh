@@ -26,6 +26,7 @@ CT_RUN_OPTS=()   # extra options for run and build (limits, when containers.conf
 CT_BUILD_OPTS=() # extra options for build
 CT_MODULE=       # the built pam_otp module
 CT_CLI=          # the built pam-otp command, if any
+CT_DELIVER=      # the built delivery helper, pam-otp-deliver, if any
 CT_STAGE=        # the assembled build context
 
 ct_log() { printf '%s\n' "$*" >&2; }
@@ -177,6 +178,7 @@ ct_build_module() {
     [[ -f $given ]] || ct_die "no module at $given"
     CT_MODULE=$(readlink -f "$given")
     [[ -f $(dirname "$CT_MODULE")/pam-otp ]] && CT_CLI=$(dirname "$CT_MODULE")/pam-otp
+    [[ -f $(dirname "$CT_MODULE")/pam-otp-deliver ]] && CT_DELIVER=$(dirname "$CT_MODULE")/pam-otp-deliver
     return 0
   fi
   if ! command -v cargo >/dev/null && [[ -x ${HOME:-/root}/.cargo/bin/cargo ]]; then
@@ -191,6 +193,8 @@ ct_build_module() {
   (cd "$CT_REPO" && cargo build --release --bins --quiet) >"$CT_LOGDIR/cargo-bins.log" 2>&1 ||
     ct_die "cargo build --release --bins failed (see $CT_LOGDIR/cargo-bins.log)"
   CT_CLI=$CT_REPO/target/release/pam-otp
+  [[ -f $CT_REPO/target/release/pam-otp-deliver ]] && CT_DELIVER=$CT_REPO/target/release/pam-otp-deliver
+  return 0
 }
 
 # The build context: the Containerfile, tests/container/, and the parts of the repository the
@@ -208,6 +212,9 @@ ct_stage_context() {
   done
   install -m 0644 "$CT_MODULE" "$CT_STAGE/src/target/release/libpam_otp.so"
   if [[ -n $CT_CLI ]]; then install -m 0755 "$CT_CLI" "$CT_STAGE/src/target/release/pam-otp"; fi
+  if [[ -n $CT_DELIVER ]]; then
+    install -m 0755 "$CT_DELIVER" "$CT_STAGE/src/target/release/pam-otp-deliver"
+  fi
   # Modes as the image must have them, whatever the checkout's umask was.
   chmod -R u=rwX,go=rX "$CT_STAGE"
 }
