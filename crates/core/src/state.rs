@@ -43,7 +43,7 @@ const ENTRY_MAX_LEN: usize = 8 + 1 + 8 + 8 + 1 + 8 * MAX_SPENT;
 /// 4 (room for the out-of-band code record in the file store's slot; a full IPv6 address
 /// is 45 characters); version 3 files may hold up to [`V3_MAX_HOST_LEN`].
 pub const MAX_HOST_LEN: usize = 64;
-/// Longest host a version 3 file may hold (cut to [`MAX_HOST_LEN`] when saved again).
+/// Longest host a version 3 file may hold (cut to [`MAX_HOST_LEN`] when read).
 pub const V3_MAX_HOST_LEN: usize = 128;
 /// Version 3's tail: last failure time, host length and bytes, the counters.
 const TAIL_MAX_LEN: usize = 8 + 1 + MAX_HOST_LEN + 4 * Counters::COUNT;
@@ -488,7 +488,9 @@ fn decode_v3_tail(
         return Err(CorruptState);
     }
     let (host, rest) = r.0.split_at_checked(len).ok_or(CorruptState)?;
-    state.last_failure_host = host.to_vec();
+    // A version 3 host may be longer than today's bound: cut on reading, so that every
+    // decoded state is one the current encoding holds as it is.
+    state.last_failure_host = host[..len.min(MAX_HOST_LEN)].to_vec();
     r.0 = rest;
     let mut counts = [0u32; Counters::COUNT];
     for count in &mut counts {
@@ -691,9 +693,9 @@ mod tests {
         assert_eq!(State::decode(&bytes), Ok(old.clone()));
         // Written back as version 4 and read again: the same state.
         assert_eq!(State::decode(&old.encode()), Ok(old));
-        // A version 3 host may be up to 128 bytes; saved again, it is cut to 64.
+        // A version 3 host may be up to 128 bytes; it is read cut to 64, as saved again.
         let long_host = State {
-            last_failure_host: vec![b'h'; V3_MAX_HOST_LEN],
+            last_failure_host: vec![b'h'; MAX_HOST_LEN],
             ..State::default()
         };
         let mut v3 = encode_v3(&State::default());
