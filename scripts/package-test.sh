@@ -38,13 +38,19 @@ reproducible() {
 }
 
 release_profile() {
-  # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use).
-  local so=target/release/libpam_otp.so
-  ! readelf -S "$so" | grep -q '\.symtab' || { echo "not stripped"; return 1; }
-  ! readelf -d "$so" | grep -q 'libgcc_s' || { echo "needs libgcc_s"; return 1; }
-  readelf -S "$so" | grep -q '\.eh_frame_hdr' || { echo "no unwind tables"; return 1; }
+  # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use):
+  # the module and the Redis client library it loads.
+  local so
+  for so in target/release/libpam_otp.so target/release/libpam_otp_redis.so; do
+    ! readelf -S "$so" | grep -q '\.symtab' || { echo "$so: not stripped"; return 1; }
+    ! readelf -d "$so" | grep -q 'libgcc_s' || { echo "$so: needs libgcc_s"; return 1; }
+    readelf -S "$so" | grep -q '\.eh_frame_hdr' || { echo "$so: no unwind tables"; return 1; }
+    ls -l "$so"
+  done
+  # The module links no TLS or Redis code (it loads libpam_otp_redis.so for store=redis).
+  ! cargo tree -p pam_otp -e normal --locked | grep -Eq '\b(rustls|ring) ' ||
+    { echo "pam_otp depends on rustls/ring"; return 1; }
   grep -A4 '^\[profile.release\]' Cargo.toml | grep -q 'panic = "unwind"'
-  ls -l "$so"
 }
 
 install_uninstall() {
@@ -56,6 +62,7 @@ install_uninstall() {
     [[ -e "$f" ]] || { echo "missing after install: $f"; return 1; }
   done
   [[ $(stat -c %a "$dest/usr/lib/x86_64-linux-gnu/security/pam_otp.so") == 644 ]]
+  [[ $(stat -c %a "$dest/usr/lib/x86_64-linux-gnu/security/pam_otp_redis.so") == 644 ]]
   [[ $(stat -c %a "$dest/usr/bin/pam-otp") == 755 ]]
   [[ $(stat -c %a "$dest/var/lib/pam_otp") == 700 ]]
   # Exactly the listed files, nothing else.
@@ -89,7 +96,8 @@ deb_package() {
   local deb
   deb=$(ls target/debian/*.deb)
   dpkg-deb -c "$deb" | awk '{print $6}' > "$work/deb-files"
-  for f in ./usr/lib/x86_64-linux-gnu/security/pam_otp.so ./usr/bin/pam-otp \
+  for f in ./usr/lib/x86_64-linux-gnu/security/pam_otp.so \
+           ./usr/lib/x86_64-linux-gnu/security/pam_otp_redis.so ./usr/bin/pam-otp \
            ./usr/share/pam-configs/pam_otp ./usr/share/man/man8/pam_otp.8.gz \
            ./usr/share/man/man5/pam_otp.5.gz ./usr/share/man/man5/pam_otp.conf.5.gz \
            ./usr/share/man/man1/pam-otp.1.gz \

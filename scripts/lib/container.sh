@@ -26,6 +26,7 @@ CT_RUN_OPTS=()   # extra options for run and build (limits, when containers.conf
 CT_BUILD_OPTS=() # extra options for build
 CT_MODULE=       # the built pam_otp module
 CT_CLI=          # the built pam-otp command, if any
+CT_REDIS_LIBRARY= # the built Redis client library (libpam_otp_redis.so), beside CT_MODULE
 CT_STAGE=        # the assembled build context
 
 ct_log() { printf '%s\n' "$*" >&2; }
@@ -176,6 +177,9 @@ ct_build_module() {
   if [[ -n $given ]]; then
     [[ -f $given ]] || ct_die "no module at $given"
     CT_MODULE=$(readlink -f "$given")
+    CT_REDIS_LIBRARY=$(dirname "$CT_MODULE")/libpam_otp_redis.so
+    [[ -f $CT_REDIS_LIBRARY ]] ||
+      ct_die "no libpam_otp_redis.so beside $given (cargo builds it with the module)"
     [[ -f $(dirname "$CT_MODULE")/pam-otp ]] && CT_CLI=$(dirname "$CT_MODULE")/pam-otp
     return 0
   fi
@@ -187,6 +191,9 @@ ct_build_module() {
   (cd "$CT_REPO" && cargo build --release --lib --quiet) || ct_die "cargo build --release --lib failed"
   CT_MODULE=$CT_REPO/target/release/libpam_otp.so
   [[ -f $CT_MODULE ]] || ct_die "cargo did not produce $CT_MODULE"
+  # The Redis client library the module loads for store=redis (crates/redis-module).
+  CT_REDIS_LIBRARY=$CT_REPO/target/release/libpam_otp_redis.so
+  [[ -f $CT_REDIS_LIBRARY ]] || ct_die "cargo did not produce $CT_REDIS_LIBRARY"
   # The pam-otp command: the scenarios enroll, unlock and check with it.
   (cd "$CT_REPO" && cargo build --release --bins --quiet) >"$CT_LOGDIR/cargo-bins.log" 2>&1 ||
     ct_die "cargo build --release --bins failed (see $CT_LOGDIR/cargo-bins.log)"
@@ -207,6 +214,7 @@ ct_stage_context() {
     fi
   done
   install -m 0644 "$CT_MODULE" "$CT_STAGE/src/target/release/libpam_otp.so"
+  install -m 0644 "$CT_REDIS_LIBRARY" "$CT_STAGE/src/target/release/libpam_otp_redis.so"
   if [[ -n $CT_CLI ]]; then install -m 0755 "$CT_CLI" "$CT_STAGE/src/target/release/pam-otp"; fi
   # Modes as the image must have them, whatever the checkout's umask was.
   chmod -R u=rwX,go=rX "$CT_STAGE"
