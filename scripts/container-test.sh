@@ -15,7 +15,8 @@
 #   --dist LIST      Debian releases to test (default bookworm,trixie). A release named here
 #                    must build; with the default, trixie is skipped (not failed) when its
 #                    image cannot be built.
-#   --module PATH    test this pam_otp.so instead of building with cargo build --release
+#   --module PATH    test this pam_otp.so (libpam_otp_redis.so must be beside it) instead of
+#                    building with cargo build --release
 #   --only REGEX     run only the scenarios whose id matches
 #   --rebuild-base   debootstrap the base images again instead of reusing them
 #   --keep           leave the test containers running afterwards, for a look inside

@@ -15,8 +15,8 @@
 #
 # Options:
 #   --dist NAME      Debian release of the image (default bookworm)
-#   --module PATH    test this pam_otp.so (and the pam-otp beside it) instead of building with
-#                    cargo build --release
+#   --module PATH    test this pam_otp.so (and the pam-otp and libpam_otp_redis.so beside it)
+#                    instead of building with cargo build --release
 #   --only REGEX     run only the scenarios whose id matches
 #   --rebuild-base   debootstrap the base image again instead of reusing it
 #   --keep           leave the containers and redis-server running afterwards, for a look inside

@@ -67,6 +67,8 @@ DOCDIR="$PREFIX/share/doc/pam_otp"
 # source|destination|mode — the single list both install and uninstall use.
 files=(
   "$TARGET_DIR/libpam_otp.so|$PAMDIR/pam_otp.so|0644"
+  # The Redis client pam_otp.so loads, for store=redis only, from its own directory.
+  "$TARGET_DIR/libpam_otp_redis.so|$PAMDIR/pam_otp_redis.so|0644"
   "$TARGET_DIR/pam-otp|$BINDIR/pam-otp|0755"
   "$TARGET_DIR/pam-otp-deliver|$LIBEXECDIR/pam-otp-deliver|0755"
   "man/pam_otp.8|$MANDIR/man8/pam_otp.8|0644"

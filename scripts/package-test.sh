@@ -43,16 +43,21 @@ reproducible() {
 }
 
 release_profile() {
-  # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use).
-  local so=target/release/libpam_otp.so
-  # Into files first: with pipefail, `readelf | grep -q` fails when grep quits early and
-  # readelf gets SIGPIPE.
-  readelf -S "$so" >"$work/sections"; readelf -d "$so" >"$work/dynamic"
-  ! grep -q '\.symtab' "$work/sections" || { echo "not stripped"; return 1; }
-  ! grep -q 'libgcc_s' "$work/dynamic" || { echo "needs libgcc_s"; return 1; }
-  grep -q '\.eh_frame_hdr' "$work/sections" || { echo "no unwind tables"; return 1; }
+  # Stripped, no libgcc_s, unwinding kept (an abort-on-panic build would lack .eh_frame_hdr use):
+  # the module and the Redis client library it loads. Into files first: with pipefail,
+  # `readelf | grep -q` fails when grep quits early and readelf gets SIGPIPE.
+  local so
+  for so in target/release/libpam_otp.so target/release/libpam_otp_redis.so; do
+    readelf -S "$so" >"$work/sections"; readelf -d "$so" >"$work/dynamic"
+    ! grep -q '\.symtab' "$work/sections" || { echo "$so: not stripped"; return 1; }
+    ! grep -q 'libgcc_s' "$work/dynamic" || { echo "$so: needs libgcc_s"; return 1; }
+    grep -q '\.eh_frame_hdr' "$work/sections" || { echo "$so: no unwind tables"; return 1; }
+    ls -l "$so"
+  done
+  # The module links no TLS or Redis code (it loads libpam_otp_redis.so for store=redis).
+  cargo tree -p pam_otp -e normal --locked >"$work/tree"
+  ! grep -Eq '\b(rustls|ring) ' "$work/tree" || { echo "pam_otp depends on rustls/ring"; return 1; }
   grep -A4 '^\[profile.release\]' Cargo.toml | grep -q 'panic = "unwind"'
-  ls -l "$so"
 }
 
 install_uninstall() {
@@ -64,6 +69,7 @@ install_uninstall() {
     [[ -e "$f" ]] || { echo "missing after install: $f"; return 1; }
   done
   [[ $(stat -c %a "$dest/usr/lib/x86_64-linux-gnu/security/pam_otp.so") == 644 ]]
+  [[ $(stat -c %a "$dest/usr/lib/x86_64-linux-gnu/security/pam_otp_redis.so") == 644 ]]
   [[ $(stat -c %a "$dest/usr/bin/pam-otp") == 755 ]]
   [[ $(stat -c %a "$dest/var/lib/pam_otp") == 700 ]]
   # The delivery helper at the module's fixed default path whatever PREFIX is, its
@@ -103,7 +109,8 @@ deb_package() {
   local deb
   deb=$(ls target/debian/*.deb)
   dpkg-deb -c "$deb" | awk '{print $6}' > "$work/deb-files"
-  for f in ./usr/lib/x86_64-linux-gnu/security/pam_otp.so ./usr/bin/pam-otp \
+  for f in ./usr/lib/x86_64-linux-gnu/security/pam_otp.so \
+           ./usr/lib/x86_64-linux-gnu/security/pam_otp_redis.so ./usr/bin/pam-otp \
            ./usr/share/pam-configs/pam_otp ./usr/share/man/man8/pam_otp.8.gz \
            ./usr/share/man/man5/pam_otp.5.gz ./usr/share/man/man5/pam_otp.conf.5.gz \
            ./usr/share/man/man1/pam-otp.1.gz \

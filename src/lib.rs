@@ -23,9 +23,10 @@ use std::time::SystemTime;
 use pam::constants::{PamFlag, PamResultCode};
 use pam::module::{PamHandle, PamHooks};
 
-use pam_otp_core::authenticate::{authenticate, Reason, Verdict};
+use pam_otp_core::authenticate::{authenticate_using, Reason, Verdict};
 
 mod host;
+mod redis_library;
 use host::PamHost;
 
 struct PamOtp;
@@ -37,7 +38,12 @@ impl PamHooks for PamOtp {
         // The module's one reading of the clock; every rule below takes it as an argument.
         #[allow(clippy::disallowed_methods)]
         let now = SystemTime::now();
-        let verdict = authenticate(&mut host, args.iter().map(|a| a.to_bytes()), now);
+        let verdict = authenticate_using(
+            &mut host,
+            args.iter().map(|a| a.to_bytes()),
+            now,
+            redis_library::open_stores,
+        );
         return_code(verdict)
     }
 

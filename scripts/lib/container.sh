@@ -27,6 +27,7 @@ CT_BUILD_OPTS=() # extra options for build
 CT_MODULE=       # the built pam_otp module
 CT_CLI=          # the built pam-otp command, if any
 CT_DELIVER=      # the built delivery helper, pam-otp-deliver, if any
+CT_REDIS_LIBRARY= # the built Redis client library (libpam_otp_redis.so), beside CT_MODULE
 CT_STAGE=        # the assembled build context
 
 ct_log() { printf '%s\n' "$*" >&2; }
@@ -177,6 +178,9 @@ ct_build_module() {
   if [[ -n $given ]]; then
     [[ -f $given ]] || ct_die "no module at $given"
     CT_MODULE=$(readlink -f "$given")
+    CT_REDIS_LIBRARY=$(dirname "$CT_MODULE")/libpam_otp_redis.so
+    [[ -f $CT_REDIS_LIBRARY ]] ||
+      ct_die "no libpam_otp_redis.so beside $given (cargo builds it with the module)"
     [[ -f $(dirname "$CT_MODULE")/pam-otp ]] && CT_CLI=$(dirname "$CT_MODULE")/pam-otp
     [[ -f $(dirname "$CT_MODULE")/pam-otp-deliver ]] && CT_DELIVER=$(dirname "$CT_MODULE")/pam-otp-deliver
     return 0
@@ -189,6 +193,9 @@ ct_build_module() {
   (cd "$CT_REPO" && cargo build --release --lib --quiet) || ct_die "cargo build --release --lib failed"
   CT_MODULE=$CT_REPO/target/release/libpam_otp.so
   [[ -f $CT_MODULE ]] || ct_die "cargo did not produce $CT_MODULE"
+  # The Redis client library the module loads for store=redis (crates/redis-module).
+  CT_REDIS_LIBRARY=$CT_REPO/target/release/libpam_otp_redis.so
+  [[ -f $CT_REDIS_LIBRARY ]] || ct_die "cargo did not produce $CT_REDIS_LIBRARY"
   # The pam-otp command: the scenarios enroll, unlock and check with it.
   (cd "$CT_REPO" && cargo build --release --bins --quiet) >"$CT_LOGDIR/cargo-bins.log" 2>&1 ||
     ct_die "cargo build --release --bins failed (see $CT_LOGDIR/cargo-bins.log)"
@@ -211,6 +218,7 @@ ct_stage_context() {
     fi
   done
   install -m 0644 "$CT_MODULE" "$CT_STAGE/src/target/release/libpam_otp.so"
+  install -m 0644 "$CT_REDIS_LIBRARY" "$CT_STAGE/src/target/release/libpam_otp_redis.so"
   if [[ -n $CT_CLI ]]; then install -m 0755 "$CT_CLI" "$CT_STAGE/src/target/release/pam-otp"; fi
   if [[ -n $CT_DELIVER ]]; then
     install -m 0755 "$CT_DELIVER" "$CT_STAGE/src/target/release/pam-otp-deliver"

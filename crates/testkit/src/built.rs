@@ -43,9 +43,44 @@ pub fn module_path() -> PathBuf {
                     )
                 });
             assert_fresh(&path, built, "libpam_otp.d", &["src", "crates/core/src"]);
+            check_redis_library(&path);
             path
         })
         .clone()
+}
+
+/// The Redis client library the module loads for `store=redis`: the one cargo built beside
+/// [`module_path`] (`libpam_otp_redis.so`, the module's file name with `_redis`: see the
+/// module's src/redis_library.rs), checked to be newer than its sources.
+pub fn redis_library_path() -> PathBuf {
+    let module = module_path();
+    module.with_file_name("libpam_otp_redis.so")
+}
+
+/// Panics unless the library the module at `module` would load is there and fresh: a fleet
+/// test must never run a new module against an old client (or fail for a missing one
+/// without saying why).
+fn check_redis_library(module: &Path) {
+    let library = module.with_file_name("libpam_otp_redis.so");
+    let built = modified(&library).unwrap_or_else(|| {
+        panic!(
+            "{} is missing beside the module: run `cargo test` from the workspace root (or \
+             `cargo build`), which builds crates/redis-module",
+            library.display()
+        )
+    });
+    // The dep-info of target/<profile>/libpam_otp_redis.so describes that copy only.
+    let dep_info = if library.parent() == Some(profile_dir().as_path()) {
+        "libpam_otp_redis.d"
+    } else {
+        "-"
+    };
+    assert_fresh(
+        &library,
+        built,
+        dep_info,
+        &["crates/redis-module/src", "crates/core/src"],
+    );
 }
 
 /// The `pam-otp` command as cargo built it (`cargo test` at the workspace root builds it for

@@ -2,6 +2,7 @@
 //! under `fail_mode=local`, this host's files as the fallback when it cannot be reached.
 
 use crate::args::Config;
+#[cfg(feature = "redis")]
 use crate::fleet::redis_store::RedisStore;
 use crate::fleet::settings::{FailMode, RedisSettings, StoreChoice};
 use crate::state::State;
@@ -23,14 +24,25 @@ pub struct Transacted {
 }
 
 impl Stores {
-    /// The store the configuration names.
+    /// The store the configuration names, with this build's Redis client (none without the
+    /// `redis` feature: every transaction on a shared store then refuses).
     pub fn open(config: &Config) -> Stores {
+        Stores::open_with(config, shared_store)
+    }
+
+    /// The store the configuration names, a shared one made by `shared` (the module's
+    /// opener loads the Redis client library: see `fleet::abi`). `shared` runs only for
+    /// `store=redis`.
+    pub fn open_with(
+        config: &Config,
+        shared: impl FnOnce(&RedisSettings) -> Box<dyn StateStore>,
+    ) -> Stores {
         let local = FileStore::new(&config.state_dir, config.lock_timeout);
         match &config.store {
             StoreChoice::File => Stores::new(Box::new(local), None),
             StoreChoice::Redis(settings) => {
                 let fallback = (settings.fail_mode == FailMode::Local).then_some(local);
-                Stores::new(shared_store(settings), fallback)
+                Stores::new(shared(settings), fallback)
             }
         }
     }
@@ -84,15 +96,33 @@ impl Stores {
 /// The Redis store `settings` describe, or, if they cannot make one (a CA file that cannot be
 /// read, say), a store that refuses everything with why: a configuration error, never a
 /// reason to fall back.
+#[cfg(feature = "redis")]
 fn shared_store(settings: &RedisSettings) -> Box<dyn StateStore> {
     match RedisStore::new(settings.clone()) {
         Ok(store) => Box::new(store),
-        Err(e) => Box::new(Misconfigured(format!("Redis settings: {e}"))),
+        Err(e) => Box::new(Misconfigured::new(format!("Redis settings: {e}"))),
     }
 }
 
-/// A shared store whose settings are unusable.
+/// Without the `redis` feature there is no client to make: a store that refuses.
+#[cfg(not(feature = "redis"))]
+fn shared_store(_: &RedisSettings) -> Box<dyn StateStore> {
+    Box::new(Misconfigured::new(
+        "this build has no Redis client (pam-otp-core without the `redis` feature)".into(),
+    ))
+}
+
+/// A shared store that cannot be used (unusable settings, a client library that cannot be
+/// loaded): it refuses everything with why, as a server error, never as unreachable, so
+/// `fail_mode=local` does not fall back on a configuration or packaging error.
 struct Misconfigured(String);
+
+impl Misconfigured {
+    /// A store refusing everything with `why`.
+    fn new(why: String) -> Misconfigured {
+        Misconfigured(why)
+    }
+}
 
 impl StateStore for Misconfigured {
     fn transact(

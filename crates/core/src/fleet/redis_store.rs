@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use super::connection::{self, Connection, Tls};
 use super::resp::Reply;
 use super::sentinel;
-use super::settings::{HostPort, RedisEndpoint, RedisSettings};
+use super::settings::{RedisEndpoint, RedisSettings};
 use crate::state::State;
 use crate::store::{Inspection, StateKey, StateStore, StoreError};
 
@@ -534,23 +534,6 @@ impl StateStore for RedisStore {
     }
 
     fn location(&self) -> String {
-        let s = &self.settings;
-        let hp = |h: &HostPort| format!("{}:{}", h.host, h.port);
-        match &s.endpoint {
-            RedisEndpoint::Direct(addr) => format!(
-                "{}://{}/{} (namespace {})",
-                if s.tls { "rediss" } else { "redis" },
-                hp(addr),
-                s.db,
-                s.namespace
-            ),
-            RedisEndpoint::Sentinel { sentinels, master } => format!(
-                "sentinel {master} via {}{} (db {}, namespace {})",
-                sentinels.iter().map(hp).collect::<Vec<_>>().join(","),
-                if s.tls { " with TLS" } else { "" },
-                s.db,
-                s.namespace
-            ),
-        }
+        self.settings.location()
     }
 }

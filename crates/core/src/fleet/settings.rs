@@ -120,6 +120,30 @@ impl RedisSettings {
     }
 }
 
+impl RedisSettings {
+    /// Where these settings say the state lives, for messages and log lines (never a
+    /// credential). The module shows it without loading the Redis client.
+    pub fn location(&self) -> String {
+        let hp = |h: &HostPort| format!("{}:{}", h.host, h.port);
+        match &self.endpoint {
+            RedisEndpoint::Direct(addr) => format!(
+                "{}://{}/{} (namespace {})",
+                if self.tls { "rediss" } else { "redis" },
+                hp(addr),
+                self.db,
+                self.namespace
+            ),
+            RedisEndpoint::Sentinel { sentinels, master } => format!(
+                "sentinel {master} via {}{} (db {}, namespace {})",
+                sentinels.iter().map(hp).collect::<Vec<_>>().join(","),
+                if self.tls { " with TLS" } else { "" },
+                self.db,
+                self.namespace
+            ),
+        }
+    }
+}
+
 impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSettings")
