@@ -10,6 +10,7 @@
 use pam_otp_core::args;
 use pam_otp_core::config_file;
 use pam_otp_core::fleet::settings::StoreChoice;
+use pam_otp_core::oob::rules::ENCODING_VERSION as OOB_RECORD_VERSION;
 use pam_otp_core::otp::{self, Algorithm};
 use pam_otp_core::recovery::{self, RecoveryHash};
 use pam_otp_core::secret_file::{Kind, SecretFile};
@@ -35,7 +36,8 @@ pub fn secret_file(data: &[u8]) {
 /// whatever decodes re-encodes to the same bytes (the decoders are strict inverses of the
 /// encoders, so no corruption can pass as a different valid state). Version 1 (pam_otp 0.1)
 /// and every later version are still read and written back as the current one: that must
-/// keep the state as it was; only the current version's encoding must be canonical.
+/// keep the state as it was; only the current version's encoding must be canonical (and an
+/// older out-of-band record inside it is likewise read and written back as the current one).
 pub fn state_file(data: &[u8]) {
     if let Ok(state) = State::decode(data) {
         let again = state.encode();
@@ -44,7 +46,7 @@ pub fn state_file(data: &[u8]) {
             Ok(&state),
             "re-encoding changed the state"
         );
-        if data[0] == CURRENT_STATE_VERSION {
+        if data[0] == CURRENT_STATE_VERSION && !holds_older_oob_record(data, &state, &again) {
             assert_eq!(
                 again, data,
                 "State::decode accepted a non-canonical encoding"
@@ -53,7 +55,9 @@ pub fn state_file(data: &[u8]) {
     }
     if let Some((seq, state)) = decode_slot(data) {
         let slot = encode_slot(seq, &state);
-        if data.get(18) != Some(&CURRENT_STATE_VERSION) {
+        let len = usize::from(u16::from_le_bytes([data[16], data[17]]));
+        let older_record = holds_older_oob_record(&data[18..18 + len], &state, &state.encode());
+        if data.get(18) != Some(&CURRENT_STATE_VERSION) || older_record {
             assert_eq!(
                 decode_slot(&slot),
                 Some((seq, state)),
@@ -72,6 +76,23 @@ pub fn state_file(data: &[u8]) {
         let slot = &data[index * 4096..(index + 1) * 4096];
         assert_eq!(decode_slot(slot), Some((seq, state)));
     }
+}
+
+/// Whether `bytes`, a current-version state that decoded to `state` and re-encodes to
+/// `again`, differs from it only in its out-of-band record, which is of an older version
+/// (read, and written back as the current one): all bytes before the record must match.
+fn holds_older_oob_record(bytes: &[u8], state: &State, again: &[u8]) -> bool {
+    let Some(record) = &state.oob.record else {
+        return false;
+    };
+    // The record's length byte, in both encodings.
+    let Some(at) = again.len().checked_sub(record.encode().len() + 1) else {
+        return false;
+    };
+    bytes.len() > at + 1
+        && bytes[..at] == again[..at]
+        && usize::from(bytes[at]) == bytes.len() - at - 1
+        && bytes[at + 1] < OOB_RECORD_VERSION
 }
 
 /// Module arguments, NUL-separated as a PAM stack line hands them over: never panics, and

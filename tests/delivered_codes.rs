@@ -137,12 +137,54 @@ fn the_sent_code_logs_in_once_and_the_next_send_supersedes_it() {
     assert!(state.oob.record.as_ref().unwrap().pending().unwrap().used);
 
     // The same code again at the next login: that login sent a fresh code, which
-    // superseded the used one, so the used one is refused (and counted as a failure).
+    // superseded the used one; the used one is still told apart as a replay (and counted
+    // as a failure, as every replay is).
     let used = code;
     let again = login(&env, &helper, |_| used.clone());
-    again.expect(PAM_AUTH_ERR, "bad_code");
+    again
+        .expect(PAM_AUTH_ERR, "replay")
+        .expect_line_contains("code already used");
     assert_ne!(helper.last_code(), used);
-    assert_eq!(env.state().failures, 1);
+    let state = env.state();
+    assert_eq!((state.failures, state.counters.replay), (1, 1));
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn a_used_code_stays_a_replay_and_a_superseded_unused_one_a_wrong_code() {
+    let helper = Helper::delivering("superseded");
+    let env = delivery_only(
+        &helper,
+        "deliver_interval=0 deliver_per_hour=6 max_failures=9",
+    );
+    let ok = login(&env, &helper, |c| c.to_string());
+    ok.expect(PAM_SUCCESS, "ok");
+    let used = helper.last_code();
+    // Login 2: a code is sent, the user types the used one: a replay. The code sent
+    // this time is never typed.
+    login(&env, &helper, |_| used.clone()).expect(PAM_AUTH_ERR, "replay");
+    let unused = helper.last_code();
+    // Login 3: the code of login 2 was superseded without ever being accepted: it is a
+    // wrong code, not a replay. The used code of login 1 is still the one remembered.
+    login(&env, &helper, |_| unused.clone()).expect(PAM_AUTH_ERR, "bad_code");
+    login(&env, &helper, |_| used.clone()).expect(PAM_AUTH_ERR, "replay");
+    // A later login with its own code still logs in, and that code then is the replay.
+    let fresh = login(&env, &helper, |c| c.to_string());
+    fresh.expect(PAM_SUCCESS, "ok");
+    let newest = helper.last_code();
+    let state = env.state();
+    assert_eq!(state.failures, 0, "a success resets the failures");
+    assert_eq!(
+        (
+            state.counters.ok,
+            state.counters.replay,
+            state.counters.bad_code
+        ),
+        (2, 2, 1)
+    );
+    // Six logins, six codes sent: the most deliver_per_hour allows.
+    login(&env, &helper, |_| newest.clone()).expect(PAM_AUTH_ERR, "replay");
+    assert_eq!(helper.sent().len(), 6);
 }
 
 #[test]

@@ -19,6 +19,9 @@
 //! pam-bench fleet [--procs 1,4,16] [--logins-per-proc N] [--rounds N] [--appendfsync …]
 //!                                         K host processes × N logins against one Redis
 //! pam-bench load [--logins N]             dlopen + dlclose of each module, size, page faults
+//! pam-bench delivery [--logins N]         (root) a login with a code sent out of band (helper
+//!                                         that delivers at once) beside app-code logins, and
+//!                                         its parts: helper spawn, state transaction, code
 //! common: --only NAME,NAME (modules to include; pam_permit always is)
 //!         --module PATH (pam_otp.so, default target/release/libpam_otp.so)
 //!         --dir DIR (scratch directory, default $TMPDIR or /var/tmp; it holds the state)
@@ -41,6 +44,7 @@
 )]
 
 mod codes;
+mod delivery;
 mod devlog;
 mod disk;
 mod fleet;
@@ -62,6 +66,7 @@ use std::time::Instant;
 
 use pam_otp_testkit::in_process::pam_login;
 
+use delivery::{delivery, delivery_block, delivery_parts};
 use devlog::private_dev_log;
 use disk::disk;
 use fleet::{fleet, fleet_worker};
@@ -245,6 +250,14 @@ fn main() {
             return block(&opts, &positional[1], &positional[2], count);
         }
         "leak-one" => return leak_one(&opts, &positional[1]),
+        "delivery-block" | "delivery-parts" => {
+            let count = positional[2].parse().unwrap();
+            return if command == "delivery-block" {
+                delivery_block(&opts, &positional[1], count)
+            } else {
+                delivery_parts(&opts, &positional[1], count)
+            };
+        }
         "load-block" => {
             let count = positional[2].parse().unwrap();
             return load_block(&opts, &positional[1], count);
@@ -291,6 +304,12 @@ fn main() {
             }
             load(&opts);
         }
+        "delivery" => {
+            if opts.logins == 0 {
+                opts.logins = 1000;
+            }
+            delivery(&opts);
+        }
         "disk" => {
             if opts.logins == 0 {
                 opts.logins = 1000;
@@ -310,7 +329,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: pam-bench latency|parallel|leak|disk|once|store-latency|fleet|load ... \
+                "usage: pam-bench latency|parallel|leak|disk|once|store-latency|fleet|load|delivery ... \
                  (see the source's header)"
             );
             std::process::exit(2);

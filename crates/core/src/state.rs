@@ -625,10 +625,11 @@ mod tests {
         s
     }
 
-    /// An out-of-band record of the largest size: a pending code and a full send history.
+    /// An out-of-band record of the largest size: a pending code, the last used code and a
+    /// full send history.
     fn full_oob() -> OobState {
         use crate::oob::code::CodeHash;
-        use crate::oob::rules::{PendingCode, SendLimits, HISTORY_LEN};
+        use crate::oob::rules::{CodeCheck, PendingCode, SendLimits, HISTORY_LEN};
         let limits = SendLimits::new(0, HISTORY_LEN as u8).unwrap();
         let mut oob = OobState::new();
         for i in 0..HISTORY_LEN as u64 + 3 {
@@ -636,7 +637,9 @@ mod tests {
             let hash = CodeHash::with_salt([i as u8; 16], b"12345678").unwrap();
             let code = PendingCode::new(hash, 8, t, 120).unwrap();
             oob.issue(&limits, code, t);
+            assert_eq!(oob.check(b"12345678", t), CodeCheck::Accepted);
         }
+        assert!(oob.last_used().is_some());
         assert_eq!(oob.encode().len(), crate::oob::rules::MAX_ENCODED_LEN);
         oob
     }
@@ -706,6 +709,30 @@ mod tests {
         assert_eq!(read, long_host);
         let again = State::decode(&read.encode()).unwrap();
         assert_eq!(again.last_failure_host, vec![b'h'; MAX_HOST_LEN]);
+    }
+
+    #[test]
+    fn version_4_states_with_a_version_1_code_record_still_decode() {
+        // A version 1 record is a version 2 one without a last used code, but its version.
+        use crate::oob::code::CodeHash;
+        use crate::oob::rules::{PendingCode, SendLimits, ENCODING_VERSION_1};
+        let mut oob = OobState::new();
+        let hash = CodeHash::with_salt([3; 16], b"123456").unwrap();
+        let code = PendingCode::new(hash, 6, 1_800_000_000, 120).unwrap();
+        oob.issue(&SendLimits::default(), code, 1_800_000_000);
+        let s = State {
+            oob: Box::new(OutOfBand {
+                record: Some(oob),
+                ..OutOfBand::default()
+            }),
+            ..full()
+        };
+        let mut bytes = s.encode();
+        let record_at = bytes.len() - v4_tail_len(&s) + 25;
+        bytes[record_at] = ENCODING_VERSION_1;
+        assert_eq!(State::decode(&bytes), Ok(s.clone()));
+        // Saved again, the record is the current version.
+        assert_eq!(s.encode()[record_at], crate::oob::rules::ENCODING_VERSION);
     }
 
     #[test]

@@ -95,8 +95,10 @@ pub(crate) fn apply(
             d.limits.min_interval_secs = secs;
         }
         "deliver_per_hour" => {
+            // The message below names the bound.
+            const _: () = assert!(HISTORY_LEN == 6);
             let max = HISTORY_LEN as u8;
-            d.limits.max_per_hour = number(v, 1, max).ok_or("must be 1 to 12")?;
+            d.limits.max_per_hour = number(v, 1, max).ok_or("must be 1 to 6")?;
         }
         _ => return Err("unknown argument"),
     }
@@ -125,14 +127,14 @@ mod tests {
             "deliver_digits=8",
             "deliver_ttl=300",
             "deliver_interval=0",
-            "deliver_per_hour=12",
+            "deliver_per_hour=6",
         ])
         .unwrap()
         .deliver;
         assert_eq!(d.helper.to_str(), Some("/opt/otp/bin/send"));
         assert_eq!(d.user, "otpmail");
         assert_eq!((d.timeout.as_secs(), d.digits, d.ttl_secs), (30, 8, 300));
-        assert_eq!((d.limits.min_interval_secs, d.limits.max_per_hour), (0, 12));
+        assert_eq!((d.limits.min_interval_secs, d.limits.max_per_hour), (0, 6));
     }
 
     #[test]
@@ -152,7 +154,8 @@ mod tests {
             "deliver_ttl=901",
             "deliver_interval=3601",
             "deliver_per_hour=0",
-            "deliver_per_hour=13",
+            "deliver_per_hour=7",
+            "deliver_per_hour=12",
             "deliver_colour=red",
         ] {
             assert!(p(&[bad]).is_err(), "{bad} should be rejected");

@@ -2,7 +2,8 @@
 //!
 //! 1. Under the user's lock: refuse if locked out; else [`OobState::issue`] (the send
 //!    limits, then the new code's salted hash, expiry and send time replace the previous
-//!    code), saved before anything is sent. Past the limit: refused (`send_limit`), the user
+//!    code; a used previous code is kept as the last used one, a replay if typed again),
+//!    saved before anything is sent. Past the limit: refused (`send_limit`), the user
 //!    told when to try again.
 //! 2. With no lock held: the helper is started ([`spawn::deliver`]) with the code on stdin,
 //!    for the first contact, then the next ones while it fails. Each attempt is named in the

@@ -1,18 +1,23 @@
 //! The rules of a code sent out of band, as pure functions over a small record.
 //!
-//! [`OobState`] holds the one pending code (its keyed hash, expiry, whether it was used) and
-//! the times of the last sends. It has its own bounded, versioned byte encoding
+//! [`OobState`] holds the one pending code (its keyed hash, expiry, whether it was used),
+//! the keyed hash of the code used last once a newer one superseded it, and the times of the
+//! last sends. It has its own bounded, versioned byte encoding
 //! ([`OobState::encode`], [`OobState::decode`]) so that it can be embedded in the user's
 //! state by either backend without touching the state's own encoding.
 //!
 //! - [`OobState::may_send`]: at most one send per `min_interval_secs` and `max_per_hour`
 //!   sends in any hour; otherwise the time from which a send is allowed.
 //! - [`OobState::issue`]: the same check, then the new code supersedes the previous one
-//!   (whose hash is gone: it can never match again) and the send is counted. The caller
-//!   counts a send whether or not the helper then delivers it: a failed send still costs.
+//!   (which can never be accepted again) and the send is counted. A superseded code that
+//!   was used is remembered (its salted hash only) until another used code takes its place;
+//!   one that was never used is forgotten. The caller counts a send whether or not the
+//!   helper then delivers it: a failed send still costs.
 //! - [`OobState::check`]: whether a typed code is the pending one, unexpired and unused; an
-//!   accepted code is marked used and then only ever answers [`CodeCheck::Replay`].
-//!   Counting a wrong code toward the lock-out is the caller's job (the same counter as TOTP).
+//!   accepted code is marked used and then only ever answers [`CodeCheck::Replay`], and so
+//!   does the last used code after a new one was sent (typed again at the next login, it is
+//!   a replay, not a wrong code). Counting a wrong code or a replay toward the lock-out is
+//!   the caller's job (the same counter as TOTP).
 //!
 //! Times are Unix seconds, passed in. A clock that goes back cannot reopen a used code (the
 //! `used` flag does not depend on time), nor stretch a code's life by more than
@@ -29,19 +34,31 @@ pub const MIN_TTL_SECS: u64 = 30;
 pub const MAX_TTL_SECS: u64 = 900;
 /// How far before its issue time (a clock set back) a code is still taken.
 pub const CLOCK_SLACK_SECS: u64 = 30;
-/// Send times kept: the most `max_per_hour` can be. Twelve, so that the record fits the
-/// user's state beside everything else in the file store's fixed 4 KiB slot (the size
-/// assertion in `store.rs`).
-pub const HISTORY_LEN: usize = 12;
+/// Send times kept: the most `max_per_hour` can be. Six since version 2 of the record (it
+/// was twelve), so that the record, with the last used code's hash, still fits the user's
+/// state beside everything else in the file store's fixed 4 KiB slot (the size assertion in
+/// `store.rs`).
+pub const HISTORY_LEN: usize = 6;
+/// Send times a version 1 record may hold (the newest [`HISTORY_LEN`] are kept when read).
+pub const V1_HISTORY_LEN: usize = 12;
 /// The window of `max_per_hour`.
 pub const HOUR_SECS: u64 = 3600;
-/// Version byte of [`OobState::encode`].
-pub const ENCODING_VERSION: u8 = 1;
-/// Longest encoding: version, flags, digits, salt, MAC, two times, count, the sends.
-pub const MAX_ENCODED_LEN: usize = 3 + SALT_LEN + MAC_LEN + 16 + 1 + 8 * HISTORY_LEN;
+/// Version byte of [`OobState::encode`]: 2 since the last used code is kept.
+pub const ENCODING_VERSION: u8 = 2;
+/// The first encoding of the record (no last used code, up to twelve send times), still
+/// read.
+pub const ENCODING_VERSION_1: u8 = 1;
+/// Longest encoding: version, flags, digits, salt, MAC, two times, the last used code's
+/// salt and MAC, count, the sends.
+pub const MAX_ENCODED_LEN: usize =
+    3 + SALT_LEN + MAC_LEN + 16 + SALT_LEN + MAC_LEN + 1 + 8 * HISTORY_LEN;
+/// Longest version 1 encoding.
+const V1_MAX_ENCODED_LEN: usize = 3 + SALT_LEN + MAC_LEN + 16 + 1 + 8 * V1_HISTORY_LEN;
 
 const FLAG_PENDING: u8 = 1;
 const FLAG_USED: u8 = 2;
+/// Version 2: the last used code's salt and MAC follow the pending code.
+const FLAG_LAST_USED: u8 = 4;
 
 /// How often codes may be sent to one user (counted across sessions and hosts by the store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,11 +160,11 @@ pub enum SendDecision {
 pub enum CodeCheck {
     /// The pending code, in time, first use: the login may go on (the code is now used).
     Accepted,
-    /// Not the pending code (or a superseded one).
+    /// Not the pending code (nor the last used one: a superseded code never used is this).
     Wrong,
     /// The pending code, but too late (or, with the clock set far back, too early).
     Expired,
-    /// The pending code, already accepted once.
+    /// The pending code, already accepted once; or the code accepted last, superseded since.
     Replay,
     /// No code was sent.
     NoCode,
@@ -157,6 +174,8 @@ pub enum CodeCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OobState {
     pending: Option<PendingCode>,
+    /// The hash of the last code accepted, once a newer code superseded it.
+    last_used: Option<CodeHash>,
     /// Send times, newest first, at most [`HISTORY_LEN`].
     sends: Vec<u64>,
 }
@@ -170,6 +189,11 @@ impl OobState {
     /// The code last sent, if any.
     pub fn pending(&self) -> Option<&PendingCode> {
         self.pending.as_ref()
+    }
+
+    /// The salted hash of the last used code, kept once a newer code superseded it.
+    pub fn last_used(&self) -> Option<&CodeHash> {
+        self.last_used.as_ref()
     }
 
     /// The times of the last sends, newest first.
@@ -213,11 +237,16 @@ impl OobState {
     }
 
     /// Records a send of `code` at `now` if [`OobState::may_send`] allows it: `code` replaces
-    /// the pending code (the previous one can no longer match) and the send is counted.
+    /// the pending code (the previous one can no longer be accepted; if it was used, it is
+    /// kept as the last used code, to be told apart as a replay) and the send is counted.
     pub fn issue(&mut self, limits: &SendLimits, code: PendingCode, now: u64) -> SendDecision {
         let decision = self.may_send(limits, now);
         if decision == SendDecision::Now {
-            self.pending = Some(code);
+            if let Some(previous) = self.pending.replace(code) {
+                if previous.used {
+                    self.last_used = Some(previous.hash);
+                }
+            }
             // Newest first; a clock set back still keeps the list sorted.
             let at = self.sends.partition_point(|&t| t > now);
             self.sends.insert(at, now);
@@ -227,13 +256,24 @@ impl OobState {
     }
 
     /// Checks a typed code at `now`; an accepted code is marked used. `typed` is compared in
-    /// constant time; the answer for a code of the wrong length is [`CodeCheck::Wrong`].
+    /// constant time with the pending code and with the last used one (both MACs are always
+    /// computed); the pending code wins when both match. A code of the pending code's wrong
+    /// length is [`CodeCheck::Wrong`] unless it is the last used code.
     pub fn check(&mut self, typed: &[u8], now: u64) -> CodeCheck {
         let Some(pending) = self.pending.as_mut() else {
             return CodeCheck::NoCode;
         };
-        if typed.len() != usize::from(pending.digits) || !pending.hash.matches(typed) {
-            return CodeCheck::Wrong;
+        let is_pending = pending.hash.matches(typed) && typed.len() == usize::from(pending.digits);
+        let was_used = self
+            .last_used
+            .as_ref()
+            .is_some_and(|used| used.matches(typed));
+        if !is_pending {
+            return if was_used {
+                CodeCheck::Replay
+            } else {
+                CodeCheck::Wrong
+            };
         }
         if pending.used {
             return CodeCheck::Replay;
@@ -246,24 +286,35 @@ impl OobState {
     }
 
     /// The bytes of this record (at most [`MAX_ENCODED_LEN`]):
-    /// `version=1 | flags | [digits | salt(16) | mac(32) | issued_at | expires_at] | count |
-    /// count × send time`, times as big-endian u64; flags bit 0 = a pending code follows,
-    /// bit 1 = it was used.
+    /// `version=2 | flags | [digits | salt(16) | mac(32) | issued_at | expires_at] |
+    /// [last used salt(16) | mac(32)] | count | count × send time`, times as big-endian u64;
+    /// flags bit 0 = a pending code follows, bit 1 = it was used, bit 2 = the last used
+    /// code follows (only with a pending code: it is kept when one supersedes it).
+    /// Version 1 was the same without bit 2 and its field, with up to 12 send times.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(MAX_ENCODED_LEN);
         out.push(ENCODING_VERSION);
         match &self.pending {
             Some(p) => {
-                out.push(FLAG_PENDING | if p.used { FLAG_USED } else { 0 });
+                let last = if self.last_used.is_some() {
+                    FLAG_LAST_USED
+                } else {
+                    0
+                };
+                out.push(FLAG_PENDING | if p.used { FLAG_USED } else { 0 } | last);
                 out.push(p.digits);
                 out.extend_from_slice(&p.hash.salt);
                 out.extend_from_slice(&p.hash.mac);
                 out.extend_from_slice(&p.issued_at.to_be_bytes());
                 out.extend_from_slice(&p.expires_at.to_be_bytes());
+                if let Some(used) = &self.last_used {
+                    out.extend_from_slice(&used.salt);
+                    out.extend_from_slice(&used.mac);
+                }
             }
             None => out.push(0),
         }
-        // At most HISTORY_LEN (12) entries, so the count fits a byte.
+        // At most HISTORY_LEN (6) entries, so the count fits a byte.
         out.push(self.sends.len().min(HISTORY_LEN) as u8);
         for t in self.sends.iter().take(HISTORY_LEN) {
             out.extend_from_slice(&t.to_be_bytes());
@@ -273,17 +324,26 @@ impl OobState {
 
     /// Reads [`OobState::encode`]'s bytes back, strictly: the whole input, a known version,
     /// no unknown flag, digits 6–8, a life of at most [`MAX_TTL_SECS`], at most
-    /// [`HISTORY_LEN`] send times, newest first.
+    /// [`HISTORY_LEN`] send times, newest first. A version 1 record (no last used code, up to
+    /// [`V1_HISTORY_LEN`] send times) is read too, keeping its newest [`HISTORY_LEN`] sends:
+    /// the limits look at no older one, since `max_per_hour` is at most [`HISTORY_LEN`].
     pub fn decode(bytes: &[u8]) -> Result<OobState, DecodeError> {
-        if bytes.len() > MAX_ENCODED_LEN {
-            return Err(DecodeError);
-        }
         let mut r = Reader(bytes);
-        if r.byte()? != ENCODING_VERSION {
+        let version = r.byte()?;
+        let (known_flags, max_len, max_sends) = match version {
+            ENCODING_VERSION => (
+                FLAG_PENDING | FLAG_USED | FLAG_LAST_USED,
+                MAX_ENCODED_LEN,
+                HISTORY_LEN,
+            ),
+            ENCODING_VERSION_1 => (FLAG_PENDING | FLAG_USED, V1_MAX_ENCODED_LEN, V1_HISTORY_LEN),
+            _ => return Err(DecodeError),
+        };
+        if bytes.len() > max_len {
             return Err(DecodeError);
         }
         let flags = r.byte()?;
-        if flags & !(FLAG_PENDING | FLAG_USED) != 0 || flags == FLAG_USED {
+        if flags & !known_flags != 0 || (flags != 0 && flags & FLAG_PENDING == 0) {
             return Err(DecodeError);
         }
         let pending = if flags & FLAG_PENDING != 0 {
@@ -306,8 +366,16 @@ impl OobState {
         } else {
             None
         };
+        let last_used = if flags & FLAG_LAST_USED != 0 {
+            Some(CodeHash {
+                salt: r.array()?,
+                mac: r.array()?,
+            })
+        } else {
+            None
+        };
         let count = usize::from(r.byte()?);
-        if count > HISTORY_LEN {
+        if count > max_sends {
             return Err(DecodeError);
         }
         let mut sends = Vec::with_capacity(count);
@@ -321,7 +389,12 @@ impl OobState {
         if !r.0.is_empty() {
             return Err(DecodeError);
         }
-        Ok(OobState { pending, sends })
+        sends.truncate(HISTORY_LEN);
+        Ok(OobState {
+            pending,
+            last_used,
+            sends,
+        })
     }
 }
 
