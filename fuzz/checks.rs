@@ -335,10 +335,16 @@ pub fn deliver_line(data: &[u8]) {
         };
         assert_eq!(contact.to_value(), line, "spelling changed the value");
         assert_eq!(Contact::parse(&contact.to_value()).as_ref(), Ok(&contact));
+        // What the mask shows of the contact itself: its fixed words ("ntfy topic ",
+        // "webhook ") are left out, or a contact spelt like them would look shown.
         let masked = contact.masked();
+        let shown = masked
+            .strip_prefix("ntfy topic ")
+            .or_else(|| masked.strip_prefix("webhook "))
+            .unwrap_or(&masked);
         if contact.address().len() > 4 {
             assert!(
-                !masked.contains(contact.address()),
+                !shown.contains(contact.address()),
                 "the mask shows the contact"
             );
         }
