@@ -111,10 +111,9 @@ impl Scenario<'_> {
     }
 }
 
-/// What `pam_succeed_if.so`'s conditions give for `service` when they only test the
-/// service: `Some(true)` it succeeds, `Some(false)` it fails (one false condition is
-/// enough), `None` when that depends on something else (user, group, host, ...).
-pub fn service_condition(rule: &Rule, service: &str) -> Option<bool> {
+/// `pam_succeed_if.so`'s conditions as `(field, operator, value)`, its options left out;
+/// `None` when the arguments are not whole conditions.
+pub fn succeed_if_conditions(rule: &Rule) -> Option<Vec<(&str, &str, &str)>> {
     const OPTIONS: &[&str] = &[
         "debug",
         "use_uid",
@@ -132,9 +131,16 @@ pub fn service_condition(rule: &Rule, service: &str) -> Option<bool> {
     if words.is_empty() || !words.len().is_multiple_of(3) {
         return None;
     }
+    Some(words.chunks(3).map(|t| (t[0], t[1], t[2])).collect())
+}
+
+/// What `pam_succeed_if.so`'s conditions give for `service` when they only test the
+/// service: `Some(true)` it succeeds, `Some(false)` it fails (one false condition is
+/// enough), `None` when that depends on something else (user, group, host, ...).
+pub fn service_condition(rule: &Rule, service: &str) -> Option<bool> {
+    let conditions = succeed_if_conditions(rule)?;
     let mut all_known = true;
-    for triple in words.chunks(3) {
-        let (field, op, value) = (triple[0], triple[1], triple[2]);
+    for (field, op, value) in conditions {
         let known = match (field, op) {
             ("service", "=") => Some(service == value),
             ("service", "!=") => Some(service != value),

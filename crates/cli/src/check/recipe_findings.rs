@@ -68,27 +68,10 @@ pub fn classify(service: &str, stack: &[Flat], j: usize, k: usize, root: &Path) 
 /// The users `pam_succeed_if.so`'s conditions describe, when every condition is about who
 /// the user is (name, uid, gid, groups); and whether they can name root explicitly.
 fn user_conditions(rule: &Rule) -> Option<(String, bool)> {
-    const OPTIONS: &[&str] = &[
-        "debug",
-        "use_uid",
-        "quiet",
-        "quiet_fail",
-        "quiet_success",
-        "audit",
-    ];
-    let words: Vec<&str> = rule
-        .args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !OPTIONS.contains(a))
-        .collect();
-    if words.is_empty() || !words.len().is_multiple_of(3) {
-        return None;
-    }
+    let conditions = flow::succeed_if_conditions(rule)?;
     let mut parts = Vec::new();
     let mut names_root = false;
-    for t in words.chunks(3) {
-        let (field, op, value) = (t[0], t[1], t[2]);
+    for (field, op, value) in conditions {
         let part = match (field, op) {
             ("user", "ingroup") => format!("members of group {value}"),
             ("user", "notingroup") => format!("users not in group {value}"),
