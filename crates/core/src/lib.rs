@@ -17,6 +17,7 @@ pub mod args;
 pub mod audit;
 pub mod authenticate;
 pub mod base32_codec;
+pub mod civil_time;
 pub mod config_file;
 pub mod decimal;
 pub mod fleet;
