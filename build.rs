@@ -8,13 +8,20 @@
 //! dropped from the module's dependencies. The version script keeps these symbols private.
 //!
 //! Where the archive cannot be found (another C toolchain), the build falls back to the
-//! default and says so.
+//! default and says so. crates/redis-module's build script calls the same function for
+//! pam_otp_redis.so.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    link_static_unwinder("pam_otp.so");
+}
+
+/// Links libgcc_eh.a into the cdylib being built (`library`, for the warning) where it can be
+/// found, so that it does not need libgcc_s.so.1.
+pub fn link_static_unwinder(library: &str) {
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os != "linux" || env != "gnu" {
@@ -34,7 +41,7 @@ fn main() {
             println!("cargo:rustc-link-lib=static:-bundle,+verbatim=libgcc_eh.a");
         }
         None => println!(
-            "cargo:warning=libgcc_eh.a not found via {cc}; pam_otp.so will depend on libgcc_s.so.1"
+            "cargo:warning=libgcc_eh.a not found via {cc}; {library} will depend on libgcc_s.so.1"
         ),
     }
 }

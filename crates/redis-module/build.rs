@@ -1,32 +1,13 @@
 //! Links the unwinder statically (libgcc_eh.a) so that pam_otp_redis.so, like pam_otp.so,
 //! does not need libgcc_s.so.1: a host that loads it would otherwise load one more library.
-//! The same as the root package's build.rs (which says why in full).
+//! The root package's build script does it (and says why in full); this one calls it.
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "../../build.rs"]
+#[allow(dead_code)] // its `main` is the root package's
+mod root_build;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if os != "linux" || env != "gnu" {
-        return;
-    }
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    let found = Command::new(&cc)
-        .arg("-print-file-name=libgcc_eh.a")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .map(|s| PathBuf::from(s.trim()))
-        .filter(|p| p.is_absolute() && p.exists());
-    match found.as_deref().and_then(|p| p.parent()) {
-        Some(dir) => {
-            println!("cargo:rustc-link-search=native={}", dir.display());
-            println!("cargo:rustc-link-lib=static:-bundle,+verbatim=libgcc_eh.a");
-        }
-        None => println!(
-            "cargo:warning=libgcc_eh.a not found via {cc}; pam_otp_redis.so will depend on libgcc_s.so.1"
-        ),
-    }
+    println!("cargo:rerun-if-changed=../../build.rs");
+    root_build::link_static_unwinder("pam_otp_redis.so");
 }
