@@ -10,12 +10,11 @@
 //! Logins run under pam_wrapper (the test kit's whole-process client), so that the module's
 //! syslog lines are read; what Redis holds is read with redis-cli.
 
-use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pam_otp_testkit::child_process::{child, child_mode};
+use pam_otp_testkit::child_process::{child, child_mode, open_fds};
 use pam_otp_testkit::client::{Client, Outcome};
 use pam_otp_testkit::codes::{hotp, Key};
 use pam_otp_testkit::fleet::{
@@ -312,25 +311,6 @@ fn no_descriptor_stays_open_after_fleet_logins_and_faults() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// This process's open descriptors and what each points at, leaving out `inherited` ones
-/// (as tests/open_descriptors.rs does, and for the same reason).
-fn open_fds(inherited: &[String]) -> Vec<(String, String)> {
-    let mut fds: Vec<(String, String)> = fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let fd = e.file_name().to_string_lossy().into_owned();
-            if inherited.contains(&fd) {
-                return None;
-            }
-            let target = fs::read_link(e.path()).ok()?;
-            Some((fd, target.to_string_lossy().into_owned()))
-        })
-        .collect();
-    fds.sort();
-    fds
 }
 
 fn fds_child(dir: &Path) {

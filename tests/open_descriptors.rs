@@ -3,10 +3,10 @@
 //! open descriptors exactly as it found it, and nothing pointing into its files. Through the
 //! built module under real libpam (in-process logins, in a child process of its own).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::Path;
 
-use pam_otp_testkit::child_process::{child, child_mode};
+use pam_otp_testkit::child_process::{child, child_mode, open_fds};
 use pam_otp_testkit::in_process::{hotp, pam_login, wrong_code, Fixture};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 use pam_otp_testkit::users::{current_user, other_user};
@@ -25,28 +25,6 @@ fn no_descriptor_stays_open_after_logins() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// This process's open descriptors: number and what each points at, leaving out `inherited`
-/// ones. A child inherits whatever the parent test process had open without close-on-exec at
-/// the instant it was spawned (libpam opens service files without it, in other tests'
-/// threads); the parent may then delete that file, which changes where the inherited
-/// descriptor points ("… (deleted)"). Those are not the module's doing, so they are left out.
-fn open_fds(inherited: &[String]) -> Vec<(String, String)> {
-    let mut fds: Vec<(String, String)> = fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let fd = e.file_name().to_string_lossy().into_owned();
-            if inherited.contains(&fd) {
-                return None;
-            }
-            let target = fs::read_link(e.path()).ok()?;
-            Some((fd, target.to_string_lossy().into_owned()))
-        })
-        .collect();
-    fds.sort();
-    fds
 }
 
 fn fds_child(dir: &Path) {

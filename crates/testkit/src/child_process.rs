@@ -131,3 +131,25 @@ pub fn run_login_child() {
     let rc = pam_login(None, "otp", &user, &answer);
     println!("rc={rc}");
 }
+
+/// This process's open descriptors: number and what each points at, leaving out `inherited`
+/// ones. A child inherits whatever the parent test process had open without close-on-exec at
+/// the instant it was spawned (libpam opens service files without it, in other tests'
+/// threads); the parent may then delete that file, which changes where the inherited
+/// descriptor points ("… (deleted)"). Those are not the module's doing, so they are left out.
+pub fn open_fds(inherited: &[String]) -> Vec<(String, String)> {
+    let mut fds: Vec<(String, String)> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let fd = e.file_name().to_string_lossy().into_owned();
+            if inherited.contains(&fd) {
+                return None;
+            }
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
