@@ -219,6 +219,14 @@ mod tests {
     use pam_otp_testkit::TestDir;
     use std::time::Duration;
 
+    /// The key of the state file named `uid`.
+    fn key(uid: u32) -> StateKey<'static> {
+        StateKey {
+            uid,
+            name: "test-user",
+        }
+    }
+
     fn secret() -> SecretFile {
         let mut s = SecretFile::parse(b"secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n").unwrap();
         s.recovery = vec![
@@ -242,24 +250,8 @@ mod tests {
             spent: vec![[4; 8]],
             ..State::default()
         };
-        store
-            .transact(
-                StateKey {
-                    uid: 7,
-                    name: "test-user",
-                },
-                &mut |_| locked.clone(),
-            )
-            .unwrap();
-        store
-            .transact(
-                StateKey {
-                    uid: 7,
-                    name: "test-user",
-                },
-                &mut unlocked,
-            )
-            .unwrap();
+        store.transact(key(7), &mut |_| locked.clone()).unwrap();
+        store.transact(key(7), &mut unlocked).unwrap();
         let after = store.load(7).unwrap();
         assert!(!after.is_locked(0));
         assert_eq!((after.failures, after.lockouts), (0, 0));
@@ -280,27 +272,12 @@ mod tests {
         );
         let policy = verify::Policy::default();
         store
-            .transact(
-                StateKey {
-                    uid: 9,
-                    name: "test-user",
-                },
-                &mut |st| State {
-                    failures: 2,
-                    ..st.clone()
-                },
-            )
+            .transact(key(9), &mut |st| State {
+                failures: 2,
+                ..st.clone()
+            })
             .unwrap();
-        start_history(
-            &store,
-            StateKey {
-                uid: 9,
-                name: "test-user",
-            },
-            &s,
-            Some(now / 30),
-        )
-        .unwrap();
+        start_history(&store, key(9), &s, Some(now / 30)).unwrap();
         let state = store.load(9).unwrap();
         assert_eq!(state.failures, 2);
         let d = verify::decide(&s, &state, now + 5, code.as_bytes(), &policy);

@@ -6,6 +6,14 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::testing::TestDir;
 
+/// The key of the state file named `uid`.
+fn key(uid: u32) -> StateKey<'static> {
+    StateKey {
+        uid,
+        name: "test-user",
+    }
+}
+
 fn store(dir: &Path) -> FileStore {
     FileStore::new(dir.join("state"), Duration::from_millis(300))
 }
@@ -22,18 +30,7 @@ fn creates_directory_and_file_privately_and_counts() {
     let t = TestDir::tagged("store");
     let st = store(t.path());
     for want in 1..=5 {
-        assert_eq!(
-            st.transact(
-                StateKey {
-                    uid: 1000,
-                    name: "test-user"
-                },
-                &mut bump
-            )
-            .unwrap()
-            .failures,
-            want
-        );
+        assert_eq!(st.transact(key(1000), &mut bump).unwrap().failures, want);
     }
     assert_eq!(st.load(1000).unwrap().failures, 5);
     let dir_mode = fs::metadata(t.join("state")).unwrap().permissions().mode() & 0o777;
@@ -53,22 +50,8 @@ fn creates_directory_and_file_privately_and_counts() {
 fn torn_newer_slot_falls_back_to_older() {
     let t = TestDir::tagged("store");
     let st = store(t.path());
-    st.transact(
-        StateKey {
-            uid: 7,
-            name: "test-user",
-        },
-        &mut bump,
-    )
-    .unwrap(); // seq 2 in slot 1, failures 1
-    st.transact(
-        StateKey {
-            uid: 7,
-            name: "test-user",
-        },
-        &mut bump,
-    )
-    .unwrap(); // seq 3 in slot 0, failures 2
+    st.transact(key(7), &mut bump).unwrap(); // seq 2 in slot 1, failures 1
+    st.transact(key(7), &mut bump).unwrap(); // seq 3 in slot 0, failures 2
     let path = t.join("state/7");
     let mut image = fs::read(&path).unwrap();
     // Tear the newest slot (slot 0) halfway through its payload.
@@ -105,26 +88,10 @@ fn every_torn_prefix_of_a_save_reads_old_or_new() {
 fn corrupt_file_is_refused_not_reset() {
     let t = TestDir::tagged("store");
     let st = store(t.path());
-    st.transact(
-        StateKey {
-            uid: 8,
-            name: "test-user",
-        },
-        &mut bump,
-    )
-    .unwrap();
+    st.transact(key(8), &mut bump).unwrap();
     let path = t.join("state/8");
     fs::write(&path, vec![0x55u8; FILE_SIZE]).unwrap();
-    assert_eq!(
-        st.transact(
-            StateKey {
-                uid: 8,
-                name: "test-user"
-            },
-            &mut bump
-        ),
-        Err(StoreError::Corrupt)
-    );
+    assert_eq!(st.transact(key(8), &mut bump), Err(StoreError::Corrupt));
     assert_eq!(
         fs::read(&path).unwrap(),
         vec![0x55u8; FILE_SIZE],
@@ -167,44 +134,17 @@ fn held_lock_times_out() {
     let holder = File::open(t.join("state/9")).unwrap();
     holder.lock().unwrap();
     let started = Instant::now();
-    assert_eq!(
-        st.transact(
-            StateKey {
-                uid: 9,
-                name: "test-user"
-            },
-            &mut bump
-        ),
-        Err(StoreError::LockTimeout)
-    );
+    assert_eq!(st.transact(key(9), &mut bump), Err(StoreError::LockTimeout));
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(holder);
-    assert_eq!(
-        st.transact(
-            StateKey {
-                uid: 9,
-                name: "test-user"
-            },
-            &mut bump
-        )
-        .unwrap()
-        .failures,
-        1
-    );
+    assert_eq!(st.transact(key(9), &mut bump).unwrap().failures, 1);
 }
 
 #[test]
 fn unchanged_state_is_not_rewritten() {
     let t = TestDir::tagged("store");
     let st = store(t.path());
-    st.transact(
-        StateKey {
-            uid: 10,
-            name: "test-user",
-        },
-        &mut bump,
-    )
-    .unwrap();
+    st.transact(key(10), &mut bump).unwrap();
     let before = fs::read(t.join("state/10")).unwrap();
     st.load(10).unwrap();
     assert_eq!(fs::read(t.join("state/10")).unwrap(), before);
