@@ -35,9 +35,10 @@ pub struct Sent {
     pub delivered: Delivered,
 }
 
-/// Parses a `CHANNEL:CONTACT` value as the secret file's `deliver` key does.
+/// Parses a `CHANNEL:CONTACT` value as the secret file's `deliver` key does, a phone
+/// number as people write it (normalised to E.164).
 pub fn parse_contact(option: &str, value: &str) -> Result<Contact> {
-    Contact::parse(value).map_err(|e| CliError(format!("{option} {value:?}: {e}.")))
+    Contact::parse_written(value).map_err(|e| CliError(format!("{option} {value:?}: {e}.")))
 }
 
 /// The system user the helper runs as (`deliver_user=`), which must exist and not be root.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use pam_otp_core::oob::contact::Channel;
 use pam_otp_core::secret_file::Kind;
-use pam_otp_core::state::State;
+use pam_otp_core::state::{DeliveryCounts, State};
 use pam_otp_core::store::Inspection;
 
 use crate::cli_args::ModuleOpts;
@@ -20,7 +20,7 @@ use crate::locked::{all_states, failing};
 use crate::target::Target;
 
 /// Channels of out-of-band delivery the module knows, in the order of the samples.
-const DELIVERY_CHANNELS: [Channel; 3] = [Channel::Email, Channel::Webhook, Channel::Ntfy];
+const DELIVERY_CHANNELS: [Channel; 3] = DeliveryCounts::CHANNELS;
 
 /// What the exposition is made of, gathered from the states and secret files.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Totals {
         }
         self.lockouts += u64::from(c.lockouts);
         for channel in DELIVERY_CHANNELS {
-            let n = s.oob.deliveries.of(channel);
+            let n = s.oob.deliveries.of(channel).unwrap_or_default();
             for (result, count) in [("ok", n.ok), ("failed", n.failed)] {
                 *self.deliveries.entry((channel.name(), result)).or_default() += u64::from(count);
             }

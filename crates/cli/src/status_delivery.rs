@@ -3,8 +3,8 @@
 //! and the deliveries by channel.
 
 use pam_otp_core::args::Config;
-use pam_otp_core::oob::contact::{Channel, Deliveries};
-use pam_otp_core::state::State;
+use pam_otp_core::oob::contact::Deliveries;
+use pam_otp_core::state::{DeliveryCounts, State};
 
 use crate::clock;
 use crate::target::StateView;
@@ -66,10 +66,10 @@ fn print_record(config: &Config, s: &State) {
         }
     }
     let d = &s.oob.deliveries;
-    let parts: Vec<String> = [Channel::Email, Channel::Webhook, Channel::Ntfy]
+    let parts: Vec<String> = DeliveryCounts::CHANNELS
         .into_iter()
         .filter_map(|ch| {
-            let c = d.of(ch);
+            let c = d.of(ch)?;
             (c.ok > 0 || c.failed > 0)
                 .then(|| format!("{} {} delivered, {} failed", ch.name(), c.ok, c.failed))
         })

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::providers::{arkesel, fcm, twilio, vonage, Provider};
 use crate::Failure;
 
 /// Where the file is when `PAM_OTP_DELIVER_CONF` does not say.
@@ -35,6 +36,14 @@ pub enum EmailTransport {
 /// The parsed file. Channels without their settings are simply unavailable.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// Who carries `sms:` contacts.
+    pub sms_provider: Option<Provider>,
+    /// Who carries `voice:` contacts.
+    pub voice_provider: Option<Provider>,
+    pub twilio: Option<twilio::Settings>,
+    pub vonage: Option<vonage::Settings>,
+    pub arkesel: Option<arkesel::Settings>,
+    pub fcm: Option<fcm::Settings>,
     pub email_from: Option<String>,
     pub email: Option<EmailTransport>,
     pub webhook_url: Option<String>,
@@ -46,8 +55,49 @@ pub struct Config {
     pub timeout: Duration,
 }
 
-fn bad(message: impl Into<String>) -> Failure {
+pub(crate) fn bad(message: impl Into<String>) -> Failure {
     Failure::config(message)
+}
+
+/// The file's `key = value` pairs not yet taken. Each setting is taken once by the code that
+/// knows it; whatever is left at the end is an unknown key.
+pub struct Keys(Vec<(String, Zeroizing<String>)>);
+
+impl Keys {
+    /// The value of `key` (a credential: kept zeroized).
+    pub fn secret(&mut self, key: &str) -> Option<Zeroizing<String>> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// The value of `key` (not a credential).
+    pub fn plain(&mut self, key: &str) -> Option<String> {
+        self.secret(key).map(|s| s.as_str().to_owned())
+    }
+
+    /// The value of `key`, which must be an `https://` URL; trailing slashes dropped.
+    pub fn https_url(&mut self, key: &str) -> Result<Option<String>, Failure> {
+        match self.plain(key) {
+            None => Ok(None),
+            Some(url) => {
+                check_https(&url, key)?;
+                Ok(Some(url.trim_end_matches('/').to_owned()))
+            }
+        }
+    }
+
+    /// The value of `key`, which must be an absolute path.
+    pub fn path(&mut self, key: &str) -> Result<Option<PathBuf>, Failure> {
+        match self.plain(key).map(PathBuf::from) {
+            Some(p) if !p.is_absolute() => Err(bad(format!("{key} must be an absolute path"))),
+            p => Ok(p),
+        }
+    }
+
+    /// The first key left, if any.
+    fn first(&self) -> Option<&str> {
+        self.0.first().map(|(k, _)| k.as_str())
+    }
 }
 
 /// Reads and parses the file at `path`.
@@ -110,10 +160,8 @@ pub fn parse(text: &str) -> Result<Config, Failure> {
         seen.push(key.to_owned());
         values.push((key.to_owned(), Zeroizing::new(value.to_owned())));
     }
-    let mut take = |key: &str| -> Option<Zeroizing<String>> {
-        let i = values.iter().position(|(k, _)| k == key)?;
-        Some(values.remove(i).1)
-    };
+    let mut keys = Keys(values);
+    let mut take = |key: &str| keys.secret(key);
     let plain = |v: Option<Zeroizing<String>>| v.map(|s| s.as_str().to_owned());
 
     let mut config = Config {
@@ -228,10 +276,59 @@ pub fn parse(text: &str) -> Result<Config, Failure> {
     {
         return Err(bad("ntfy settings without ntfy_url"));
     }
-    if let Some((key, _)) = values.first() {
+    providers(&mut keys, &mut config)?;
+    if let Some(key) = keys.first() {
         return Err(bad(format!("unknown key {key}")));
     }
     Ok(config)
+}
+
+/// The provider settings: each provider's own keys, and which provider carries SMS and
+/// voice (a provider named there must have its settings).
+fn providers(keys: &mut Keys, config: &mut Config) -> Result<(), Failure> {
+    config.twilio = twilio::Settings::parse(keys)?;
+    config.vonage = vonage::Settings::parse(keys)?;
+    config.arkesel = arkesel::Settings::parse(keys)?;
+    config.fcm = fcm::Settings::parse(keys)?;
+    for (key, slot) in [
+        ("sms_provider", &mut config.sms_provider),
+        ("voice_provider", &mut config.voice_provider),
+    ] {
+        let Some(name) = keys.plain(key) else {
+            continue;
+        };
+        let provider = Provider::from_name(&name).ok_or_else(|| {
+            bad(format!(
+                "{key} must be one of {}",
+                Provider::ALL.map(Provider::name).join(", ")
+            ))
+        })?;
+        if key == "voice_provider" && !provider.calls() {
+            return Err(bad(format!(
+                "voice_provider {} cannot place calls (twilio-verify, vonage-verify or arkesel-otp can)",
+                provider.name()
+            )));
+        }
+        *slot = Some(provider);
+    }
+    for provider in [config.sms_provider, config.voice_provider]
+        .into_iter()
+        .flatten()
+    {
+        let configured = match provider.company() {
+            "twilio" => config.twilio.as_ref().is_some_and(|t| t.supports(provider)),
+            "vonage" => config.vonage.is_some(),
+            "arkesel" => config.arkesel.is_some(),
+            _ => false,
+        };
+        if !configured {
+            return Err(bad(format!(
+                "{} is named as a provider but its settings are missing",
+                provider.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_https(url: &str, key: &str) -> Result<(), Failure> {

@@ -24,7 +24,10 @@ pub const SIGNATURE_HEADER: &str = "X-PamOtp-Signature";
 /// The timestamp header (part of the signed text).
 pub const TIMESTAMP_HEADER: &str = "X-PamOtp-Timestamp";
 
-fn agent(config: &Config) -> Result<ureq::Agent, Failure> {
+/// An agent with our TLS and timeouts; `status_as_error`: whether an HTTP error status is
+/// an `Err` (the webhook and ntfy only need to know it failed) or an answer to read (the
+/// providers say why in the body).
+fn agent(config: &Config, status_as_error: bool) -> Result<ureq::Agent, Failure> {
     let roots = match &config.ca_file {
         Some(path) => {
             let pem = std::fs::read(path)
@@ -49,12 +52,122 @@ fn agent(config: &Config) -> Result<ureq::Agent, Failure> {
     Ok(ureq::Agent::config_builder()
         .proxy(None)
         .max_redirects(0)
-        .http_status_as_error(true)
+        .http_status_as_error(status_as_error)
         .timeout_global(Some(config.timeout))
         .tls_config(tls)
         .user_agent("pam-otp-deliver")
         .build()
         .new_agent())
+}
+
+/// Most bytes of a provider's answer read (their answers are a few hundred bytes).
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// A provider's answer, whatever its status.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// The `Retry-After` header, when it is a number of seconds (an HTTP date is ignored:
+    /// none of our providers sends one).
+    pub retry_after: Option<u64>,
+    /// The body, at most [`MAX_ANSWER`] bytes, lossily UTF-8.
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// One HTTPS request to a provider's API: `method` `url` with `headers` and, unless the
+/// method is GET, `body` of `content_type`. Any HTTP status is an [`Answer`]; only a
+/// transport failure is an error (`UNREACHABLE`, in words that hold no header or body).
+pub fn request(
+    config: &Config,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &[u8],
+) -> Result<Answer, Failure> {
+    let agent = agent(config, false)?;
+    let sent = match method {
+        "GET" => {
+            let mut r = agent.get(url);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.call()
+        }
+        _ => {
+            let mut r = agent.post(url).header("Content-Type", content_type);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.send(body)
+        }
+    };
+    let mut response =
+        sent.map_err(|e| Failure::unreachable(format!("cannot reach the provider: {}", kind(&e))))?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| pam_otp_core::decimal::parse_decimal::<u64>(v.trim()));
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER)
+        .read_to_vec()
+        .map_err(|e| {
+            Failure::unreachable(format!("cannot read the provider's answer: {}", kind(&e)))
+        })?;
+    Ok(Answer {
+        status,
+        retry_after,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// `application/x-www-form-urlencoded` of `fields`.
+pub fn form(fields: &[(&str, &str)]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::new());
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode(&mut out, k);
+        out.push('=');
+        percent_encode(&mut out, v);
+    }
+    out
+}
+
+/// Form encoding of one key or value: unreserved characters as they are, space as `+`,
+/// every other byte as `%XX`.
+fn percent_encode(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic_auth(user: &str, password: &str) -> Zeroizing<String> {
+    use base64::Engine as _;
+    let pair = Zeroizing::new(format!("{user}:{password}"));
+    Zeroizing::new(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+    ))
 }
 
 fn post(
@@ -64,7 +177,7 @@ fn post(
     content_type: &str,
     body: &[u8],
 ) -> Result<(), Failure> {
-    let agent = agent(config)?;
+    let agent = agent(config, true)?;
     let mut request = agent.post(url).header("Content-Type", content_type);
     for (k, v) in headers {
         request = request.header(*k, *v);
@@ -187,6 +300,24 @@ pub fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_encoding_escapes_all_but_unreserved() {
+        let body = form(&[("To", "+233241234567"), ("Body", "Code: 12 & more=ok")]);
+        assert_eq!(
+            body.as_str(),
+            "To=%2B233241234567&Body=Code%3A+12+%26+more%3Dok"
+        );
+    }
+
+    #[test]
+    fn basic_auth_is_base64_of_user_colon_password() {
+        // RFC 7617's example.
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame").as_str(),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+    }
 
     #[test]
     fn json_escapes() {

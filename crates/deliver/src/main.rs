@@ -6,11 +6,18 @@
 //! `PAM_OTP_EXPIRES` (and optionally `PAM_OTP_DELIVER_CONF`), the code as one line on stdin,
 //! as an unprivileged user. Exit status: `pam_otp_core::oob::exit`. On failure, one short
 //! line on stderr that never holds the code or a credential.
+//!
+//! A provider that makes and checks its own code (Twilio Verify, Vonage Verify, Arkesel
+//! OTP) is asked to send one; the helper then prints `verify HANDLE` on stdout. Started
+//! again with `PAM_OTP_CHECK=HANDLE` and the code the user typed on stdin, it asks the
+//! provider and exits 0 (approved), `CODE_REJECTED` or `CODE_EXPIRED`. Rate limited, it
+//! exits `RATE_LIMITED` and prints `retry-after N` when the provider said how long.
 
 mod config;
 mod email;
 mod http;
 mod message;
+mod providers;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -19,7 +26,8 @@ use std::process::ExitCode;
 use pam_otp_core::oob::contact::{Channel, Contact};
 use pam_otp_core::oob::exit;
 use pam_otp_core::oob::spawn::{
-    ENV_CHANNEL, ENV_CONF, ENV_CONTACT, ENV_EXPIRES, ENV_SERVICE, ENV_USER,
+    verify_handle, CHECK_DIGITS, ENV_CHANNEL, ENV_CHECK, ENV_CONF, ENV_CONTACT, ENV_EXPIRES,
+    ENV_SERVICE, ENV_USER,
 };
 use zeroize::Zeroizing;
 
@@ -28,6 +36,8 @@ use zeroize::Zeroizing;
 pub struct Failure {
     pub status: i32,
     pub message: String,
+    /// Rate limited: the seconds the provider asked us to wait, when it said.
+    pub retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -35,7 +45,17 @@ impl Failure {
         Failure {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+    pub fn rate_limited(retry_after: Option<u64>, message: impl Into<String>) -> Failure {
+        Failure {
+            retry_after,
+            ..Failure::new(exit::RATE_LIMITED, message)
+        }
+    }
+    pub fn bad_contact(message: impl Into<String>) -> Failure {
+        Failure::new(exit::BAD_CONTACT, message)
     }
     pub fn config(message: impl Into<String>) -> Failure {
         Failure::new(exit::BAD_CONFIG, message)
@@ -56,7 +76,10 @@ pub struct Job {
     pub expires_at: u64,
     /// Unix seconds when the helper started.
     pub now: u64,
+    /// Send mode: the code to deliver. Check mode: the code the user typed.
     pub code: Zeroizing<String>,
+    /// Check mode: the provider's handle, from the `verify HANDLE` line of the send.
+    pub check: Option<String>,
 }
 
 fn var(name: &str) -> Result<String, Failure> {
@@ -78,14 +101,23 @@ fn job() -> Result<Job, Failure> {
             return Err(Failure::new(exit::USAGE, format!("{name}: unusable")));
         }
     }
-    // One line of 6-8 digits; more than a small bound is not a code.
+    let check = match std::env::var(ENV_CHECK) {
+        Ok(h) => Some(
+            verify_handle(&format!("verify {h}"))
+                .ok_or_else(|| Failure::new(exit::USAGE, format!("{ENV_CHECK}: not a handle")))?,
+        ),
+        Err(_) => None,
+    };
+    // One line of 6-8 digits (a code we made) or, in check mode, of 4-10 (what the user
+    // typed for the provider's code); more than a small bound is not a code.
+    let digits_allowed = if check.is_some() { CHECK_DIGITS } else { 6..=8 };
     let mut raw = Zeroizing::new(Vec::with_capacity(16));
     std::io::stdin()
         .take(16)
         .read_to_end(&mut raw)
         .map_err(|_| Failure::new(exit::USAGE, "cannot read the code on stdin"))?;
     let digits = raw.strip_suffix(b"\n").unwrap_or(&raw);
-    if !(6..=8).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+    if !digits_allowed.contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
         return Err(Failure::new(
             exit::USAGE,
             "stdin does not hold one code line",
@@ -105,6 +137,7 @@ fn job() -> Result<Job, Failure> {
         expires_at,
         now,
         code,
+        check,
     })
 }
 
@@ -120,17 +153,38 @@ fn run() -> Result<(), Failure> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
     let config = config::load(&path)?;
-    match job.contact.channel() {
-        Channel::Email => email::send(&config, &job),
-        Channel::Webhook => http::webhook(&config, &job),
-        Channel::Ntfy => http::ntfy(&config, &job),
+    if let Some(handle) = &job.check {
+        return match providers::check(&config, &job, handle)? {
+            providers::Verdict::Approved => Ok(()),
+            providers::Verdict::Rejected => Err(Failure::new(
+                exit::CODE_REJECTED,
+                "the provider says the code is wrong",
+            )),
+            providers::Verdict::Expired => Err(Failure::new(
+                exit::CODE_EXPIRED,
+                "the provider has no pending verification (expired, used or too many tries)",
+            )),
+        };
     }
+    let sent = match job.contact.channel() {
+        Channel::Email => email::send(&config, &job).map(|()| providers::Sent::Delivered),
+        Channel::Webhook => http::webhook(&config, &job).map(|()| providers::Sent::Delivered),
+        Channel::Ntfy => http::ntfy(&config, &job).map(|()| providers::Sent::Delivered),
+        Channel::Sms | Channel::Voice | Channel::Fcm => providers::send(&config, &job),
+    }?;
+    if let providers::Sent::Verify(handle) = sent {
+        println!("verify {handle}");
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            if let Some(secs) = f.retry_after {
+                println!("retry-after {secs}");
+            }
             let line: String = f
                 .message
                 .chars()

@@ -19,3 +19,13 @@ pub fn text(job: &Job) -> String {
 pub fn title(job: &Job) -> String {
     format!("One-time code for {}", job.service)
 }
+
+/// The text of an SMS (or a push body): one short line, no link, the code and its life.
+pub fn sms_text(job: &Job) -> String {
+    format!(
+        "Your one-time code for {}: {}. It expires in {} s.",
+        job.service,
+        job.code.as_str(),
+        job.expires_at.saturating_sub(job.now)
+    )
+}

@@ -328,8 +328,10 @@ fn enroll_deliver_adds_to_an_existing_secret_file_and_keeps_its_secret() {
 #[test]
 fn enroll_deliver_refuses_a_bad_contact_and_unchecked_sending_as_a_user() {
     let home = Home::new();
-    let o = home.run(&["enroll", "--deliver", "sms:+15550100"], "");
+    let o = home.run(&["enroll", "--deliver", "fax:+15550100"], "");
     fails(o, 1, "unknown delivery channel");
+    let o = home.run(&["enroll", "--deliver", "sms:024 123 4567"], "");
+    fails(o, 1, "has no country code");
     let o = home.run(&["enroll", "--deliver", "email:not an address"], "");
     let err = fails(o, 1, "not an e-mail address");
     assert!(!home.otp().exists(), "{err}");

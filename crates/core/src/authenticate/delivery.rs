@@ -28,12 +28,10 @@ use super::{Attempt, Host, Level, Reason, Verdict};
 
 /// The prompt of a user with both a secret and contacts, naming the first contact's channel.
 pub(super) fn offer_prompt(channel: Channel) -> String {
-    let by = match channel {
-        Channel::Email => "by e-mail",
-        Channel::Ntfy => "by push notification",
-        Channel::Webhook => "by message",
-    };
-    format!("One-time code (or press Enter to get one {by}): ")
+    format!(
+        "One-time code (or press Enter to get one {}): ",
+        channel.by()
+    )
 }
 
 /// What the user is told when the send limit is reached.
@@ -240,8 +238,8 @@ fn now_after(host: &dyn Host, issued: u64) -> u64 {
 }
 
 fn add_counts(into: &mut DeliveryCounts, add: &DeliveryCounts) {
-    for channel in [Channel::Email, Channel::Webhook, Channel::Ntfy] {
-        let c = add.of(channel);
+    for channel in DeliveryCounts::CHANNELS {
+        let c = add.of(channel).unwrap_or_default();
         for _ in 0..c.ok {
             into.count(channel, true);
         }

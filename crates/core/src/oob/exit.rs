@@ -1,5 +1,7 @@
 //! The delivery helper's exit codes (pam-otp-deliver(8)), one per kind of failure, so the
-//! caller can log a reason without reading the helper's words. Values from sysexits.h.
+//! caller can log a reason without reading the helper's words. Values from sysexits.h, and
+//! three of our own (80-82) for the provider-side check and rate limits, which sysexits.h
+//! has no word for.
 
 /// The code was handed to the provider, which accepted it.
 pub const DELIVERED: i32 = 0;
@@ -13,8 +15,16 @@ pub const REFUSED: i32 = 69;
 pub const SOFTWARE: i32 = 70;
 /// The provider could not be reached (DNS, connection, TLS, timeout).
 pub const UNREACHABLE: i32 = 75;
-/// The credentials file is missing, unsafe or malformed, or lacks the channel's settings.
+/// The credentials file is missing, unsafe or malformed, or lacks the channel's settings,
+/// or the provider refused the credentials.
 pub const BAD_CONFIG: i32 = 78;
+/// Check mode: the provider says the typed code is wrong.
+pub const CODE_REJECTED: i32 = 80;
+/// Check mode: the provider has no pending verification any more (expired, already used,
+/// too many wrong tries).
+pub const CODE_EXPIRED: i32 = 81;
+/// The provider is rate limiting us; stdout holds `retry-after N` when it said how long.
+pub const RATE_LIMITED: i32 = 82;
 
 /// What a helper's exit status means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +41,12 @@ pub enum HelperExit {
     Unreachable,
     /// [`BAD_CONFIG`].
     BadConfig,
+    /// [`CODE_REJECTED`].
+    CodeRejected,
+    /// [`CODE_EXPIRED`].
+    CodeExpired,
+    /// [`RATE_LIMITED`].
+    RateLimited,
     /// [`SOFTWARE`], or any other status.
     Other(i32),
 }
@@ -45,6 +61,9 @@ impl HelperExit {
             REFUSED => HelperExit::Refused,
             UNREACHABLE => HelperExit::Unreachable,
             BAD_CONFIG => HelperExit::BadConfig,
+            CODE_REJECTED => HelperExit::CodeRejected,
+            CODE_EXPIRED => HelperExit::CodeExpired,
+            RATE_LIMITED => HelperExit::RateLimited,
             other => HelperExit::Other(other),
         }
     }
@@ -58,6 +77,9 @@ impl HelperExit {
             HelperExit::Refused => "refused",
             HelperExit::Unreachable => "unreachable",
             HelperExit::BadConfig => "bad_config",
+            HelperExit::CodeRejected => "code_rejected",
+            HelperExit::CodeExpired => "code_expired",
+            HelperExit::RateLimited => "rate_limited",
             HelperExit::Other(_) => "failed",
         }
     }

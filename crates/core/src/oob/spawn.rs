@@ -1,14 +1,17 @@
 //! Starting the delivery helper safely (`pam-otp-deliver`, pam-otp-deliver(8)).
 //!
 //! All network code lives in the helper; the module only starts it, hands it the code and
-//! waits a bounded time. What [`deliver`] guarantees:
+//! waits a bounded time. [`deliver`] sends a code; when the provider makes and sends its
+//! own (a helper's `verify HANDLE` line), [`check`] starts the helper again in check mode
+//! with what the user typed, and only the provider's answer accepts it. What both
+//! guarantee:
 //!
 //! - the helper is a fixed absolute path with no symbolic link in it, a regular executable
 //!   owned by root and not writable by group or others, in directories that are all owned
 //!   by root and not writable by group or others ([`check_helper_path`]);
 //! - an empty environment but for [`ENV_USER`], [`ENV_CHANNEL`], [`ENV_CONTACT`],
 //!   [`ENV_SERVICE`], [`ENV_EXPIRES`] (and [`ENV_CONF`] when the caller names a
-//!   credentials file); no arguments; working directory `/`;
+//!   credentials file, [`ENV_CHECK`] in check mode); no arguments; working directory `/`;
 //! - the code on stdin, one line (a socket pair written with `MSG_NOSIGNAL`, so a helper
 //!   that exits early cannot raise SIGPIPE in the host), never in argv or the environment;
 //! - run as an unprivileged user (never uid or gid 0): std's `uid`/`gid` make the child call
@@ -39,7 +42,7 @@ use super::exit::HelperExit;
 
 /// The user the code is for.
 pub const ENV_USER: &str = "PAM_OTP_USER";
-/// The channel: `email`, `webhook` or `ntfy`.
+/// The channel: `email`, `webhook`, `ntfy`, `sms`, `voice` or `fcm`.
 pub const ENV_CHANNEL: &str = "PAM_OTP_CHANNEL";
 /// The contact on that channel (address, topic or recipient id).
 pub const ENV_CONTACT: &str = "PAM_OTP_CONTACT";
@@ -49,6 +52,13 @@ pub const ENV_SERVICE: &str = "PAM_OTP_SERVICE";
 pub const ENV_EXPIRES: &str = "PAM_OTP_EXPIRES";
 /// The helper's credentials file, when not the default (`pam-otp deliver test`, tests).
 pub const ENV_CONF: &str = "PAM_OTP_DELIVER_CONF";
+/// Check mode: the provider's handle of the verification it started (see [`check`]).
+pub const ENV_CHECK: &str = "PAM_OTP_CHECK";
+/// Longest provider handle accepted from a helper's `verify HANDLE` line.
+pub const MAX_HANDLE_LEN: usize = 128;
+/// Fewest and most digits of a code the user types for a provider to check (the providers'
+/// own code lengths run from 4 to 10).
+pub const CHECK_DIGITS: std::ops::RangeInclusive<usize> = 4..=10;
 /// Where the helper is installed.
 pub const DEFAULT_HELPER: &str = "/usr/libexec/pam-otp-deliver";
 /// The timeout when the configuration says nothing.
@@ -90,6 +100,23 @@ pub struct Request<'a> {
     pub code: &'a OneTimeCode,
 }
 
+/// Ask the provider whether the code the user typed is the one it sent.
+#[derive(Debug)]
+pub struct CheckRequest<'a> {
+    /// The user the code is for.
+    pub user: &'a str,
+    /// Where the provider sent its code.
+    pub contact: &'a Contact,
+    /// The PAM service asking.
+    pub service: &'a str,
+    /// Until when our send is valid (Unix seconds), as for the send.
+    pub expires_at: u64,
+    /// The provider's handle, from the helper's `verify HANDLE` line.
+    pub handle: &'a str,
+    /// What the user typed: [`CHECK_DIGITS`] ASCII digits.
+    pub typed: &'a [u8],
+}
+
 /// The helper delivered the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
@@ -97,6 +124,21 @@ pub struct Delivered {
     pub elapsed: Duration,
     /// Its stdout's first line (a provider's message id, say), bounded.
     pub stdout: String,
+    /// The provider generated and sent a code of its own and will check it: the handle
+    /// the helper printed as `verify HANDLE`. Our code was not sent; only [`check`] can
+    /// accept what the user types.
+    pub verify: Option<String>,
+}
+
+/// The provider's answer to a [`check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The provider approved the code.
+    Approved,
+    /// The provider says it is wrong.
+    Rejected,
+    /// The provider has no pending verification any more (expired, used, too many tries).
+    Expired,
 }
 
 /// Why the code was not delivered. No variant holds the code.
@@ -114,6 +156,14 @@ pub enum SpawnError {
     TimedOut(Duration),
     /// It was killed by this signal (not ours).
     Signalled(i32),
+    /// The provider is rate limiting us ([`super::exit::RATE_LIMITED`]): `retry_after` is
+    /// the wait it asked for, when it said (from the helper's `retry-after N` line).
+    RateLimited {
+        /// Seconds the provider asked us to wait.
+        retry_after: Option<u64>,
+        /// Its stderr's first line.
+        message: String,
+    },
     /// It exited non-zero; `message` is its stderr's first line, bounded, with the code
     /// scrubbed out should it ever appear there.
     Failed {
@@ -134,6 +184,7 @@ impl SpawnError {
             SpawnError::Start(_) => "start_failed",
             SpawnError::TimedOut(_) => "timeout",
             SpawnError::Signalled(_) => "signalled",
+            SpawnError::RateLimited { .. } => "rate_limited",
             SpawnError::Failed { exit, .. } => exit.word(),
         }
     }
@@ -150,6 +201,11 @@ impl std::fmt::Display for SpawnError {
                 write!(f, "delivery helper killed after {} ms", t.as_millis())
             }
             SpawnError::Signalled(s) => write!(f, "delivery helper killed by signal {s}"),
+            SpawnError::RateLimited {
+                retry_after: Some(secs),
+                message,
+            } => write!(f, "rate limited, retry after {secs} s: {message}"),
+            SpawnError::RateLimited { message, .. } => write!(f, "rate limited: {message}"),
             SpawnError::Failed { exit, message } => {
                 write!(f, "delivery helper failed ({}): {message}", exit.word())
             }
@@ -273,6 +329,84 @@ pub fn scrub(text: &[u8], code: &[u8]) -> String {
 
 /// Starts the helper, hands it the code and waits for it (see the module documentation).
 pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, SpawnError> {
+    let start = Instant::now();
+    let job = Job {
+        user: request.user,
+        contact: request.contact,
+        service: request.service,
+        expires_at: request.expires_at,
+        check: None,
+    };
+    let out = run(helper, &job, request.code.as_bytes())?;
+    let stdout = scrub(&out, request.code.as_bytes());
+    Ok(Delivered {
+        elapsed: start.elapsed(),
+        verify: verify_handle(&stdout),
+        stdout,
+    })
+}
+
+/// Asks the provider, through the helper in check mode ([`ENV_CHECK`]), whether the code
+/// the user typed is the one it sent. The typed code goes on stdin, as a code does.
+pub fn check(helper: &Helper<'_>, request: &CheckRequest<'_>) -> Result<Checked, SpawnError> {
+    if !CHECK_DIGITS.contains(&request.typed.len())
+        || !request.typed.iter().all(u8::is_ascii_digit)
+        || verify_handle(&format!("verify {}", request.handle)).is_none()
+    {
+        return Err(SpawnError::BadRequest);
+    }
+    let job = Job {
+        user: request.user,
+        contact: request.contact,
+        service: request.service,
+        expires_at: request.expires_at,
+        check: Some(request.handle),
+    };
+    match run(helper, &job, request.typed) {
+        Ok(_) => Ok(Checked::Approved),
+        Err(SpawnError::Failed {
+            exit: HelperExit::CodeRejected,
+            ..
+        }) => Ok(Checked::Rejected),
+        Err(SpawnError::Failed {
+            exit: HelperExit::CodeExpired,
+            ..
+        }) => Ok(Checked::Expired),
+        Err(e) => Err(e),
+    }
+}
+
+/// The handle of a helper's `verify HANDLE` line: 1 to [`MAX_HANDLE_LEN`] characters of
+/// letters, digits and `._:-`.
+pub fn verify_handle(stdout_line: &str) -> Option<String> {
+    let handle = stdout_line.strip_prefix("verify ")?;
+    let ok = !handle.is_empty()
+        && handle.len() <= MAX_HANDLE_LEN
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    ok.then(|| handle.to_owned())
+}
+
+/// The wait of a helper's `retry-after N` line, at most a day.
+pub fn retry_after(stdout_line: &str) -> Option<u64> {
+    let secs: u64 = crate::decimal::parse_decimal(stdout_line.strip_prefix("retry-after ")?)?;
+    (secs <= 86_400).then_some(secs)
+}
+
+/// One start of the helper: who, where, and whether it checks rather than sends.
+struct Job<'a> {
+    user: &'a str,
+    contact: &'a Contact,
+    service: &'a str,
+    expires_at: u64,
+    check: Option<&'a str>,
+}
+
+/// Starts the helper for `job` with `secret` as its stdin line, waits for it, and returns
+/// its stdout when it exits 0. `secret` (the code sent or typed) is scrubbed from every
+/// word of the helper's kept.
+fn run(helper: &Helper<'_>, job: &Job<'_>, secret: &[u8]) -> Result<Vec<u8>, SpawnError> {
     if helper.uid == 0
         || helper.gid == 0
         || helper.timeout.is_zero()
@@ -281,7 +415,7 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
         return Err(SpawnError::BadSettings);
     }
     let fit = |s: &str| !s.is_empty() && s.len() <= MAX_NAME_LEN && !s.contains(char::is_control);
-    if !fit(request.user) || !fit(request.service) {
+    if !fit(job.user) || !fit(job.service) {
         return Err(SpawnError::BadRequest);
     }
     check_helper_path(helper.path).map_err(SpawnError::UnsafeHelper)?;
@@ -292,11 +426,11 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
     let mut command = Command::new(helper.path);
     command
         .env_clear()
-        .env(ENV_USER, request.user)
-        .env(ENV_CHANNEL, request.contact.channel().name())
-        .env(ENV_CONTACT, request.contact.address())
-        .env(ENV_SERVICE, request.service)
-        .env(ENV_EXPIRES, request.expires_at.to_string())
+        .env(ENV_USER, job.user)
+        .env(ENV_CHANNEL, job.contact.channel().name())
+        .env(ENV_CONTACT, job.contact.address())
+        .env(ENV_SERVICE, job.service)
+        .env(ENV_EXPIRES, job.expires_at.to_string())
         .current_dir("/")
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .stdout(Stdio::piped())
@@ -306,6 +440,9 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
         .process_group(0);
     if let Some(conf) = helper.conf {
         command.env(ENV_CONF, conf);
+    }
+    if let Some(handle) = job.check {
+        command.env(ENV_CHECK, handle);
     }
     // SAFETY: the closure runs in the child between fork and exec and calls only
     // close_range(2) and fcntl(2), which are async-signal-safe; it allocates nothing and
@@ -320,8 +457,8 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
     // The child holds its own copy of the other end; ours must go before we wait.
     drop(command);
 
-    let mut line = Vec::with_capacity(usize::from(request.code.len()) + 1);
-    line.extend_from_slice(request.code.as_bytes());
+    let mut line = Vec::with_capacity(secret.len() + 1);
+    line.extend_from_slice(secret);
     line.push(b'\n');
     // A helper that exits without reading just loses the code; that is its failure to report.
     let _ = send_all(&ours, &line);
@@ -339,13 +476,14 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
         return Err(SpawnError::TimedOut(helper.timeout));
     }
     match status.code() {
-        Some(0) => Ok(Delivered {
-            elapsed: start.elapsed(),
-            stdout: scrub(&out, request.code.as_bytes()),
+        Some(0) => Ok(out),
+        Some(super::exit::RATE_LIMITED) => Err(SpawnError::RateLimited {
+            retry_after: retry_after(&scrub(&out, secret)),
+            message: scrub(&err, secret),
         }),
         Some(code) => Err(SpawnError::Failed {
             exit: HelperExit::from_status(code),
-            message: scrub(&err, request.code.as_bytes()),
+            message: scrub(&err, secret),
         }),
         None => Err(SpawnError::Signalled(status.signal().unwrap_or(0))),
     }

@@ -162,7 +162,7 @@ mod tests {
     fn bad_deliver_lines_are_refused_strictly() {
         let cases: Vec<(String, DeliverLineError)> = vec![
             (
-                format!("{S}deliver = sms:+15550100\n"),
+                format!("{S}deliver = fax:+15550100\n"),
                 DeliverLineError::Contact {
                     line: 2,
                     why: ContactError::UnknownChannel,

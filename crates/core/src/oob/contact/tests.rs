@@ -28,7 +28,7 @@ fn bad_values_are_refused_with_their_reason() {
     let cases: &[(&str, ContactError)] = &[
         ("", NoChannel),
         ("alice@example.org", NoChannel),
-        ("sms:+15550100", UnknownChannel),
+        ("fax:+15550100", UnknownChannel),
         ("Email:alice@example.org", UnknownChannel),
         (" email:alice@example.org", UnknownChannel),
         ("email:", Empty),
@@ -94,5 +94,83 @@ fn several_lines_bounded_and_not_repeated() {
     assert_eq!(d.push_value("ntfy:another"), Err(ContactError::TooMany));
     assert_eq!(d.contacts().len(), MAX_DELIVERIES);
     assert_eq!(d.contacts()[0].channel(), Channel::Email);
-    assert_eq!(d.push_value("sms:1"), Err(ContactError::UnknownChannel));
+    assert_eq!(d.push_value("fax:1"), Err(ContactError::UnknownChannel));
+}
+
+#[test]
+fn phone_and_app_contacts_parse_strictly() {
+    use ContactError::*;
+    let token = format!("fcm:{}", "dGVzdA-_:".repeat(16));
+    for value in [
+        "sms:+233241234567",
+        "voice:+4930123456",
+        "sms:+6834001",
+        &token,
+    ] {
+        assert_eq!(Contact::parse(value).unwrap().to_value(), value);
+    }
+    let cases: &[(&str, ContactError)] = &[
+        ("sms:", Empty),
+        ("sms:233241234567", BadPhone),
+        ("sms:+0233241234567", BadPhone),
+        ("sms:+233 24 123 4567", BadPhone),
+        ("sms:+23324123456789012", BadPhone),
+        ("sms:+123456", BadPhone),
+        ("voice:+1-555-0100-99", BadPhone),
+        ("sms:+٢٣٣٢٤١٢٣٤٥٦٧", BadPhone),
+        ("fcm:short", BadToken),
+        ("fcm:has space in it and is long enough to count", BadToken),
+        (
+            "fcm:has/a/slash/and/is/long/enough/to/count/as/one",
+            BadToken,
+        ),
+    ];
+    for (value, want) in cases {
+        assert_eq!(Contact::parse(value), Err(*want), "{value:?}");
+    }
+    let long_token = format!("fcm:{}", "t".repeat(257));
+    assert_eq!(Contact::parse(&long_token), Err(BadToken));
+}
+
+#[test]
+fn written_numbers_are_normalised_to_e164() {
+    for (written, want) in [
+        ("sms:+233 24 123 4567", "sms:+233241234567"),
+        ("sms:00233-24-123-4567", "sms:+233241234567"),
+        ("voice:+1 (555) 010.0199", "voice:+15550100199"),
+        ("  sms:+44 20 7946 0958 ", "sms:+442079460958"),
+        ("email:alice@example.org", "email:alice@example.org"),
+    ] {
+        assert_eq!(Contact::parse_written(written).unwrap().to_value(), want);
+    }
+    assert_eq!(
+        Contact::parse_written("sms:024 123 4567"),
+        Err(ContactError::NoCountryCode)
+    );
+    assert_eq!(
+        Contact::parse_written("sms:+44 20 79x6"),
+        Err(ContactError::BadPhone)
+    );
+    assert_eq!(
+        Contact::parse_written("sms:call me"),
+        Err(ContactError::BadPhone)
+    );
+}
+
+#[test]
+fn phone_and_app_masks_show_little() {
+    let m = |v: &str| Contact::parse(v).unwrap().masked();
+    assert_eq!(m("sms:+233241234567"), "SMS to •••67");
+    assert_eq!(m("voice:+233241234567"), "call to •••67");
+    let token = format!("fcm:{}", "a".repeat(64));
+    assert_eq!(m(&token), "app •••");
+    let debug = format!("{:?}", Contact::parse("sms:+233241234567").unwrap());
+    assert!(!debug.contains("2412345"), "{debug}");
+}
+
+#[test]
+fn every_channel_spells_back() {
+    for channel in Channel::ALL {
+        assert_eq!(Channel::from_name(channel.name()), Some(channel));
+    }
 }
