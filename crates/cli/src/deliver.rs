@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use pam_otp_core::args::Config;
 use pam_otp_core::oob::code::{CodeHash, OneTimeCode, OsRandom};
 use pam_otp_core::oob::contact::Contact;
-use pam_otp_core::oob::spawn::{self, Delivered, Helper, Request, SpawnError};
+use pam_otp_core::oob::spawn::{
+    self, CheckRequest, Checked, Delivered, Helper, Request, SpawnError,
+};
 use pam_otp_core::userdb::{self, Account};
 
 use crate::caller::is_root;
@@ -72,7 +74,8 @@ fn hint(e: &SpawnError, config: &Config, conf: Option<&Path>) -> String {
             config.deliver.user
         ),
         "bad_contact" => " The contact is not valid for its channel.".to_string(),
-        "refused" => " The provider (MTA, webhook, ntfy server) refused the message.".to_string(),
+        "refused" => " The provider (MTA, webhook, ntfy server, SMS or push provider) refused the message.".to_string(),
+        "rate_limited" => " The provider is rate limiting this account; wait, or raise its limits.".to_string(),
         "unreachable" => " The provider could not be reached (connection, TLS or timeout).".to_string(),
         _ => String::new(),
     }
@@ -126,6 +129,42 @@ pub fn send_code(
     }
 }
 
+/// Asks the provider that made its own code (`handle`, from the send) whether `typed` is
+/// it, through the helper in check mode, as a login would.
+fn check_code(
+    config: &Config,
+    user: &str,
+    contact: &Contact,
+    conf: Option<&Path>,
+    handle: &str,
+    expires_at: u64,
+    typed: &[u8],
+) -> Result<Checked> {
+    let account = helper_account(config)?;
+    let helper = Helper {
+        path: &config.deliver.helper,
+        uid: account.uid,
+        gid: account.gid,
+        timeout: config.deliver.timeout,
+        conf,
+    };
+    let request = CheckRequest {
+        user,
+        contact,
+        service: SERVICE,
+        expires_at,
+        handle,
+        typed,
+    };
+    spawn::check(&helper, &request).map_err(|e| {
+        CliError(format!(
+            "the provider could not check the code ({}): {e}.{}",
+            e.word(),
+            hint(&e, config, conf)
+        ))
+    })
+}
+
 /// `pam-otp deliver test USER`.
 pub fn test(opts: &ModuleOpts, a: &DeliverTestArgs) -> Result<ExitCode> {
     if !is_root() {
@@ -158,6 +197,12 @@ pub fn test(opts: &ModuleOpts, a: &DeliverTestArgs) -> Result<ExitCode> {
             contact,
             a.deliver_conf.as_deref(),
         ) {
+            Ok(sent) if sent.delivered.verify.is_some() => println!(
+                "Sent to {} in {} ms: the provider made the code itself (verification {}) and checks it at login.",
+                contact.to_value(),
+                sent.delivered.elapsed.as_millis(),
+                sent.delivered.verify.as_deref().unwrap_or_default()
+            ),
             Ok(sent) => {
                 let code = std::str::from_utf8(sent.code.as_bytes()).unwrap_or("");
                 println!(
@@ -222,11 +267,26 @@ pub fn enroll(opts: &ModuleOpts, a: &EnrollArgs, value: &str) -> Result<ExitCode
             &contact,
             a.deliver_conf.as_deref(),
         )?;
-        let hash = CodeHash::new(&sent.code, &mut OsRandom)
-            .map_err(|_| CliError("the OS random source failed; nothing was saved.".into()))?;
+        let expected = match &sent.delivered.verify {
+            Some(handle) => Expected::Provider(handle),
+            None => Expected::Ours(CodeHash::new(&sent.code, &mut OsRandom).map_err(|_| {
+                CliError("the OS random source failed; nothing was saved.".into())
+            })?),
+        };
         drop(sent.code);
         eprintln!("A code was sent to {}.", contact.masked());
-        confirm(&hash, sent.expires_at)?;
+        let provider_check = |handle: &str, typed: &[u8]| {
+            check_code(
+                &target.config,
+                &target.account.name,
+                &contact,
+                a.deliver_conf.as_deref(),
+                handle,
+                sent.expires_at,
+                typed,
+            )
+        };
+        confirm(&expected, sent.expires_at, &provider_check)?;
     }
     let added = target.add_delivery(&contact)?;
     println!(
@@ -250,9 +310,21 @@ pub fn enroll(opts: &ModuleOpts, a: &EnrollArgs, value: &str) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// The code the enrolment check expects.
+enum Expected<'a> {
+    /// Ours, sent: its salted hash.
+    Ours(CodeHash),
+    /// The provider's own: only the provider can say (its handle).
+    Provider(&'a str),
+}
+
 /// Asks for the code sent until it matches, [`CONFIRM_TRIES`] times at most, before it
-/// expires.
-fn confirm(hash: &CodeHash, expires_at: u64) -> Result<()> {
+/// expires. A provider's own code is checked by the provider (`provider_check`).
+fn confirm(
+    expected: &Expected<'_>,
+    expires_at: u64,
+    provider_check: &dyn Fn(&str, &[u8]) -> Result<Checked>,
+) -> Result<()> {
     for attempt in 1..=CONFIRM_TRIES {
         let Some(typed) = ask("Type the code you received, to confirm: ")? else {
             fail!("no code was typed (end of input); nothing was saved.");
@@ -262,7 +334,21 @@ fn confirm(hash: &CodeHash, expires_at: u64) -> Result<()> {
         if clock::now() >= expires_at {
             fail!("the code expired before it was typed; nothing was saved. Enrol again.");
         }
-        if hash.matches(&typed) {
+        let matches = match expected {
+            Expected::Ours(hash) => hash.matches(&typed),
+            Expected::Provider(handle) => {
+                let checkable = spawn::CHECK_DIGITS.contains(&typed.len())
+                    && typed.iter().all(u8::is_ascii_digit);
+                match checkable.then(|| provider_check(handle, &typed)).transpose()? {
+                    Some(Checked::Approved) => true,
+                    Some(Checked::Expired) => fail!(
+                        "the provider no longer has the code (expired, or too many tries); nothing was saved. Enrol again."
+                    ),
+                    Some(Checked::Rejected) | None => false,
+                }
+            }
+        };
+        if matches {
             eprintln!("The code matches.");
             return Ok(());
         }

@@ -13,12 +13,18 @@
 //! 4. Delivered: `Code sent to a•••@example.org: `; the answer is checked under the lock
 //!    ([`OobState::check`]) and recorded as any attempt is ([`Attempt::settle`]): a wrong
 //!    code, a replay or an expired code count toward the same lock-out as a wrong TOTP code.
+//! 5. Sent by a provider that makes its own code (the helper said `verify HANDLE`: Twilio
+//!    Verify, Vonage Verify, Arkesel OTP): ours was never shown, so it is retired, and the
+//!    answer is accepted only if the provider approves it ([`spawn::check`], with no lock
+//!    held); the provider's verdict is then recorded under the lock like any attempt
+//!    (wrong or expired count toward the lock-out; single use is the provider's). A check
+//!    that cannot reach the provider refuses (`deliver_failed`) and counts nothing.
 
 use crate::log_text;
 use crate::oob::code::{CodeHash, OneTimeCode, OsRandom};
 use crate::oob::contact::{Channel, Contact, Deliveries};
 use crate::oob::rules::{CodeCheck, OobState, PendingCode, SendDecision};
-use crate::oob::spawn::{self, Helper, Request};
+use crate::oob::spawn::{self, CheckRequest, Checked, Helper, Request, SpawnError};
 use crate::state::{DeliveryCounts, State};
 use crate::store::StateKey;
 use crate::userdb::{self, Account};
@@ -158,6 +164,8 @@ pub(super) fn send_and_check(
     let mut counts = DeliveryCounts::default();
     let mut tried = Vec::new();
     let mut delivered_to: Option<&Contact> = None;
+    let mut verify: Option<String> = None;
+    let mut wait_hint: Option<u64> = None;
     for contact in deliveries.contacts() {
         let request = Request {
             user: &account.name,
@@ -169,15 +177,28 @@ pub(super) fn send_and_check(
         match spawn::deliver(&helper, &request) {
             Ok(done) => {
                 counts.count(contact.channel(), true);
+                let by = if done.verify.is_some() {
+                    " (the provider's own code)"
+                } else {
+                    ""
+                };
                 tried.push(format!(
-                    "{} delivered in {} ms",
+                    "{} delivered in {} ms{by}",
                     contact.masked(),
                     done.elapsed.as_millis()
                 ));
                 delivered_to = Some(contact);
+                verify = done.verify;
                 break;
             }
             Err(e) => {
+                if let SpawnError::RateLimited {
+                    retry_after: Some(secs),
+                    ..
+                } = e
+                {
+                    wait_hint = Some(wait_hint.unwrap_or(0).max(secs));
+                }
                 counts.count(contact.channel(), false);
                 // The helper's own words are scrubbed of the code by `spawn`.
                 tried.push(format!(
@@ -199,7 +220,13 @@ pub(super) fn send_and_check(
             next
         });
         attempt.report_fallback(host, saved.fell_back.as_deref());
-        host.inform("The one-time code could not be sent; try again later.");
+        match wait_hint {
+            Some(secs) => host.inform(&format!(
+                "The one-time code could not be sent; try again in {} s.",
+                secs.max(1)
+            )),
+            None => host.inform("The one-time code could not be sent; try again later."),
+        }
         let detail = format!("no code delivered{note}");
         attempt.log(host, Level::Warning, Reason::DeliverFailed, &detail);
         return Verdict::Deny(Reason::DeliverFailed);
@@ -210,10 +237,13 @@ pub(super) fn send_and_check(
     let typed = match attempt.ask(host, &prompt) {
         Ok(t) => t,
         Err(reason) => {
-            // The delivery counts are kept all the same.
+            // The delivery counts are kept all the same (and a provider's send retires ours).
             let _ = attempt.stores.transact(key, &mut |state| {
                 let mut next = state.clone();
                 add_counts(&mut next.oob.deliveries, &counts);
+                if let (Some(record), true) = (next.oob.record.as_mut(), verify.is_some()) {
+                    record.retire_pending();
+                }
                 next
             });
             return Verdict::Deny(reason);
@@ -222,10 +252,134 @@ pub(super) fn send_and_check(
     let typed: Vec<u8> = typed.iter().copied().filter(|b| *b != b' ').collect();
     let typed = zeroize::Zeroizing::new(typed);
     let policy = attempt.config.policy;
+    if let Some(handle) = verify {
+        let ask = ProviderCheck {
+            helper: &helper,
+            user: &account.name,
+            contact,
+            service: &service,
+            expires_at,
+            handle: &handle,
+        };
+        return check_with_provider(attempt, host, account, &ask, &typed, now, &counts, &note);
+    }
     let checked_at = now_after(host, now);
     attempt.settle(host, account, &typed, checked_at, false, &note, &mut |s| {
         judge(s, &typed, checked_at, &policy, &counts)
     })
+}
+
+/// Where to ask the provider that sent its own code.
+struct ProviderCheck<'a> {
+    helper: &'a Helper<'a>,
+    user: &'a str,
+    contact: &'a Contact,
+    service: &'a str,
+    expires_at: u64,
+    handle: &'a str,
+}
+
+/// Step 5: the provider made the code; only its answer accepts `typed`.
+#[allow(clippy::too_many_arguments)]
+fn check_with_provider(
+    attempt: &Attempt<'_>,
+    host: &mut dyn Host,
+    account: &Account,
+    ask: &ProviderCheck<'_>,
+    typed: &[u8],
+    now: u64,
+    counts: &DeliveryCounts,
+    note: &str,
+) -> Verdict {
+    let policy = attempt.config.policy;
+    // What no provider could accept is wrong without asking (and without spending one of
+    // the provider's check attempts).
+    let answer = if spawn::CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit)
+    {
+        spawn::check(
+            ask.helper,
+            &CheckRequest {
+                user: ask.user,
+                contact: ask.contact,
+                service: ask.service,
+                expires_at: ask.expires_at,
+                handle: ask.handle,
+                typed,
+            },
+        )
+    } else {
+        Ok(Checked::Rejected)
+    };
+    let checked_at = now_after(host, now);
+    let key = StateKey {
+        uid: account.uid,
+        name: &account.name,
+    };
+    let verdict = match answer {
+        Ok(v) => v,
+        Err(e) => {
+            // Nothing was decided about the code: count the deliveries, retire ours, refuse.
+            let saved = attempt.stores.transact(key, &mut |state| {
+                let mut next = state.clone();
+                add_counts(&mut next.oob.deliveries, counts);
+                if let Some(record) = next.oob.record.as_mut() {
+                    record.retire_pending();
+                }
+                next
+            });
+            attempt.report_fallback(host, saved.fell_back.as_deref());
+            host.inform("The code could not be checked; try again later.");
+            let detail = format!(
+                "the provider's check failed: {}{note}",
+                log_text::escape(e.to_string().as_bytes())
+            );
+            attempt.log(host, Level::Warning, Reason::DeliverFailed, &detail);
+            return Verdict::Deny(Reason::DeliverFailed);
+        }
+    };
+    let note = format!("{note}; checked by the provider");
+    attempt.settle(host, account, typed, checked_at, false, &note, &mut |s| {
+        judge_by_provider(s, verdict, checked_at, &policy, counts)
+    })
+}
+
+/// The decision on a code the provider checked (pure): locked out → refused whatever the
+/// provider said; approved → accepted; rejected → a wrong code; no pending verification →
+/// expired. Our own code, never sent, is retired. `counts` are added to the state.
+fn judge_by_provider(
+    stored: &State,
+    verdict: Checked,
+    now: u64,
+    policy: &crate::verify::Policy,
+    counts: &DeliveryCounts,
+) -> Decision {
+    let mut state = stored.clone();
+    add_counts(&mut state.oob.deliveries, counts);
+    if let Some(record) = state.oob.record.as_mut() {
+        record.retire_pending();
+    }
+    if stored.is_locked(now) {
+        return Decision {
+            outcome: Err(Denial::Locked {
+                until: stored.locked_until,
+            }),
+            state,
+            locked_now: None,
+            token: None,
+        };
+    }
+    let outcome = match verdict {
+        Checked::Approved => Ok(Method::Delivered),
+        Checked::Rejected => Err(Denial::BadCode),
+        Checked::Expired => Err(Denial::Expired),
+    };
+    let locked_now = count_attempt(&mut state, outcome.is_ok(), now, policy);
+    Decision {
+        outcome,
+        state,
+        locked_now,
+        token: None,
+    }
 }
 
 /// The time of the check: the host's clock read again (the answer may come long after

@@ -285,6 +285,14 @@ impl OobState {
         CodeCheck::Accepted
     }
 
+    /// Makes the pending code unacceptable from now on (as if used): for a send the
+    /// provider made with a code of its own, where ours was never shown to anyone.
+    pub fn retire_pending(&mut self) {
+        if let Some(pending) = self.pending.as_mut() {
+            pending.used = true;
+        }
+    }
+
     /// The bytes of this record (at most [`MAX_ENCODED_LEN`]):
     /// `version=2 | flags | [digits | salt(16) | mac(32) | issued_at | expires_at] |
     /// [last used salt(16) | mac(32)] | count | count × send time`, times as big-endian u64;

@@ -82,3 +82,46 @@ fn the_prompts_name_the_channel_and_the_wait() {
         "Too many codes sent; try again in 29 s"
     );
 }
+
+#[test]
+fn only_the_providers_approval_accepts_and_our_unsent_code_is_retired() {
+    let policy = Policy {
+        max_failures: 2,
+        ..Policy::default()
+    };
+    let none = DeliveryCounts::default();
+    let approved = judge_by_provider(&sent(b"123456"), Checked::Approved, T0 + 5, &policy, &none);
+    assert_eq!(approved.outcome, Ok(Method::Delivered));
+    // Our code (never sent to anyone) cannot be used afterwards.
+    let ours = judge(&approved.state, b"123456", T0 + 6, &policy, &none);
+    assert_eq!(ours.outcome, Err(Denial::Replay));
+
+    let rejected = judge_by_provider(&sent(b"123456"), Checked::Rejected, T0 + 5, &policy, &none);
+    assert_eq!(rejected.outcome, Err(Denial::BadCode));
+    assert_eq!(rejected.state.failures, 1);
+    let ours = judge(&rejected.state, b"123456", T0 + 6, &policy, &none);
+    assert_eq!(ours.outcome, Err(Denial::Replay), "retired on a rejection too");
+
+    // Expired counts toward the same lock-out; locked, even an approval is refused.
+    let expired = judge_by_provider(&rejected.state, Checked::Expired, T0 + 7, &policy, &none);
+    assert_eq!(expired.outcome, Err(Denial::Expired));
+    assert!(expired.locked_now.is_some());
+    let locked = judge_by_provider(&expired.state, Checked::Approved, T0 + 8, &policy, &none);
+    assert!(matches!(locked.outcome, Err(Denial::Locked { .. })));
+}
+
+#[test]
+fn the_offer_names_the_phone_and_app_channels() {
+    assert_eq!(
+        offer_prompt(Channel::Sms),
+        "One-time code (or press Enter to get one by text message): "
+    );
+    assert_eq!(
+        offer_prompt(Channel::Voice),
+        "One-time code (or press Enter to get one by phone call): "
+    );
+    assert_eq!(
+        offer_prompt(Channel::Fcm),
+        "One-time code (or press Enter to get one in your app): "
+    );
+}
