@@ -267,12 +267,13 @@ pub fn enroll(opts: &ModuleOpts, a: &EnrollArgs, value: &str) -> Result<ExitCode
             &contact,
             a.deliver_conf.as_deref(),
         )?;
-        let expected = match &sent.delivered.verify {
-            Some(handle) => Expected::Provider(handle),
-            None => Expected::Ours(CodeHash::new(&sent.code, &mut OsRandom).map_err(|_| {
-                CliError("the OS random source failed; nothing was saved.".into())
-            })?),
-        };
+        let expected =
+            match &sent.delivered.verify {
+                Some(handle) => Expected::Provider(handle),
+                None => Expected::Ours(CodeHash::new(&sent.code, &mut OsRandom).map_err(|_| {
+                    CliError("the OS random source failed; nothing was saved.".into())
+                })?),
+            };
         drop(sent.code);
         eprintln!("A code was sent to {}.", contact.masked());
         let provider_check = |handle: &str, typed: &[u8]| {

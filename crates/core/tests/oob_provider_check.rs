@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use pam_otp_core::oob::code::{OneTimeCode, OsRandom};
 use pam_otp_core::oob::contact::Contact;
-use pam_otp_core::oob::spawn::{check, deliver, CheckRequest, Checked, Helper, Request, SpawnError};
+use pam_otp_core::oob::spawn::{
+    check, deliver, CheckRequest, Checked, Helper, Request, SpawnError,
+};
 
 const NOBODY: u32 = 65534;
 
@@ -121,7 +123,10 @@ fn a_send_reports_the_providers_handle_and_only_its_check_decides() {
     let env = place.env();
     assert!(env.contains("PAM_OTP_CHECK=VE42"), "{env}");
     assert!(env.contains("PAM_OTP_CONTACT=+233241234567"), "{env}");
-    assert!(!env.contains("4321"), "the typed code is on stdin only: {env}");
+    assert!(
+        !env.contains("4321"),
+        "the typed code is on stdin only: {env}"
+    );
     assert_eq!(ask(&place, "VE42", b"1234"), Ok(Checked::Rejected));
     assert_eq!(ask(&place, "VE43", b"4321"), Ok(Checked::Expired));
 }
@@ -180,12 +185,23 @@ fn a_rate_limit_says_how_long_to_wait() {
 #[test]
 fn handles_and_waits_are_read_strictly() {
     use pam_otp_core::oob::spawn::{retry_after, verify_handle};
-    assert_eq!(verify_handle("verify VE0123abc").as_deref(), Some("VE0123abc"));
+    assert_eq!(
+        verify_handle("verify VE0123abc").as_deref(),
+        Some("VE0123abc")
+    );
     assert_eq!(
         verify_handle("verify 1d6a1a0e-4f0b-4bd2-8f8c-0d5a1b1c2d3e").as_deref(),
         Some("1d6a1a0e-4f0b-4bd2-8f8c-0d5a1b1c2d3e")
     );
-    for bad in ["", "verify", "verify ", "verify a b", "verify a/b", "Verify x", "queued"] {
+    for bad in [
+        "",
+        "verify",
+        "verify ",
+        "verify a b",
+        "verify a/b",
+        "Verify x",
+        "queued",
+    ] {
         assert_eq!(verify_handle(bad), None, "{bad:?}");
     }
     assert_eq!(verify_handle(&format!("verify {}", "a".repeat(129))), None);

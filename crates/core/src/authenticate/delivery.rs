@@ -294,22 +294,22 @@ fn check_with_provider(
     let policy = attempt.config.policy;
     // What no provider could accept is wrong without asking (and without spending one of
     // the provider's check attempts).
-    let answer = if spawn::CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit)
-    {
-        spawn::check(
-            ask.helper,
-            &CheckRequest {
-                user: ask.user,
-                contact: ask.contact,
-                service: ask.service,
-                expires_at: ask.expires_at,
-                handle: ask.handle,
-                typed,
-            },
-        )
-    } else {
-        Ok(Checked::Rejected)
-    };
+    let answer =
+        if spawn::CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit) {
+            spawn::check(
+                ask.helper,
+                &CheckRequest {
+                    user: ask.user,
+                    contact: ask.contact,
+                    service: ask.service,
+                    expires_at: ask.expires_at,
+                    handle: ask.handle,
+                    typed,
+                },
+            )
+        } else {
+            Ok(Checked::Rejected)
+        };
     let checked_at = now_after(host, now);
     let key = StateKey {
         uid: account.uid,

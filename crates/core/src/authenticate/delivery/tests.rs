@@ -100,7 +100,11 @@ fn only_the_providers_approval_accepts_and_our_unsent_code_is_retired() {
     assert_eq!(rejected.outcome, Err(Denial::BadCode));
     assert_eq!(rejected.state.failures, 1);
     let ours = judge(&rejected.state, b"123456", T0 + 6, &policy, &none);
-    assert_eq!(ours.outcome, Err(Denial::Replay), "retired on a rejection too");
+    assert_eq!(
+        ours.outcome,
+        Err(Denial::Replay),
+        "retired on a rejection too"
+    );
 
     // Expired counts toward the same lock-out; locked, even an approval is refused.
     let expired = judge_by_provider(&rejected.state, Checked::Expired, T0 + 7, &policy, &none);
