@@ -106,6 +106,31 @@ pub fn cli_path() -> PathBuf {
     .clone()
 }
 
+/// The delivery helper `pam-otp-deliver` as cargo built it, checked to be newer than every
+/// source file it was built from. A login starts it only from a root-safe path: copy it
+/// into one (`pam_otp_core::testing::root_safe_dir`) before pointing `deliver_helper=` at it.
+pub fn deliver_path() -> PathBuf {
+    static DELIVER: OnceLock<PathBuf> = OnceLock::new();
+    DELIVER
+        .get_or_init(|| {
+            let path = profile_dir().join("pam-otp-deliver");
+            let built = modified(&path).unwrap_or_else(|| {
+                panic!(
+                    "{} is missing: run `cargo test` from the workspace root (or `cargo build`)",
+                    path.display()
+                )
+            });
+            assert_fresh(
+                &path,
+                built,
+                "pam-otp-deliver.d",
+                &["crates/deliver/src", "crates/core/src"],
+            );
+            path
+        })
+        .clone()
+}
+
 /// Panics unless the artifact at `path`, built at `built`, is newer than every source file
 /// it was built from: a test must never pass against a stale build.
 ///
