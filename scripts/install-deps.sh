@@ -22,6 +22,7 @@ packages=(
   g++                       # libFuzzer (the fuzz smoke run)
   redis-server redis-sentinel redis-tools  # fleet mode: the tests start their own servers
   openssl python3           # test CAs (Redis TLS, delivery), local HTTPS and SMTP receivers
+  curl                      # raw HTTPS requests to the fake SMS/push providers (testkit)
 )
 if [[ $all == true ]]; then
   packages+=(

@@ -25,6 +25,8 @@
 //!   tests, each in its own temporary directory, killed on drop.
 //! - [`fleet`]: the configuration file of a fleet test's services (store=redis, its own
 //!   server) and a user's state as Redis holds it.
+//! - [`providers`]: the fake SMS/voice/push providers (Twilio, Vonage, Arkesel, Firebase) on
+//!   loopback HTTPS, checking and recording every request, killed on drop.
 //! - [`tmpfs`]: a small tmpfs as the state directory, filled until the disk is full (root).
 //!
 //! The temporary directory and the scripted host are `pam_otp_core::testing`'s (this kit
@@ -51,6 +53,7 @@ pub mod freed_memory;
 pub mod in_process;
 pub mod pam_ffi;
 pub mod pam_wrapper;
+pub mod providers;
 pub mod redis_server;
 pub mod secret_leak_fixtures;
 pub mod syslog;
