@@ -211,6 +211,8 @@ ct_stage_context() {
   CT_STAGE=$(mktemp -d /var/tmp/pam-otp-stage.XXXXXX)
   cp "$CT_REPO/tests/container/Containerfile" "$CT_STAGE/"
   cp -a "$CT_REPO/tests/container" "$CT_STAGE/container"
+  # The fake SMS/voice/push providers of the provider-* scenarios, beside the other helpers.
+  install -m 0755 "$CT_REPO/crates/testkit/fakes/providers.py" "$CT_STAGE/container/bin/fake-providers"
   mkdir -p "$CT_STAGE/src/target/release"
   for p in scripts/install.sh README.md man pam.d examples packaging; do
     if [[ -e $CT_REPO/$p ]]; then
