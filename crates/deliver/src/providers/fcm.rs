@@ -54,6 +54,8 @@ impl Settings {
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// How long a minted assertion is good for (Google's maximum).
 pub const ASSERTION_LIFE: u64 = 3600;
+/// FCM keeps a message at most 4 weeks (AndroidConfig.ttl's documented maximum).
+pub const MAX_TTL: u64 = 28 * 24 * 3600;
 /// The JWT bearer grant (RFC 7523).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -229,7 +231,7 @@ pub fn send_url(base_url: &str, account: &ServiceAccount) -> String {
 /// documents them: `apns-priority` `"10"` (deliver now) and `apns-expiration`, a UNIX epoch
 /// date in seconds).
 pub fn message_body(job: &Job) -> Zeroizing<String> {
-    let left = job.expires_at.saturating_sub(job.now);
+    let left = job.expires_at.saturating_sub(job.now).min(MAX_TTL);
     let line = Zeroizing::new(json_string(&message::sms_text(job)));
     let code = Zeroizing::new(json_string(&job.code));
     Zeroizing::new(format!(
@@ -475,6 +477,14 @@ mod tests {
                 "apns": {"headers": {"apns-priority": "10", "apns-expiration": "1700000120"}}
             }})
         );
+        let mut far = job();
+        far.expires_at = far.now + 10 * MAX_TTL;
+        let body: Value = serde_json::from_str(&message_body(&far)).unwrap();
+        assert_eq!(
+            body["message"]["android"]["ttl"], "2419200s",
+            "at most 4 weeks"
+        );
+        let body: Value = serde_json::from_str(&message_body(&job())).unwrap();
         // FCM's data map takes strings only.
         for v in body["message"]["data"].as_object().unwrap().values() {
             assert!(v.is_string());
