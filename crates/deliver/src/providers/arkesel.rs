@@ -135,8 +135,21 @@ pub fn sms_answer(status: u16, retry_after: Option<u64>, body: &Value) -> Result
         403 => Err(Failure::config(
             "arkesel: account or SMS gateway not active (HTTP 403)",
         )),
+        // A validation error that names the recipients (`data: {"invalid numbers": […]}`,
+        // or its message): the number, not the request, is at fault.
+        422 if names_invalid_numbers(body) => {
+            Err(Failure::bad_contact("arkesel: invalid number (HTTP 422)"))
+        }
         status => Err(common(status, retry_after)),
     }
+}
+
+/// Whether a validation error is about the recipients' numbers.
+fn names_invalid_numbers(body: &Value) -> bool {
+    body["data"].get("invalid numbers").is_some()
+        || body["message"]
+            .as_str()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("invalid phone number"))
 }
 
 /// The answers every Arkesel API shares: throttled, Arkesel's own failure, anything else.
@@ -489,6 +502,13 @@ mod tests {
                 json!({"message": "The recipients field is required"}),
                 exit::REFUSED,
                 "arkesel: request refused (HTTP 422)",
+            ),
+            (
+                422,
+                None,
+                json!({"status": "error", "message": "Invalid phone number(s)", "data": {"invalid numbers": []}}),
+                exit::BAD_CONTACT,
+                "arkesel: invalid number (HTTP 422)",
             ),
             (
                 429,
