@@ -102,6 +102,14 @@ impl Keys {
 
 /// Reads and parses the file at `path`.
 pub fn load(path: &Path) -> Result<Config, Failure> {
+    parse(&read_private(path, MAX_SIZE)?)
+}
+
+/// The text of the private file at `path` (deliver.conf, a provider's key file): read only
+/// if it is a regular file, not a symbolic link, owned by the helper's user or root, with no
+/// group/other permission bits, of at most `max_size` bytes, UTF-8. Errors name the path,
+/// never a byte of the file.
+pub fn read_private(path: &Path, max_size: u64) -> Result<Zeroizing<String>, Failure> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
@@ -127,14 +135,17 @@ pub fn load(path: &Path) -> Result<Config, Failure> {
             path.display()
         )));
     }
-    if meta.len() > MAX_SIZE {
+    if meta.len() > max_size {
         return Err(bad(format!("{} is too large", path.display())));
     }
     let mut text = Zeroizing::new(String::new());
-    file.take(MAX_SIZE + 1)
+    file.take(max_size + 1)
         .read_to_string(&mut text)
         .map_err(|_| bad(format!("{} is not UTF-8 text", path.display())))?;
-    parse(&text)
+    if text.len() as u64 > max_size {
+        return Err(bad(format!("{} is too large", path.display())));
+    }
+    Ok(text)
 }
 
 /// Parses the text of the file.
