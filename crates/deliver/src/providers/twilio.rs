@@ -391,3 +391,296 @@ pub fn verify_check(config: &Config, job: &Job, handle: &str) -> Result<Verdict,
     let request = verify_check_request(settings, handle, &job.code)?;
     with_one_retry(|| verify_check_answer(&post(config, &request)?, to))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pam_otp_core::oob::exit;
+
+    const AC: &str = "AC0123456789abcdef0123456789abcdef";
+    const VA: &str = "VA0123456789abcdef0123456789abcdef";
+    const VE: &str = "VE0123456789abcdef0123456789abcdef";
+    const MG: &str = "MG0123456789abcdef0123456789abcdef";
+    const TO: &str = "+233241234567";
+
+    fn settings(extra: &str) -> Settings {
+        let text = format!(
+            "twilio_account_sid = {AC}\ntwilio_auth_token = s3cret\n\
+             twilio_verify_service_sid = {VA}\ntwilio_base_url = https://api.example\n\
+             twilio_verify_base_url = https://verify.example/\n{extra}"
+        );
+        crate::config::parse(&text).unwrap().twilio.unwrap()
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            retry_after: None,
+            body: body.to_owned(),
+        }
+    }
+
+    fn err(code: u64, status: u16) -> Failure {
+        failure(
+            status,
+            None,
+            &serde_json::json!({"code": code, "message": "The 'To' number +233241234567 is not valid", "status": status}),
+            TO,
+        )
+    }
+
+    #[test]
+    fn a_message_is_a_form_post_with_basic_auth() {
+        let s = settings("twilio_from = +15005550006\n");
+        let r = message_request(&s, TO, "Your code: 123456").unwrap();
+        assert_eq!(
+            r.url,
+            format!("https://api.example/2010-04-01/Accounts/{AC}/Messages.json")
+        );
+        assert_eq!(
+            r.authorization.as_str(),
+            http::basic_auth(AC, "s3cret").as_str()
+        );
+        assert_eq!(
+            r.body.as_str(),
+            "To=%2B233241234567&From=%2B15005550006&Body=Your+code%3A+123456"
+        );
+        let s = settings(&format!("twilio_messaging_service_sid = {MG}\n"));
+        let r = message_request(&s, TO, "x").unwrap();
+        assert_eq!(
+            r.body.as_str(),
+            format!("To=%2B233241234567&MessagingServiceSid={MG}&Body=x")
+        );
+        // An API key authenticates as itself.
+        let text = format!(
+            "twilio_account_sid = {AC}\ntwilio_api_key = SK0123456789abcdef0123456789abcdef\n\
+             twilio_api_secret = ks\ntwilio_from = PamOtp\n"
+        );
+        let s = crate::config::parse(&text).unwrap().twilio.unwrap();
+        let r = message_request(&s, TO, "x").unwrap();
+        assert_eq!(
+            r.authorization.as_str(),
+            http::basic_auth("SK0123456789abcdef0123456789abcdef", "ks").as_str()
+        );
+        assert!(r.url.starts_with("https://api.twilio.com/2010-04-01/"));
+        // Verify-only settings cannot send a text.
+        let f = message_request(&settings(""), TO, "x").unwrap_err();
+        assert_eq!(f.status, exit::BAD_CONFIG);
+    }
+
+    #[test]
+    fn verify_requests() {
+        let s = settings("");
+        let r = verify_start_request(&s, TO, false).unwrap();
+        assert_eq!(
+            r.url,
+            format!("https://verify.example/v2/Services/{VA}/Verifications")
+        );
+        assert_eq!(r.body.as_str(), "To=%2B233241234567&Channel=sms");
+        let r = verify_start_request(&s, TO, true).unwrap();
+        assert_eq!(r.body.as_str(), "To=%2B233241234567&Channel=call");
+        let r = verify_check_request(&s, VE, "4321").unwrap();
+        assert_eq!(
+            r.url,
+            format!("https://verify.example/v2/Services/{VA}/VerificationCheck")
+        );
+        assert_eq!(r.body.as_str(), format!("VerificationSid={VE}&Code=4321"));
+        assert_eq!(
+            r.authorization.as_str(),
+            http::basic_auth(AC, "s3cret").as_str()
+        );
+        let f = verify_check_request(&s, "number", "4321").unwrap_err();
+        assert_eq!(f.status, exit::USAGE);
+    }
+
+    #[test]
+    fn successes() {
+        assert!(message_answer(&answer(201, r#"{"sid":"SM1","status":"queued"}"#), TO).is_ok());
+        let sid = verify_start_answer(
+            &answer(
+                201,
+                &format!(r#"{{"sid":"{VE}","status":"pending","channel":"sms"}}"#),
+            ),
+            TO,
+        )
+        .unwrap();
+        assert_eq!(sid, VE);
+        let f = verify_start_answer(&answer(201, r#"{"sid":"VE12"}"#), TO).unwrap_err();
+        assert_eq!(f.status, exit::REFUSED);
+    }
+
+    #[test]
+    fn checks() {
+        let v = |status, body: &str| verify_check_answer(&answer(status, body), TO).unwrap();
+        assert_eq!(
+            v(200, r#"{"status":"approved","valid":true}"#),
+            Verdict::Approved
+        );
+        assert_eq!(
+            v(200, r#"{"status":"pending","valid":false}"#),
+            Verdict::Rejected
+        );
+        assert_eq!(v(200, r#"{"status":"canceled"}"#), Verdict::Expired);
+        assert_eq!(
+            v(
+                404,
+                r#"{"code":20404,"message":"The requested resource was not found","status":404}"#
+            ),
+            Verdict::Expired
+        );
+        assert_eq!(
+            v(
+                429,
+                r#"{"code":60202,"message":"Max check attempts reached","status":429}"#
+            ),
+            Verdict::Expired
+        );
+        // Other failures stay failures.
+        let f = verify_check_answer(&answer(401, r#"{"code":20003}"#), TO).unwrap_err();
+        assert_eq!(f.status, exit::BAD_CONFIG);
+        let f = verify_check_answer(&answer(429, r#"{"code":20429}"#), TO).unwrap_err();
+        assert_eq!(f.status, exit::RATE_LIMITED);
+        let f = verify_check_answer(&answer(200, r#"{"status":"weird"}"#), TO).unwrap_err();
+        assert_eq!(f.status, exit::REFUSED);
+    }
+
+    #[test]
+    fn documented_errors_map_to_statuses_a_sysadmin_can_act_on() {
+        let cases: &[(u64, u16, i32, &str)] = &[
+            (
+                20003,
+                401,
+                exit::BAD_CONFIG,
+                "twilio: bad credentials (HTTP 401, code 20003)",
+            ),
+            (
+                20429,
+                429,
+                exit::RATE_LIMITED,
+                "twilio: rate limited (HTTP 429, code 20429)",
+            ),
+            (
+                60203,
+                429,
+                exit::RATE_LIMITED,
+                "twilio: rate limited (HTTP 429, code 60203)",
+            ),
+            (
+                60212,
+                429,
+                exit::RATE_LIMITED,
+                "twilio: rate limited (HTTP 429, code 60212)",
+            ),
+            (
+                21211,
+                400,
+                exit::BAD_CONTACT,
+                "twilio: invalid number •••67 (HTTP 400, code 21211)",
+            ),
+            (
+                21614,
+                400,
+                exit::BAD_CONTACT,
+                "twilio: invalid number •••67 (HTTP 400, code 21614)",
+            ),
+            (
+                60200,
+                400,
+                exit::BAD_CONTACT,
+                "twilio: invalid number •••67 (HTTP 400, code 60200)",
+            ),
+            (
+                60205,
+                400,
+                exit::BAD_CONTACT,
+                "twilio: invalid number •••67 (HTTP 400, code 60205)",
+            ),
+            (
+                20005,
+                403,
+                exit::REFUSED,
+                "twilio: insufficient balance or account suspended (HTTP 403, code 20005)",
+            ),
+            (
+                10001,
+                400,
+                exit::REFUSED,
+                "twilio: insufficient balance or account suspended (HTTP 400, code 10001)",
+            ),
+            (
+                21606,
+                400,
+                exit::BAD_CONFIG,
+                "twilio: twilio_from cannot send this text (HTTP 400, code 21606)",
+            ),
+            (
+                21659,
+                400,
+                exit::BAD_CONFIG,
+                "twilio: twilio_from cannot send this text (HTTP 400, code 21659)",
+            ),
+            (
+                20404,
+                404,
+                exit::BAD_CONFIG,
+                "twilio: not found, check the account and service sids (HTTP 404, code 20404)",
+            ),
+            (
+                21408,
+                400,
+                exit::REFUSED,
+                "twilio: sending to this number's region is not enabled (HTTP 400, code 21408)",
+            ),
+            (
+                21610,
+                400,
+                exit::REFUSED,
+                "twilio: •••67 has unsubscribed (replied STOP) (HTTP 400, code 21610)",
+            ),
+            (
+                30007,
+                400,
+                exit::REFUSED,
+                "twilio: refused (HTTP 400, code 30007)",
+            ),
+            (
+                20500,
+                500,
+                exit::UNREACHABLE,
+                "twilio: server error (HTTP 500)",
+            ),
+            (0, 503, exit::UNREACHABLE, "twilio: server error (HTTP 503)"),
+        ];
+        for &(code, status, exit_status, words) in cases {
+            let f = err(code, status);
+            assert_eq!(
+                (f.status, f.message.as_str()),
+                (exit_status, words),
+                "code {code}"
+            );
+            // Never the number or Twilio's own words.
+            assert!(!f.message.contains("233241234567") && !f.message.contains("not valid"));
+        }
+        // A body that is not JSON: the status alone.
+        let f = message_answer(&answer(400, "<html>"), TO).unwrap_err();
+        assert_eq!(
+            (f.status, f.message.as_str()),
+            (exit::REFUSED, "twilio: refused (HTTP 400)")
+        );
+        // Retry-After is passed on.
+        let f = message_answer(
+            &Answer {
+                status: 429,
+                retry_after: Some(30),
+                body: r#"{"code":20429}"#.into(),
+            },
+            TO,
+        )
+        .unwrap_err();
+        assert_eq!(f.retry_after, Some(30));
+        assert_eq!(
+            f.message,
+            "twilio: rate limited, retry after 30 s (HTTP 429, code 20429)"
+        );
+    }
+}

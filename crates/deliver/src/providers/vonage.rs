@@ -418,3 +418,251 @@ pub fn verify_check(config: &Config, job: &Job, handle: &str) -> Result<Verdict,
     )?;
     with_one_retry(|| verify_check_answer(&post(config, &request)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pam_otp_core::oob::exit;
+
+    const TO: &str = "+447700900067";
+    const ID: &str = "c11236f4-00bf-4b89-84ba-88b25df97315";
+
+    fn settings(extra: &str) -> Settings {
+        let text = format!(
+            "vonage_api_key = abcd1234\nvonage_api_secret = s3cr3t\n\
+             vonage_base_url = https://rest.example\nvonage_verify_base_url = https://api.example\n{extra}"
+        );
+        crate::config::parse(&text).unwrap().vonage.unwrap()
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            retry_after: None,
+            body: body.to_owned(),
+        }
+    }
+
+    fn sms_status(status: &str) -> Result<(), Failure> {
+        sms_answer(
+            &answer(
+                200,
+                &format!(
+                    r#"{{"message-count":"1","messages":[{{"to":"447700900067","status":"{status}","error-text":"Bad number 447700900067"}}]}}"#
+                ),
+            ),
+            TO,
+        )
+    }
+
+    #[test]
+    fn an_sms_is_a_form_post_with_the_key_in_the_body() {
+        let s = settings("vonage_from = PamOtp\n");
+        let r = sms_request(&s, TO, "Your code: 123456").unwrap();
+        assert_eq!(r.url, "https://rest.example/sms/json");
+        assert!(r.authorization.is_none());
+        assert_eq!(r.content_type, "application/x-www-form-urlencoded");
+        assert_eq!(
+            r.body.as_str(),
+            "api_key=abcd1234&api_secret=s3cr3t&from=PamOtp&to=447700900067&text=Your+code%3A+123456"
+        );
+        let r = sms_request(&s, TO, "Code für sshd").unwrap();
+        assert!(r.body.ends_with("&type=unicode"), "{}", r.body.as_str());
+        let f = sms_request(&settings(""), TO, "x").unwrap_err();
+        assert_eq!(f.status, exit::BAD_CONFIG);
+        assert!(f.message.contains("vonage_from"));
+    }
+
+    #[test]
+    fn sms_statuses() {
+        assert!(sms_status("0").is_ok());
+        let cases: &[(&str, i32, &str)] = &[
+            ("1", exit::RATE_LIMITED, "vonage: rate limited (status 1)"),
+            ("2", exit::REFUSED, "vonage: refused (status 2)"),
+            ("3", exit::REFUSED, "vonage: refused (status 3)"),
+            ("4", exit::BAD_CONFIG, "vonage: bad credentials (status 4)"),
+            ("5", exit::UNREACHABLE, "vonage: server error (status 5)"),
+            ("6", exit::REFUSED, "vonage: refused (status 6)"),
+            ("7", exit::REFUSED, "vonage: •••67 is barred (status 7)"),
+            ("8", exit::REFUSED, "vonage: account suspended (status 8)"),
+            (
+                "9",
+                exit::REFUSED,
+                "vonage: insufficient balance (status 9)",
+            ),
+            ("10", exit::RATE_LIMITED, "vonage: rate limited (status 10)"),
+            (
+                "11",
+                exit::BAD_CONFIG,
+                "vonage: the account is not enabled for the SMS API (status 11)",
+            ),
+            ("12", exit::REFUSED, "vonage: refused (status 12)"),
+            (
+                "15",
+                exit::BAD_CONFIG,
+                "vonage: invalid sender, check vonage_from (status 15)",
+            ),
+            (
+                "29",
+                exit::REFUSED,
+                "vonage: •••67 is not a whitelisted destination (status 29)",
+            ),
+            ("33", exit::REFUSED, "vonage: refused (status 33)"),
+        ];
+        for &(status, exit_status, words) in cases {
+            let f = sms_status(status).unwrap_err();
+            assert_eq!((f.status, f.message.as_str()), (exit_status, words));
+            assert!(!f.message.contains("447700900067") && !f.message.contains("Bad number"));
+        }
+        // HTTP errors and unreadable answers.
+        let f = sms_answer(&answer(401, "{}"), TO).unwrap_err();
+        assert_eq!(
+            (f.status, f.message.as_str()),
+            (exit::BAD_CONFIG, "vonage: bad credentials (HTTP 401)")
+        );
+        let f = sms_answer(&answer(502, ""), TO).unwrap_err();
+        assert_eq!(f.status, exit::UNREACHABLE);
+        let f = sms_answer(&answer(200, r#"{"messages":[]}"#), TO).unwrap_err();
+        assert_eq!(f.status, exit::REFUSED);
+        let f = sms_answer(
+            &Answer {
+                status: 429,
+                retry_after: Some(1),
+                body: String::new(),
+            },
+            TO,
+        )
+        .unwrap_err();
+        assert_eq!((f.status, f.retry_after), (exit::RATE_LIMITED, Some(1)));
+    }
+
+    #[test]
+    fn verify_requests() {
+        let s = settings("vonage_brand = Acme VPN\n");
+        let auth = http::basic_auth("abcd1234", "s3cr3t");
+        let r = verify_start_request(&s, auth.clone(), TO, false);
+        assert_eq!(r.url, "https://api.example/v2/verify");
+        assert_eq!(r.content_type, "application/json");
+        assert_eq!(
+            r.body.as_str(),
+            r#"{"brand":"Acme VPN","workflow":[{"channel":"sms","to":"447700900067"}]}"#
+        );
+        assert_eq!(
+            r.authorization.as_deref().map(|a| a.as_str()),
+            Some(auth.as_str())
+        );
+        let r = verify_start_request(&settings(""), auth.clone(), TO, true);
+        assert_eq!(
+            r.body.as_str(),
+            r#"{"brand":"pam_otp","workflow":[{"channel":"voice","to":"447700900067"}]}"#
+        );
+        let r = verify_check_request(&s, auth.clone(), ID, "1234").unwrap();
+        assert_eq!(r.url, format!("https://api.example/v2/verify/{ID}"));
+        assert_eq!(r.body.as_str(), r#"{"code":"1234"}"#);
+        assert_eq!(
+            verify_check_request(&s, auth, "../x", "1234")
+                .unwrap_err()
+                .status,
+            exit::USAGE
+        );
+        // Without an application: Basic.
+        assert_eq!(
+            verify_authorization(&s, 1).unwrap().as_str(),
+            http::basic_auth("abcd1234", "s3cr3t").as_str()
+        );
+    }
+
+    #[test]
+    fn jwt_claims_are_the_documented_ones() {
+        let claims: serde_json::Value = serde_json::from_str(&jwt_claims(
+            "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+            1_700_000_000,
+            "00ff",
+        ))
+        .unwrap();
+        assert_eq!(
+            claims,
+            serde_json::json!({"application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+                "iat": 1_700_000_000u64, "exp": 1_700_000_300u64, "jti": "00ff"})
+        );
+        assert_eq!(jti().unwrap().len(), 32);
+        assert_ne!(jti().unwrap(), jti().unwrap());
+    }
+
+    #[test]
+    fn verify_answers() {
+        assert_eq!(
+            verify_start_answer(&answer(202, &format!(r#"{{"request_id":"{ID}"}}"#)), TO).unwrap(),
+            ID
+        );
+        let start =
+            |status, body: &str| verify_start_answer(&answer(status, body), TO).unwrap_err();
+        let f = start(
+            409,
+            r#"{"title":"Conflict","detail":"Concurrent verifications to the same number are not allowed.","request_id":"575a2054-aaaf-4405-994e-290be7b9a91f"}"#,
+        );
+        assert_eq!(f.status, exit::RATE_LIMITED);
+        assert_eq!(
+            f.message,
+            "vonage: a verification to •••67 is still in progress (HTTP 409)"
+        );
+        assert_eq!(
+            start(422, r#"{"title":"Invalid params"}"#).status,
+            exit::BAD_CONTACT
+        );
+        assert_eq!(start(401, "{}").status, exit::BAD_CONFIG);
+        let f = start(402, r#"{"title":"Low balance"}"#);
+        assert_eq!(
+            (f.status, f.message.as_str()),
+            (exit::REFUSED, "vonage: insufficient balance (HTTP 402)")
+        );
+        assert_eq!(
+            start(429, r#"{"title":"Rate Limit Hit"}"#).status,
+            exit::RATE_LIMITED
+        );
+        assert_eq!(start(503, "").status, exit::UNREACHABLE);
+        assert_eq!(start(403, r#"{"title":"Forbidden"}"#).status, exit::REFUSED);
+        assert_eq!(start(202, r#"{"request_id":"x/y"}"#).status, exit::REFUSED);
+
+        let check = |status, body: &str| verify_check_answer(&answer(status, body));
+        assert_eq!(
+            check(
+                200,
+                &format!(r#"{{"request_id":"{ID}","status":"completed"}}"#)
+            )
+            .unwrap(),
+            Verdict::Approved
+        );
+        assert_eq!(
+            check(400, r#"{"title":"Invalid Code","detail":"The code you provided does not match the expected value."}"#).unwrap(),
+            Verdict::Rejected
+        );
+        assert_eq!(
+            check(404, r#"{"title":"Not Found","detail":"Request 'x' was not found or it has been verified already."}"#).unwrap(),
+            Verdict::Expired
+        );
+        assert_eq!(
+            check(410, r#"{"title":"Invalid Code","detail":"An incorrect code has been provided too many times. Workflow terminated."}"#).unwrap(),
+            Verdict::Expired
+        );
+        assert_eq!(
+            check(409, r#"{"title":"Conflict"}"#).unwrap_err().status,
+            exit::REFUSED
+        );
+        assert_eq!(
+            check(429, r#"{"title":"Rate Limit Hit"}"#)
+                .unwrap_err()
+                .status,
+            exit::RATE_LIMITED
+        );
+        assert_eq!(
+            check(400, r#"{"title":"Bad Request"}"#).unwrap_err().status,
+            exit::REFUSED
+        );
+        assert_eq!(
+            check(200, r#"{"status":"failed"}"#).unwrap_err().status,
+            exit::REFUSED
+        );
+        assert_eq!(check(401, "").unwrap_err().status, exit::BAD_CONFIG);
+    }
+}
