@@ -111,7 +111,10 @@ impl Rig {
     /// every login.
     fn env(&self, contacts: &[&str], extra: &str) -> Env {
         let env = Env::new();
-        let lines: String = contacts.iter().map(|c| format!("deliver = {c}\n")).collect();
+        let lines: String = contacts
+            .iter()
+            .map(|c| format!("deliver = {c}\n"))
+            .collect();
         env.write_secret_raw(&lines);
         env.otp_service(&format!(
             "deliver_helper={} deliver_user=nobody deliver_interval=0 deliver_per_hour=6 \
@@ -350,7 +353,11 @@ fn errors_refuse_with_their_reason(
             "{answer}: {:?}",
             out.prompts
         );
-        assert_eq!(env.state().failures, 0, "a provider's failure is not the user's");
+        assert_eq!(
+            env.state().failures,
+            0,
+            "a provider's failure is not the user's"
+        );
     }
     rig.fake.reset();
     rig.assert_documented_requests_only();
@@ -458,7 +465,11 @@ fn a_failing_sms_falls_back_to_the_app_in_file_order() {
         .iter()
         .map(|r| r["provider"].as_str().unwrap_or("?").to_string())
         .collect();
-    assert_eq!(order, ["twilio", "fcm", "fcm"], "twilio, then FCM's token and send");
+    assert_eq!(
+        order,
+        ["twilio", "fcm", "fcm"],
+        "twilio, then FCM's token and send"
+    );
     rig.assert_documented_requests_only();
 }
 
@@ -476,7 +487,11 @@ fn a_slow_provider_hits_the_timeouts_and_a_dropped_connection_is_unreachable() {
     let out = env.run("otp", &Client::answer("123456"));
     out.expect(PAM_AUTH_ERR, "deliver_failed")
         .expect_line_contains("killed after 2000 ms");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     // Slower than the helper's own timeout (5 s in deliver.conf, below the module's 10 s):
     // the helper gives up and says so.
     std::thread::sleep(Duration::from_secs(3));
@@ -524,7 +539,10 @@ fn credentials_are_in_no_argument_no_environment_and_no_log() {
     let (argv, environ) = seen.expect("the helper was seen running");
     let argv = String::from_utf8_lossy(&argv).to_string();
     let environ = String::from_utf8_lossy(&environ).to_string();
-    assert!(environ.contains("PAM_OTP_CONTACT=+233241234567"), "{environ}");
+    assert!(
+        environ.contains("PAM_OTP_CONTACT=+233241234567"),
+        "{environ}"
+    );
     let code = rig.fake.last_code_to(PHONE);
     env.forbid(&code);
     for secret in CREDENTIALS.iter().copied().chain([code.as_str()]) {
@@ -534,7 +552,10 @@ fn credentials_are_in_no_argument_no_environment_and_no_log() {
     env.answer(pending, &code).expect(PAM_SUCCESS, "ok");
     // Every error answer of every provider, with the same settings: no log line or prompt
     // holds a credential (Env::forbid checks each outcome).
-    for (provider, contact) in [("twilio", format!("sms:{PHONE}")), ("fcm", format!("fcm:{TOKEN}"))] {
+    for (provider, contact) in [
+        ("twilio", format!("sms:{PHONE}")),
+        ("fcm", format!("fcm:{TOKEN}")),
+    ] {
         let env = rig.env(&[&contact], "");
         for (answer, _) in COMMON_ERRORS {
             if provider == "fcm" && answer == "insufficient_balance" {

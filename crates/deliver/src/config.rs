@@ -327,13 +327,17 @@ fn providers(keys: &mut Keys, config: &mut Config) -> Result<(), Failure> {
     {
         let configured = match provider.company() {
             "twilio" => config.twilio.as_ref().is_some_and(|t| t.supports(provider)),
-            "vonage" => config.vonage.is_some(),
+            // The SMS API needs a sender; Verify does not.
+            "vonage" => config
+                .vonage
+                .as_ref()
+                .is_some_and(|v| provider != Provider::Vonage || v.from.is_some()),
             "arkesel" => config.arkesel.is_some(),
             _ => false,
         };
         if !configured {
             return Err(bad(format!(
-                "{} is named as a provider but its settings are missing",
+                "{} is named as a provider but its settings are missing or incomplete",
                 provider.name()
             )));
         }

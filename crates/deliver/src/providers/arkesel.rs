@@ -8,7 +8,7 @@ use crate::config::{bad, Config, Keys};
 use crate::http::{self, json_string, Answer};
 use crate::{message, Failure, Job};
 
-use super::{digits, Verdict};
+use super::{digits, with_one_retry, Verdict};
 
 /// Where Arkesel is, unless `arkesel_base_url` says otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://sms.arkesel.com";
@@ -360,22 +360,6 @@ pub fn otp_verify(config: &Config, job: &Job, handle: &str) -> Result<Verdict, F
     })
 }
 
-/// Rate limited with a wait of at most 2 s: wait, then try once more.
-// TODO(lead): replace by `super::with_one_retry` once providers/mod.rs has it (same
-// signature); this private copy only stands in for it.
-fn with_one_retry<T>(mut attempt: impl FnMut() -> Result<T, Failure>) -> Result<T, Failure> {
-    match attempt() {
-        Err(f)
-            if f.status == pam_otp_core::oob::exit::RATE_LIMITED
-                && f.retry_after.is_some_and(|s| s <= 2) =>
-        {
-            std::thread::sleep(std::time::Duration::from_secs(f.retry_after.unwrap_or(0)));
-            attempt()
-        }
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,7 +444,7 @@ mod tests {
                         "data": [{"recipient": "233241234567", "id": "9b752841-7ee7"}]});
         assert!(sms_answer(200, None, &ok).is_ok());
         let invalid = json!({"status": "success", "data": [{"invalid numbers": ["233241234567"]}]});
-        let cases: [(u16, Option<u64>, Value, i32, &str); 9] = [
+        let cases: [(u16, Option<u64>, Value, i32, &str); 10] = [
             (
                 200,
                 None,
@@ -635,29 +619,5 @@ mod tests {
         }
         let f = otp_verify_answer(401, None, &Value::Null).unwrap_err();
         assert_eq!(f.status, exit::BAD_CONFIG);
-    }
-
-    #[test]
-    fn one_retry_only_for_a_short_wait() {
-        let mut n = 0;
-        let r: Result<(), Failure> = with_one_retry(|| {
-            n += 1;
-            Err(Failure::rate_limited(Some(0), "x"))
-        });
-        assert_eq!((r.unwrap_err().status, n), (exit::RATE_LIMITED, 2));
-        let mut n = 0;
-        let r: Result<(), Failure> = with_one_retry(|| {
-            n += 1;
-            Err(Failure::rate_limited(Some(3), "x"))
-        });
-        assert!(r.is_err());
-        assert_eq!(n, 1, "a wait over 2 s is the caller's");
-        let mut n = 0;
-        let r: Result<(), Failure> = with_one_retry(|| {
-            n += 1;
-            Err(Failure::rate_limited(None, "x"))
-        });
-        assert!(r.is_err());
-        assert_eq!(n, 1, "no wait given: no retry");
     }
 }

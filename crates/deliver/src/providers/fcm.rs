@@ -20,6 +20,7 @@ use crate::http::{self, json_string, Answer};
 use crate::{message, Failure, Job};
 
 use super::jwt::SigningKey;
+use super::with_one_retry;
 
 /// Where FCM is, unless `fcm_base_url` says otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://fcm.googleapis.com";
@@ -415,22 +416,6 @@ pub fn send(config: &Config, job: &Job) -> Result<(), Failure> {
         )?;
         send_answer(answer.status, answer.retry_after, &answer.json())
     })
-}
-
-/// Rate limited with a wait of at most 2 s: wait, then try once more.
-// TODO(lead): replace by `super::with_one_retry` once providers/mod.rs has it (same
-// signature); this private copy only stands in for it.
-fn with_one_retry<T>(mut attempt: impl FnMut() -> Result<T, Failure>) -> Result<T, Failure> {
-    match attempt() {
-        Err(f)
-            if f.status == pam_otp_core::oob::exit::RATE_LIMITED
-                && f.retry_after.is_some_and(|s| s <= 2) =>
-        {
-            std::thread::sleep(std::time::Duration::from_secs(f.retry_after.unwrap_or(0)));
-            attempt()
-        }
-        other => other,
-    }
 }
 
 #[cfg(test)]
