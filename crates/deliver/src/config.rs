@@ -102,39 +102,49 @@ impl Keys {
 
 /// Reads and parses the file at `path`.
 pub fn load(path: &Path) -> Result<Config, Failure> {
+    let text = read_private(path, &path.display().to_string())?;
+    parse(&text)
+}
+
+/// The text of a private file (deliver.conf, the FCM service account key): opened without
+/// following a symbolic link, and read only if it is a regular file owned by the helper's
+/// user or root with no group/other permission bits, of at most 16 KiB of UTF-8. `what`
+/// names it in errors (which never quote its content).
+pub fn read_private(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| bad(format!("cannot open {}: {}", path.display(), e.kind())))?;
+        .map_err(|e| bad(format!("cannot open {what}: {}", e.kind())))?;
     let meta = file
         .metadata()
-        .map_err(|e| bad(format!("cannot examine {}: {}", path.display(), e.kind())))?;
+        .map_err(|e| bad(format!("cannot examine {what}: {}", e.kind())))?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     if !meta.is_file() {
-        return Err(bad(format!("{} is not a regular file", path.display())));
+        return Err(bad(format!("{what} is not a regular file")));
     }
     if meta.uid() != euid && meta.uid() != 0 {
         return Err(bad(format!(
-            "{} must be owned by the helper's user or root",
-            path.display()
+            "{what} must be owned by the helper's user or root"
         )));
     }
     if meta.mode() & 0o077 != 0 {
         return Err(bad(format!(
-            "{} must not be readable or writable by group or others",
-            path.display()
+            "{what} must not be readable or writable by group or others"
         )));
     }
     if meta.len() > MAX_SIZE {
-        return Err(bad(format!("{} is too large", path.display())));
+        return Err(bad(format!("{what} is too large")));
     }
     let mut text = Zeroizing::new(String::new());
     file.take(MAX_SIZE + 1)
         .read_to_string(&mut text)
-        .map_err(|_| bad(format!("{} is not UTF-8 text", path.display())))?;
-    parse(&text)
+        .map_err(|_| bad(format!("{what} is not UTF-8 text")))?;
+    if text.len() as u64 > MAX_SIZE {
+        return Err(bad(format!("{what} is too large")));
+    }
+    Ok(text)
 }
 
 /// Parses the text of the file.
@@ -317,13 +327,17 @@ fn providers(keys: &mut Keys, config: &mut Config) -> Result<(), Failure> {
     {
         let configured = match provider.company() {
             "twilio" => config.twilio.as_ref().is_some_and(|t| t.supports(provider)),
-            "vonage" => config.vonage.is_some(),
+            // The SMS API needs a sender; Verify does not.
+            "vonage" => config
+                .vonage
+                .as_ref()
+                .is_some_and(|v| provider != Provider::Vonage || v.from.is_some()),
             "arkesel" => config.arkesel.is_some(),
             _ => false,
         };
         if !configured {
             return Err(bad(format!(
-                "{} is named as a provider but its settings are missing",
+                "{} is named as a provider but its settings are missing or incomplete",
                 provider.name()
             )));
         }

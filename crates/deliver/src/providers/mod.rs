@@ -153,6 +153,37 @@ pub fn check(config: &Config, job: &Job, handle: &str) -> Result<Verdict, Failur
     }
 }
 
+/// The longest wait a provider may ask for that the helper sits out itself before trying
+/// again (once): longer, and the module is told (`RATE_LIMITED`, `retry-after N`).
+pub const MAX_RETRY_WAIT_SECS: u64 = 2;
+
+/// Runs `attempt`; when it is rate limited and the provider said to wait at most
+/// [`MAX_RETRY_WAIT_SECS`], sleeps that long and runs it once more (whatever that second
+/// attempt answers is the answer). A rate limit without a stated wait, or with a longer
+/// one, and every other failure, is returned at once. Every provider's requests go
+/// through this: `super::with_one_retry(|| attempt())`.
+pub fn with_one_retry<T>(mut attempt: impl FnMut() -> Result<T, Failure>) -> Result<T, Failure> {
+    let failure = match attempt() {
+        Err(f) => f,
+        ok => return ok,
+    };
+    match retry_wait(&failure) {
+        Some(wait) => {
+            std::thread::sleep(std::time::Duration::from_secs(wait));
+            attempt()
+        }
+        None => Err(failure),
+    }
+}
+
+/// How long to wait before the one retry of `failure`, if it is worth one.
+fn retry_wait(failure: &Failure) -> Option<u64> {
+    if failure.status != pam_otp_core::oob::exit::RATE_LIMITED {
+        return None;
+    }
+    failure.retry_after.filter(|&w| w <= MAX_RETRY_WAIT_SECS)
+}
+
 /// The digits of an E.164 number, without its `+` (Vonage and Arkesel want them so).
 pub fn digits(number: &str) -> &str {
     number.strip_prefix('+').unwrap_or(number)
@@ -166,6 +197,61 @@ pub fn masked(number: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(answers: Vec<Result<u32, Failure>>) -> (Result<u32, Failure>, usize) {
+        let mut answers = answers.into_iter();
+        let mut calls = 0;
+        let got = with_one_retry(|| {
+            calls += 1;
+            answers.next().unwrap_or(Ok(99))
+        });
+        (got, calls)
+    }
+
+    #[test]
+    fn a_short_rate_limit_is_retried_once() {
+        let (got, calls) = run(vec![
+            Err(Failure::rate_limited(Some(0), "x: rate limited")),
+            Ok(7),
+        ]);
+        assert_eq!((got.ok(), calls), (Some(7), 2));
+        // The second answer is final, even when rate limited again.
+        let (got, calls) = run(vec![
+            Err(Failure::rate_limited(Some(0), "x: rate limited")),
+            Err(Failure::rate_limited(Some(1), "x: rate limited")),
+            Ok(7),
+        ]);
+        let f = got.unwrap_err();
+        assert_eq!(
+            (f.status, f.retry_after, calls),
+            (pam_otp_core::oob::exit::RATE_LIMITED, Some(1), 2)
+        );
+    }
+
+    #[test]
+    fn a_retry_sleeps_the_stated_wait() {
+        let start = std::time::Instant::now();
+        let (got, calls) = run(vec![Err(Failure::rate_limited(Some(1), "x")), Ok(1)]);
+        assert_eq!((got.ok(), calls), (Some(1), 2));
+        assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn long_or_unstated_waits_and_other_failures_are_not_retried() {
+        for first in [
+            Failure::rate_limited(Some(3), "x"),
+            Failure::rate_limited(None, "x"),
+            Failure::unreachable("x: server error (HTTP 503)"),
+            Failure::refused("x"),
+            Failure::config("x"),
+        ] {
+            let status = first.status;
+            let (got, calls) = run(vec![Err(first), Ok(1)]);
+            assert_eq!((got.unwrap_err().status, calls), (status, 1));
+        }
+        let (got, calls) = run(vec![Ok(5)]);
+        assert_eq!((got.ok(), calls), (Some(5), 1));
+    }
 
     #[test]
     fn names_round_trip() {

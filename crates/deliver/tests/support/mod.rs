@@ -168,6 +168,11 @@ impl Receiver {
     pub fn https(dir: &Dir, status: &str) -> Receiver {
         Receiver::start(dir, &["https", status])
     }
+    /// HTTPS standing in for a provider's API: the n-th request gets the n-th of
+    /// `answers` (`{"status": N, "body": "…", "headers": {…}}`; the last one repeats).
+    pub fn canned(dir: &Dir, answers: &serde_json::Value) -> Receiver {
+        Receiver::start(dir, &["canned", &answers.to_string()])
+    }
     /// SMTP with STARTTLS and AUTH.
     pub fn smtp(dir: &Dir) -> Receiver {
         Receiver::start(dir, &["smtp"])
@@ -216,6 +221,18 @@ pub fn start(env: &[(String, String)]) -> Child {
     let _ = stdin.write_all(format!("{CODE}\n").as_bytes());
     drop(stdin);
     child
+}
+
+/// The environment of a check (`PAM_OTP_CHECK=handle`; `CODE` on stdin is the typed code).
+pub fn check_env(channel: &str, contact: &str, conf: &Path, handle: &str) -> Vec<(String, String)> {
+    let mut e = env(channel, contact, conf);
+    e.push(("PAM_OTP_CHECK".into(), handle.into()));
+    e
+}
+
+/// What the helper printed on stdout.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 pub fn run(env: &[(String, String)]) -> Output {
