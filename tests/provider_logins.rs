@@ -518,24 +518,31 @@ fn credentials_are_in_no_argument_no_environment_and_no_log() {
     rig.fake.next_with(&serde_json::json!({
         "provider": "twilio", "answer": "slow", "delay_ms": 1500
     }));
-    let pending = env.start("otp", &Client::new(Conv::Stdin));
     // While the helper waits for the provider: its argv and environment, as anyone on the
-    // host could read them in /proc (the environment only as root or nobody).
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut seen = None;
-    while seen.is_none() && std::time::Instant::now() < deadline {
-        for entry in fs::read_dir("/proc").unwrap().flatten() {
-            let exe = fs::read_link(entry.path().join("exe")).unwrap_or_default();
-            if exe.file_name().is_some_and(|n| n == "pam-otp-deliver.bin")
-                && exe.starts_with(&rig.dir)
-            {
-                let argv = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-                let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
-                seen = Some((argv, environ));
+    // host could read them in /proc (the environment only as root or nobody). Watched from
+    // another thread: the prompt comes only once the helper is done.
+    let root = rig.dir.clone();
+    let watcher = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            for entry in fs::read_dir("/proc").unwrap().flatten() {
+                let exe = fs::read_link(entry.path().join("exe")).unwrap_or_default();
+                if exe.file_name().is_some_and(|n| n == "pam-otp-deliver.bin")
+                    && exe.starts_with(&root)
+                {
+                    let argv = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                    let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
+                    if !environ.is_empty() {
+                        return Some((argv, environ));
+                    }
+                }
             }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        None
+    });
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    let seen = watcher.join().unwrap();
     let (argv, environ) = seen.expect("the helper was seen running");
     let argv = String::from_utf8_lossy(&argv).to_string();
     let environ = String::from_utf8_lossy(&environ).to_string();

@@ -82,7 +82,7 @@ impl Answer {
 }
 
 /// One HTTPS request to a provider's API: `method` `url` with `headers` and, unless the
-/// method is GET, `body` of `content_type`. Any HTTP status is an [`Answer`]; only a
+/// method is GET or DELETE, `body` of `content_type`. Any HTTP status is an [`Answer`]; only a
 /// transport failure is an error (`UNREACHABLE`, in words that hold no header or body).
 pub fn request(
     config: &Config,
@@ -94,8 +94,12 @@ pub fn request(
 ) -> Result<Answer, Failure> {
     let agent = agent(config, false)?;
     let sent = match method {
-        "GET" => {
-            let mut r = agent.get(url);
+        "GET" | "DELETE" => {
+            let mut r = if method == "GET" {
+                agent.get(url)
+            } else {
+                agent.delete(url)
+            };
             for (k, v) in headers {
                 r = r.header(*k, *v);
             }

@@ -282,6 +282,11 @@ pub fn failure(
     let code = code_of(body);
     let w = what(status, code);
     match (status, code) {
+        // 10001 / 20005 account not active; 30002 account suspended: Twilio's documented
+        // cause is a balance at or below zero. First: Twilio may answer them with HTTP 401.
+        (_, Some(10001 | 20005 | 30002)) => Failure::refused(format!(
+            "twilio: insufficient balance or account suspended {w}"
+        )),
         // 20003 Authenticate / Permission denied.
         (401, _) | (_, Some(20003)) => Failure::config(format!("twilio: bad credentials {w}")),
         // 20429 Too many requests; 60203 max send attempts; 60212 too many concurrent
@@ -294,11 +299,6 @@ pub fn failure(
         (_, Some(21211 | 21614 | 21217 | 60200 | 60205 | 13224)) => {
             Failure::bad_contact(format!("twilio: invalid number {} {w}", masked(to)))
         }
-        // 10001 / 20005 account not active; 30002 account suspended: Twilio's documented
-        // cause is a balance at or below zero.
-        (_, Some(10001 | 20005 | 30002)) => Failure::refused(format!(
-            "twilio: insufficient balance or account suspended {w}"
-        )),
         // 21212 invalid 'From'; 21606 'From' cannot send texts; 21659 'From' is not a
         // Twilio number; 21660 'From' belongs to another account.
         (_, Some(21212 | 21606 | 21659 | 21660)) => {
@@ -600,6 +600,12 @@ mod tests {
                 403,
                 exit::REFUSED,
                 "twilio: insufficient balance or account suspended (HTTP 403, code 20005)",
+            ),
+            (
+                20005,
+                401,
+                exit::REFUSED,
+                "twilio: insufficient balance or account suspended (HTTP 401, code 20005)",
             ),
             (
                 10001,

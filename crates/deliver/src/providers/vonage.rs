@@ -175,6 +175,12 @@ pub fn sms_status_failure(status: u64, to: &str) -> Option<Failure> {
         // 7 Number barred.
         7 => Failure::refused(format!("vonage: {} is barred (status {s})", masked(to))),
         8 => Failure::refused(format!("vonage: account suspended (status {s})")),
+        // 6 Invalid message: Vonage's table gives "an unrecognized number prefix" as its
+        // example; our text is plain, so it is the number.
+        6 => Failure::bad_contact(format!(
+            "vonage: invalid number {} (status {s})",
+            masked(to)
+        )),
         // 9 Partner quota violation: not enough credit.
         9 => Failure::refused(format!("vonage: insufficient balance (status {s})")),
         // 11 Account not enabled for the HTTP SMS API.
@@ -190,8 +196,7 @@ pub fn sms_status_failure(status: u64, to: &str) -> Option<Failure> {
             "vonage: {} is not a whitelisted destination (status {s})",
             masked(to)
         )),
-        // 2 Missing parameters, 3 Invalid parameters, 6 Invalid message (e.g. an unknown
-        // number prefix), 12 Message too long, 14 Invalid signature, 22 Invalid network
+        // 2 Missing parameters, 3 Invalid parameters, 12 Message too long, 14 Invalid signature, 22 Invalid network
         // code, 23 Invalid callback URL, 32/33/34 …: the status number says which.
         _ => Failure::refused(format!("vonage: refused (status {s})")),
     })
@@ -414,7 +419,23 @@ pub fn verify_check(config: &Config, job: &Job, handle: &str) -> Result<Verdict,
         handle,
         &job.code,
     )?;
-    with_one_retry(|| verify_check_answer(&post(config, &request)?))
+    let verdict = with_one_retry(|| verify_check_answer(&post(config, &request)?))?;
+    if verdict == Verdict::Rejected {
+        // One answer per login: end this verification, so the user's next login can start
+        // one (Vonage refuses a second to the same number while one is pending, 409).
+        // Best effort: if the cancel fails, the request expires on its own.
+        let cancel = format!("{}/v2/verify/{handle}", settings.verify_base_url);
+        let auth = verify_authorization(settings, job.now)?;
+        let _ = http::request(
+            config,
+            "DELETE",
+            &cancel,
+            &[("Authorization", auth.as_str())],
+            "",
+            b"",
+        );
+    }
+    Ok(verdict)
 }
 
 #[cfg(test)]
@@ -480,7 +501,11 @@ mod tests {
             ("3", exit::REFUSED, "vonage: refused (status 3)"),
             ("4", exit::BAD_CONFIG, "vonage: bad credentials (status 4)"),
             ("5", exit::UNREACHABLE, "vonage: server error (status 5)"),
-            ("6", exit::REFUSED, "vonage: refused (status 6)"),
+            (
+                "6",
+                exit::BAD_CONTACT,
+                "vonage: invalid number •••67 (status 6)",
+            ),
             ("7", exit::REFUSED, "vonage: •••67 is barred (status 7)"),
             ("8", exit::REFUSED, "vonage: account suspended (status 8)"),
             (
