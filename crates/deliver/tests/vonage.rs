@@ -123,7 +123,7 @@ fn verify_with_basic_auth_and_its_verdicts() {
     let body: serde_json::Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
     assert_eq!(
         body,
-        json!({"brand": "Acme VPN", "workflow": [{"channel": "sms", "to": "447700900067"}]})
+        json!({"brand": "Acme VPN", "code_length": 6, "workflow": [{"channel": "sms", "to": "447700900067"}]})
     );
 
     for (status, answer, exit) in [
