@@ -357,3 +357,455 @@ pub fn deliver_line(data: &[u8]) {
     unique.dedup();
     assert_eq!(unique.len(), values.len(), "a repeated contact was kept");
 }
+
+/// The delivery helper's credentials file (`pam_otp_deliver::config::parse`, admin input):
+/// never panics; what it accepts keeps the rules the helper relies on (every URL https://,
+/// a named SMS or voice provider has its settings and can do the job, bounded timeout,
+/// absolute paths, well-formed sids and sender ids); what it refuses is said without the
+/// value of any credential.
+pub fn deliver_conf(data: &[u8]) {
+    use pam_otp_deliver::config::{self, EmailTransport};
+    use pam_otp_deliver::providers::Provider;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let config = match config::parse(text) {
+        Ok(config) => config,
+        Err(f) => {
+            assert_eq!(
+                f.status,
+                pam_otp_core::oob::exit::BAD_CONFIG,
+                "{}",
+                f.message
+            );
+            assert!(f.retry_after.is_none());
+            assert_no_control(&f.message);
+            for (n, value) in credentials_in(text) {
+                if f.message.contains(value) {
+                    // Echoed, or only the same words as the message's own (a key, a
+                    // fixed phrase)? The same file with that value spelt otherwise says.
+                    let other = text_with_line_value(text, n, &rotate(value));
+                    let again = config::parse(&other).err().map(|f| f.message);
+                    assert!(
+                        again.is_some_and(|m| m.contains(value)),
+                        "a credential's value is in the error: {:?}",
+                        f.message
+                    );
+                }
+            }
+            return;
+        }
+    };
+    let https = |url: &str| {
+        let rest = url.strip_prefix("https://");
+        assert!(
+            rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace)),
+            "a base URL that is not https: {url:?}"
+        );
+    };
+    let timeout = config.timeout.as_secs();
+    assert!((1..=25).contains(&timeout), "timeout {timeout}");
+    assert!(config.ca_file.as_ref().is_none_or(|p| p.is_absolute()));
+    match &config.email {
+        Some(EmailTransport::Sendmail { path }) => assert!(path.is_absolute()),
+        Some(EmailTransport::Smtp {
+            port,
+            user,
+            password,
+            ..
+        }) => {
+            assert!(*port != 0);
+            assert_eq!(user.is_some(), password.is_some());
+        }
+        None => {}
+    }
+    assert!(config.email.is_none() || config.email_from.is_some());
+    if let Some(url) = &config.webhook_url {
+        https(url);
+        assert!(config
+            .webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.len() >= 16));
+    }
+    if let Some(url) = &config.ntfy_url {
+        https(url);
+    }
+    let sid = |s: &str, prefix: &str| {
+        s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    if let Some(t) = &config.twilio {
+        https(&t.base_url);
+        https(&t.verify_base_url);
+        assert!(sid(&t.account_sid, "AC"));
+        assert!(t.auth_user == t.account_sid || sid(&t.auth_user, "SK"));
+        assert!(t.verify_service_sid.as_deref().is_none_or(|s| sid(s, "VA")));
+    }
+    if let Some(v) = &config.vonage {
+        https(&v.base_url);
+        https(&v.verify_base_url);
+        assert!(v.brand.len() <= 16 && !v.api_key.is_empty());
+        assert!(v.from.as_ref().is_none_or(|f| (1..=15).contains(&f.len())));
+        assert!(v.application.as_ref().is_none_or(|(_, p)| p.is_absolute()));
+    }
+    if let Some(a) = &config.arkesel {
+        https(&a.base_url);
+        assert!((1..=11).contains(&a.sender.len()), "{:?}", a.sender);
+        assert!(a
+            .sender
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b' '));
+    }
+    if let Some(f) = &config.fcm {
+        https(&f.base_url);
+        assert!(f.service_account_file.is_absolute());
+    }
+    if let Some(p) = config.voice_provider {
+        assert!(p.calls(), "{} cannot call", p.name());
+    }
+    for p in [config.sms_provider, config.voice_provider]
+        .into_iter()
+        .flatten()
+    {
+        let ready = match p {
+            Provider::Twilio | Provider::TwilioVerify => {
+                config.twilio.as_ref().is_some_and(|t| t.supports(p))
+            }
+            Provider::Vonage => config.vonage.as_ref().is_some_and(|v| v.from.is_some()),
+            Provider::VonageVerify => config.vonage.is_some(),
+            Provider::Arkesel | Provider::ArkeselOtp => config.arkesel.is_some(),
+        };
+        assert!(ready, "{} is named without its settings", p.name());
+    }
+}
+
+/// The credentials' keys in deliver.conf.
+const CREDENTIAL_KEYS: [&str; 7] = [
+    "twilio_auth_token",
+    "twilio_api_secret",
+    "vonage_api_secret",
+    "arkesel_api_key",
+    "smtp_password",
+    "webhook_secret",
+    "ntfy_token",
+];
+
+/// `(line index, value)` of each credential in a deliver.conf text, of 8 characters or more
+/// (shorter ones are as likely to be a word of any message).
+fn credentials_in(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(n, line)| {
+            let (key, value) = line.trim().split_once('=')?;
+            let value = value.trim();
+            (CREDENTIAL_KEYS.contains(&key.trim()) && value.len() >= 8).then_some((n, value))
+        })
+        .collect()
+}
+
+/// `text` with the value of line `n` replaced by `value`.
+fn text_with_line_value(text: &str, n: usize, value: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| match line.split_once('=') {
+            Some((key, _)) if i == n => format!("{key}= {value}"),
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `s` spelt otherwise but alike: each ASCII letter and digit moved on by one within its
+/// class (so its length, case and character classes stay, and what was valid stays valid).
+fn rotate(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'z' => 'a',
+            'Z' => 'A',
+            '9' => '0',
+            c if c.is_ascii_alphanumeric() => char::from(c as u8 + 1),
+            c => c,
+        })
+        .collect()
+}
+
+fn assert_no_control(message: &str) {
+    assert!(
+        !message.is_empty() && !message.contains(char::is_control),
+        "an empty message or one with a control character: {message:?}"
+    );
+}
+
+/// The number every `provider_answer` call is for, as the helper has it and in the digits
+/// Vonage and Arkesel use: neither may appear in a message (only its last two digits).
+const ANSWER_TO: &str = "+233241234567";
+
+/// The providers' answer-mapping functions `provider_answer` reaches, by the name its input
+/// starts with.
+pub const ANSWER_FUNCTIONS: [&str; 14] = [
+    "twilio-failure",
+    "twilio-message",
+    "twilio-verify-start",
+    "twilio-verify-check",
+    "vonage-sms-status",
+    "vonage-http",
+    "vonage-sms",
+    "vonage-verify-start",
+    "vonage-verify-check",
+    "arkesel-sms",
+    "arkesel-otp-generate",
+    "arkesel-otp-verify",
+    "fcm-token",
+    "fcm-send",
+];
+
+/// What an answer-mapping function made of an answer: a failure, or what it accepted (a
+/// handle, a verdict, a token), in words.
+type Mapped = Result<Accepted, pam_otp_deliver::Failure>;
+
+#[derive(Debug)]
+enum Accepted {
+    Sent,
+    Handle(String),
+    Verdict(pam_otp_deliver::providers::Verdict),
+    Token(String),
+}
+
+fn map_answer(function: &str, status: u64, retry_after: Option<u64>, body: &str) -> Option<Mapped> {
+    use pam_otp_deliver::http::Answer;
+    use pam_otp_deliver::providers::{arkesel, fcm, twilio, vonage};
+    use Accepted::*;
+    if function == "vonage-sms-status" {
+        // A message's `status` in the SMS API's body: any number.
+        return Some(vonage::sms_status_failure(status, ANSWER_TO).map_or(Ok(Sent), Err));
+    }
+    let status = u16::try_from(status).ok()?;
+    let answer = Answer {
+        status,
+        retry_after,
+        body: body.to_owned(),
+    };
+    let json = answer.json();
+    let to = ANSWER_TO;
+    Some(match function {
+        "twilio-failure" => Err(twilio::failure(status, retry_after, &json, to)),
+        "twilio-message" => twilio::message_answer(&answer, to).map(|()| Sent),
+        "twilio-verify-start" => twilio::verify_start_answer(&answer, to).map(Handle),
+        "twilio-verify-check" => twilio::verify_check_answer(&answer, to).map(Verdict),
+        "vonage-http" => Err(vonage::http_failure(status, retry_after)),
+        "vonage-sms" => vonage::sms_answer(&answer, to).map(|()| Sent),
+        "vonage-verify-start" => vonage::verify_start_answer(&answer, to).map(Handle),
+        "vonage-verify-check" => vonage::verify_check_answer(&answer).map(Verdict),
+        "arkesel-sms" => arkesel::sms_answer(status, retry_after, &json).map(|()| Sent),
+        "arkesel-otp-generate" => arkesel::otp_generate_answer(status, retry_after, &json)
+            .map(|()| Handle(arkesel::OTP_HANDLE.to_owned())),
+        "arkesel-otp-verify" => arkesel::otp_verify_answer(status, retry_after, &json).map(Verdict),
+        "fcm-token" => fcm::token_answer(status, retry_after, &json).map(|t| Token(t.to_string())),
+        "fcm-send" => fcm::send_answer(status, retry_after, &json).map(|()| Sent),
+        _ => return None,
+    })
+}
+
+/// Keys whose values are credentials or tokens, in any provider's answer.
+fn secret_looking(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret",
+        "token",
+        "password",
+        "api_key",
+        "apikey",
+        "private_key",
+        "auth",
+    ]
+    .iter()
+    .any(|w| key.contains(w))
+}
+
+/// Where a string is in a JSON answer: a JSON pointer (RFC 6901) to it, or to the object
+/// holding it when it is a key.
+struct Quotable {
+    pointer: String,
+    key: bool,
+    text: String,
+}
+
+/// The strings of a JSON answer that a message must never quote: every value of a
+/// secret-looking key (8 characters or more), and every string longer than 40 (a
+/// provider's free text: it can hold the number, or the request). `field` values are left
+/// out: FCM's field paths are named on purpose (`fcm::send_answer`, charset-checked below).
+fn unquotable(value: &serde_json::Value, at: &str, key: Option<&str>, out: &mut Vec<Quotable>) {
+    let step = |k: &str| format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+    match value {
+        serde_json::Value::String(s)
+            if key != Some("field")
+                && (s.chars().count() > 40
+                    || (key.is_some_and(secret_looking) && s.len() >= 8)) =>
+        {
+            out.push(Quotable {
+                pointer: at.to_owned(),
+                key: false,
+                text: s.clone(),
+            });
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                unquotable(v, &step(&i.to_string()), key, out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k.chars().count() > 40 {
+                    out.push(Quotable {
+                        pointer: at.to_owned(),
+                        key: true,
+                        text: k.clone(),
+                    });
+                }
+                unquotable(v, &step(k), Some(k), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `value` with the one string `q` names spelt otherwise ([`rotate`]).
+fn json_with_rotated(value: &serde_json::Value, q: &Quotable) -> serde_json::Value {
+    use serde_json::Value;
+    let mut other = value.clone();
+    match other.pointer_mut(&q.pointer) {
+        Some(Value::String(s)) if !q.key => *s = rotate(s),
+        Some(Value::Object(map)) if q.key => {
+            if let Some(v) = map.remove(&q.text) {
+                map.insert(rotate(&q.text), v);
+            }
+        }
+        _ => {}
+    }
+    other
+}
+
+/// A provider's answer (untrusted: it comes over the network) through every provider's
+/// answer-mapping function. Input: a first line `FUNCTION STATUS [RETRY_AFTER]` (FUNCTION
+/// one of [`ANSWER_FUNCTIONS`]; STATUS the HTTP status, or for `vonage-sms-status` the SMS
+/// API's message status; RETRY_AFTER the header's text), then the body. Never panics;
+/// a failure has an exit status the module knows, a short line without control characters
+/// that quotes neither the number, nor the body, nor a credential or free text from it;
+/// only a rate limit carries a wait, and only the one the provider gave; only a 2xx answer
+/// accepts anything, and a handle or token accepted is one the module or a header takes.
+pub fn provider_answer(data: &[u8]) {
+    use pam_otp_core::oob::exit;
+    use pam_otp_deliver::providers::Verdict;
+    let text = String::from_utf8_lossy(data);
+    let (head, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let mut words = head.split(' ');
+    let (Some(function), Some(status)) = (words.next(), words.next()) else {
+        return;
+    };
+    let Ok(status) = status.parse::<u64>() else {
+        return;
+    };
+    // The Retry-After header's text, read as the helper reads it.
+    let retry_after = words
+        .next()
+        .and_then(pam_otp_deliver::http::retry_after_header);
+    if words.next().is_some() {
+        return;
+    }
+    let Some(mapped) = map_answer(function, status, retry_after, body) else {
+        return;
+    };
+    let http = function != "vonage-sms-status";
+    let f = match mapped {
+        Ok(accepted) => {
+            // Wrong or expired may come with any status (the provider's error answers
+            // say so); everything that lets a login or a send through needs a 2xx.
+            let refusal = matches!(
+                accepted,
+                Accepted::Verdict(Verdict::Rejected | Verdict::Expired)
+            );
+            if http && !refusal {
+                assert!(
+                    (200..=299).contains(&status),
+                    "{function}: HTTP {status} accepted as {accepted:?}"
+                );
+            }
+            match accepted {
+                Accepted::Handle(h) => assert!(
+                    pam_otp_core::oob::spawn::verify_handle(&format!("verify {h}")).is_some(),
+                    "{function}: a handle the module refuses: {h:?}"
+                ),
+                Accepted::Token(t) => assert!(
+                    !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()),
+                    "{function}: a token unfit for a header"
+                ),
+                Accepted::Verdict(_) | Accepted::Sent => {}
+            }
+            return;
+        }
+        Err(f) => f,
+    };
+    let known = [
+        exit::BAD_CONTACT,
+        exit::REFUSED,
+        exit::UNREACHABLE,
+        exit::BAD_CONFIG,
+        exit::RATE_LIMITED,
+    ];
+    assert!(known.contains(&f.status), "{function}: exit {}", f.status);
+    if f.status == exit::RATE_LIMITED {
+        assert!(f.retry_after.is_none() || f.retry_after == retry_after);
+    } else {
+        assert!(
+            f.retry_after.is_none(),
+            "{function}: a wait without a rate limit"
+        );
+    }
+    let m = &f.message;
+    assert_no_control(m);
+    assert!(
+        m.chars().count() <= 300,
+        "{function}: {} chars",
+        m.chars().count()
+    );
+    assert!(
+        !m.contains(ANSWER_TO) && !m.contains(&ANSWER_TO[1..]) && !m.contains(&ANSWER_TO[..8]),
+        "{function}: the number is in {m:?}"
+    );
+    if let Some(field) = m.split(", field ").nth(1) {
+        let field = field.split(')').next().unwrap_or("");
+        assert!(
+            field.len() <= 64
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._[]".contains(&b)),
+            "{function}: a field name beyond Google's path syntax: {m:?}"
+        );
+    }
+    // What the message quotes verbatim is ours unless the same answer spelt otherwise
+    // makes a message without it.
+    let still_said =
+        |other_body: &str, s: &str| match map_answer(function, status, retry_after, other_body) {
+            Some(Err(g)) => g.message.contains(s),
+            _ => false,
+        };
+    let trimmed = body.trim();
+    if trimmed.len() > 40 && m.contains(trimmed) {
+        assert!(
+            still_said(&rotate(body), trimmed),
+            "{function}: the body is in {m:?}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    let mut quoted = Vec::new();
+    unquotable(&json, "", None, &mut quoted);
+    for q in quoted {
+        if m.contains(&q.text) {
+            let other = json_with_rotated(&json, &q).to_string();
+            assert!(
+                still_said(&other, &q.text),
+                "{function}: the answer's {:?} is in {m:?}",
+                q.text
+            );
+        }
+    }
+}

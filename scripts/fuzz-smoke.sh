@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-targets=(secret_file state_file module_args typed_code config_file redis_reply deliver_line)
+targets=(secret_file state_file module_args typed_code config_file redis_reply deliver_line deliver_conf provider_answer)
 seconds="${FUZZ_SECONDS:-15}"
 long=false
 if [[ $# -ge 1 ]]; then

@@ -61,3 +61,13 @@ fn redis_reply_corpus() {
 fn deliver_line_corpus() {
     replay("deliver_line", checks::deliver_line);
 }
+
+#[test]
+fn deliver_conf_corpus() {
+    replay("deliver_conf", checks::deliver_conf);
+}
+
+#[test]
+fn provider_answer_corpus() {
+    replay("provider_answer", checks::provider_answer);
+}

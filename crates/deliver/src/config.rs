@@ -161,6 +161,12 @@ pub fn parse(text: &str) -> Result<Config, Failure> {
         };
         let key = key.trim();
         let value = value.trim();
+        // Keys are words of lower-case letters, digits and `_`; anything else is not quoted
+        // back (a control character would reach the stderr line).
+        let word = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+        if key.is_empty() || !key.bytes().all(word) {
+            return Err(bad(format!("line {}: not key = value", n + 1)));
+        }
         if seen.iter().any(|k| k == key) {
             return Err(bad(format!("line {}: {key} repeated", n + 1)));
         }
@@ -420,5 +426,22 @@ mod tests {
             panic!()
         };
         assert!(!e.message.contains("hunter2"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_word_is_not_quoted() {
+        // Found by fuzzing (fuzz/regressions/deliver_conf/): "unknown key" quoted a key with
+        // control characters.
+        for text in [
+            "arkesel_base_url \0\u{8} = x",
+            "Timeout = 5",
+            " = x",
+            "a b = c",
+        ] {
+            let Err(e) = parse(text) else {
+                panic!("{text:?}")
+            };
+            assert_eq!(e.message, "line 1: not key = value", "{text:?}");
+        }
     }
 }

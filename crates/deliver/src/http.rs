@@ -120,7 +120,7 @@ pub fn request(
         .headers()
         .get("Retry-After")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| pam_otp_core::decimal::parse_decimal::<u64>(v.trim()));
+        .and_then(retry_after_header);
     let body = response
         .body_mut()
         .with_config()
@@ -134,6 +134,16 @@ pub fn request(
         retry_after,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
+}
+
+/// The longest wait a `Retry-After` is taken for: a day, as the module reads a helper's
+/// `retry-after N` (`pam_otp_core::oob::spawn::retry_after`); a longer one says a day.
+pub const MAX_RETRY_AFTER: u64 = 86_400;
+
+/// A `Retry-After` header's value in seconds (at most [`MAX_RETRY_AFTER`]); an HTTP date,
+/// or anything else but digits, is no wait.
+pub fn retry_after_header(value: &str) -> Option<u64> {
+    pam_otp_core::decimal::parse_decimal::<u64>(value.trim()).map(|s| s.min(MAX_RETRY_AFTER))
 }
 
 /// `application/x-www-form-urlencoded` of `fields`.
@@ -341,5 +351,13 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(sig, format!("sha256={want}"));
+    }
+
+    #[test]
+    fn retry_after_is_seconds_up_to_a_day() {
+        assert_eq!(retry_after_header(" 30 "), Some(30));
+        assert_eq!(retry_after_header("233241234567"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after_header("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after_header("-1"), None);
     }
 }

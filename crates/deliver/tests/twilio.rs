@@ -3,8 +3,11 @@
 //! and words for each documented answer.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/canned.rs"]
+mod canned;
 mod support;
 
+use canned::Canned;
 use serde_json::json;
 use support::*;
 
@@ -28,11 +31,23 @@ fn conf(dir: &Dir, port: u16) -> std::path::PathBuf {
     )
 }
 
-/// A stand-in answering `answers` in turn, and the configuration pointing at it.
-fn twilio(name: &str, answers: serde_json::Value) -> (Dir, Receiver, std::path::PathBuf) {
+/// The paths the helper posts to: Messaging's message create, Verify's start and check.
+fn messages() -> String {
+    format!("/2010-04-01/Accounts/{AC}/Messages.json")
+}
+fn verifications() -> String {
+    format!("/v2/Services/{VA}/Verifications")
+}
+fn verification_check() -> String {
+    format!("/v2/Services/{VA}/VerificationCheck")
+}
+
+/// A stand-in answering requests to `path` with `answers` in turn (any other path: 404),
+/// and the configuration pointing at it.
+fn twilio(name: &str, path: &str, answers: serde_json::Value) -> (Dir, Canned, std::path::PathBuf) {
     let dir = Dir::new(name);
     test_ca(&dir);
-    let rx = Receiver::canned(&dir, &answers);
+    let rx = Canned::start(&dir, &json!({ path: answers }));
     let conf = conf(&dir, rx.port);
     (dir, rx, conf)
 }
@@ -61,6 +76,7 @@ fn form(body: &str) -> Vec<(String, String)> {
 fn a_text_is_a_message_create() {
     let (_dir, rx, conf) = twilio(
         "tw_msg",
+        &messages(),
         json!([{"status": 201, "body": r#"{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"}"#}]),
     );
     let out = run(&env("sms", NUMBER, &conf));
@@ -91,6 +107,7 @@ fn a_text_is_a_message_create() {
 fn a_call_is_a_verification_and_its_sid_the_handle() {
     let (_dir, rx, conf) = twilio(
         "tw_vstart",
+        &verifications(),
         json!([{"status": 201, "body": format!(r#"{{"sid":"{VE}","service_sid":"{VA}","status":"pending","channel":"call"}}"#)}]),
     );
     let out = run(&env("voice", NUMBER, &conf));
@@ -120,7 +137,11 @@ fn a_check_is_twilios_verdict() {
             81,
         ),
     ] {
-        let (_dir, rx, conf) = twilio("tw_check", json!([{"status": status, "body": body}]));
+        let (_dir, rx, conf) = twilio(
+            "tw_check",
+            &verification_check(),
+            json!([{"status": status, "body": body}]),
+        );
         let out = run(&check_env("voice", NUMBER, &conf, VE));
         assert_eq!(out.status.code(), Some(exit), "{body}: {}", stderr(&out));
         let r = &rx.records()[0];
@@ -161,7 +182,11 @@ fn documented_errors_name_the_reason_and_nothing_secret() {
         let body = format!(
             r#"{{"code":{code},"message":"The 'To' number {NUMBER} is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/{code}","status":{status}}}"#
         );
-        let (_dir, _rx, conf) = twilio("tw_err", json!([{"status": status, "body": body}]));
+        let (_dir, _rx, conf) = twilio(
+            "tw_err",
+            &messages(),
+            json!([{"status": status, "body": body}]),
+        );
         let out = run(&env("sms", NUMBER, &conf));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(exit), "{err}");
@@ -180,12 +205,12 @@ fn a_short_rate_limit_is_waited_out_once_a_long_one_is_passed_on() {
     };
     let ok = json!({"status": 201, "body": r#"{"sid":"SM0123456789abcdef0123456789abcdef"}"#});
 
-    let (_dir, rx, conf) = twilio("tw_retry", json!([limited("1"), ok]));
+    let (_dir, rx, conf) = twilio("tw_retry", &messages(), json!([limited("1"), ok]));
     let out = run(&env("sms", NUMBER, &conf));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(rx.records().len(), 2);
 
-    let (_dir, rx, conf) = twilio("tw_limit", json!([limited("30"), ok]));
+    let (_dir, rx, conf) = twilio("tw_limit", &messages(), json!([limited("30"), ok]));
     let out = run(&env("sms", NUMBER, &conf));
     assert_eq!(out.status.code(), Some(82), "{}", stderr(&out));
     assert_eq!(stdout(&out), "retry-after 30\n");
@@ -196,7 +221,7 @@ fn a_short_rate_limit_is_waited_out_once_a_long_one_is_passed_on() {
     assert_eq!(rx.records().len(), 1);
 
     // Rate limited twice: the second answer stands.
-    let (_dir, rx, conf) = twilio("tw_twice", json!([limited("0")]));
+    let (_dir, rx, conf) = twilio("tw_twice", &messages(), json!([limited("0")]));
     let out = run(&env("sms", NUMBER, &conf));
     assert_eq!(out.status.code(), Some(82), "{}", stderr(&out));
     assert_eq!(rx.records().len(), 2);

@@ -3,6 +3,8 @@
 //! application JWT), and the exit status and words for each documented answer.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/canned.rs"]
+mod canned;
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -10,6 +12,7 @@ use std::process::Command;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use canned::Canned;
 use serde_json::json;
 use support::*;
 
@@ -31,14 +34,21 @@ fn conf(dir: &Dir, port: u16, extra: &str) -> std::path::PathBuf {
     )
 }
 
+/// The SMS API's path, and Verify v2's start (a check is `{VERIFY}/{request_id}`).
+const SMS: &str = "/sms/json";
+const VERIFY: &str = "/v2/verify";
+
+/// A stand-in answering requests to `path` with `answers` in turn (any other path: 404),
+/// and the configuration pointing at it.
 fn vonage(
     name: &str,
     extra: &str,
+    path: &str,
     answers: serde_json::Value,
-) -> (Dir, Receiver, std::path::PathBuf) {
+) -> (Dir, Canned, std::path::PathBuf) {
     let dir = Dir::new(name);
     test_ca(&dir);
-    let rx = Receiver::canned(&dir, &answers);
+    let rx = Canned::start(&dir, &json!({ path: answers }));
     let conf = conf(&dir, rx.port, extra);
     (dir, rx, conf)
 }
@@ -54,6 +64,7 @@ fn a_text_goes_through_the_sms_api() {
     let (_dir, rx, conf) = vonage(
         "vo_sms",
         "sms_provider = vonage\n",
+        SMS,
         json!([{"status": 200, "body": r#"{"message-count":"1","messages":[{"to":"447700900067","message-id":"0A0000000123ABCD1","status":"0","remaining-balance":"3.14","message-price":"0.03","network":"23410"}]}"#}]),
     );
     let out = run(&env("sms", NUMBER, &conf));
@@ -92,7 +103,12 @@ fn sms_statuses_name_the_reason_and_nothing_secret() {
         ),
         ("3", 69, "vonage: refused (status 3)"),
     ] {
-        let (_dir, _rx, conf) = vonage("vo_smserr", "sms_provider = vonage\n", sms_answer(status));
+        let (_dir, _rx, conf) = vonage(
+            "vo_smserr",
+            "sms_provider = vonage\n",
+            SMS,
+            sms_answer(status),
+        );
         let out = run(&env("sms", NUMBER, &conf));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(exit), "{err}");
@@ -108,6 +124,7 @@ fn verify_with_basic_auth_and_its_verdicts() {
     let (_dir, rx, conf) = vonage(
         "vo_vstart",
         "sms_provider = vonage-verify\nvonage_brand = Acme VPN\n",
+        VERIFY,
         json!([{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]),
     );
     let out = run(&env("sms", NUMBER, &conf));
@@ -136,6 +153,7 @@ fn verify_with_basic_auth_and_its_verdicts() {
         let (_dir, rx, conf) = vonage(
             "vo_check",
             "voice_provider = vonage-verify\n",
+            &format!("{VERIFY}/{ID}"),
             json!([{"status": status, "body": answer}]),
         );
         let out = run(&check_env("voice", NUMBER, &conf, ID));
@@ -183,9 +201,9 @@ fn verify_with_an_application_signs_a_jwt() {
     let dir = Dir::new("vo_jwt");
     test_ca(&dir);
     let (key, public) = rsa_key(&dir);
-    let rx = Receiver::canned(
+    let rx = Canned::start(
         &dir,
-        &json!([{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]),
+        &json!({VERIFY: [{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]}),
     );
     let conf = conf(
         &dir,
@@ -237,9 +255,9 @@ fn a_key_file_others_can_read_or_a_link_is_refused() {
     let dir = Dir::new("vo_keyfile");
     test_ca(&dir);
     let (key, _) = rsa_key(&dir);
-    let rx = Receiver::canned(
+    let rx = Canned::start(
         &dir,
-        &json!([{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]),
+        &json!({VERIFY: [{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]}),
     );
     let link = dir.path("vonage-link.key");
     std::os::unix::fs::symlink(&key, &link).unwrap();
@@ -285,6 +303,7 @@ fn verify_start_errors() {
         let (_dir, _rx, conf) = vonage(
             "vo_verr",
             "sms_provider = vonage-verify\n",
+            VERIFY,
             json!([{"status": status, "body": r#"{"title":"x","detail":"about 447700900067"}"#}]),
         );
         let out = run(&env("sms", NUMBER, &conf));

@@ -224,14 +224,26 @@ pub fn otp_generate_body(settings: &Settings, job: &Job, call: bool) -> String {
     )
 }
 
-/// The numeric `code` of an OTP answer (Arkesel sends it as a string, `"1000"`).
+/// The numeric `code` of an OTP answer (Arkesel sends it as a string, `"1000"`). Its codes
+/// have 4 digits; a longer number is no Arkesel code (and is not quoted).
 fn otp_code(body: &Value) -> Option<u64> {
     match &body["code"] {
         Value::String(s) => pam_otp_core::decimal::parse_decimal(s),
         Value::Number(n) => n.as_u64(),
         _ => None,
     }
+    .filter(|&c| c < 10_000)
 }
+
+/// The `code` of an OTP answer with HTTP `status`, when it can be believed: a success code
+/// ([`OTP_SUCCESS_CODES`]) only in a 2xx answer. An error status that claims success is
+/// read by its status alone (fail closed).
+fn otp_answer_code(status: u16, body: &Value) -> Option<u64> {
+    otp_code(body).filter(|c| (200..=299).contains(&status) || !OTP_SUCCESS_CODES.contains(c))
+}
+
+/// The OTP API's success codes: 1000 (generate accepted), 1100 (verify successful).
+const OTP_SUCCESS_CODES: [u64; 2] = [1000, 1100];
 
 /// OTP generate's answer, by its documented `code`:
 /// 1000 accepted; 1001 validation error; 1002 the message lacks `%otp_code%`; 1003 the
@@ -245,7 +257,7 @@ pub fn otp_generate_answer(
     retry_after: Option<u64>,
     body: &Value,
 ) -> Result<(), Failure> {
-    let Some(code) = otp_code(body) else {
+    let Some(code) = otp_answer_code(status, body) else {
         return Err(match status {
             401 | 403 => Failure::config(format!("arkesel: bad credentials (HTTP {status})")),
             200..=299 => {
@@ -318,7 +330,7 @@ pub fn otp_verify_answer(
     retry_after: Option<u64>,
     body: &Value,
 ) -> Result<Verdict, Failure> {
-    let Some(code) = otp_code(body) else {
+    let Some(code) = otp_answer_code(status, body) else {
         return Err(match status {
             401 | 403 => Failure::config(format!("arkesel: bad credentials (HTTP {status})")),
             200..=299 => {
@@ -619,5 +631,44 @@ mod tests {
         }
         let f = otp_verify_answer(401, None, &Value::Null).unwrap_err();
         assert_eq!(f.status, exit::BAD_CONFIG);
+    }
+
+    #[test]
+    fn a_code_longer_than_arkesels_is_not_quoted() {
+        // Found by fuzzing (fuzz/regressions/provider_answer/): `code` "1009233241234567"
+        // was quoted whole, number and all.
+        let body = json!({"code": "1009233241234567", "message": "Voice message length exceeded"});
+        let f = otp_generate_answer(200, None, &body).unwrap_err();
+        assert_eq!(f.status, exit::REFUSED);
+        assert_eq!(f.message, "arkesel: unreadable OTP answer (HTTP 200)");
+        let f =
+            otp_verify_answer(200, None, &json!({"code": 1_100_233_241_234_567_u64})).unwrap_err();
+        assert!(!f.message.contains("233241234567"), "{}", f.message);
+    }
+
+    #[test]
+    fn success_codes_count_only_in_a_2xx_answer() {
+        // Found by fuzzing (fuzz/regressions/provider_answer/): HTTP 400 with code 1000 was a
+        // sent code, and any status with 1100 an approved one.
+        let f = otp_generate_answer(400, None, &json!({"code": "1000"})).unwrap_err();
+        assert_eq!(f.status, exit::REFUSED);
+        for (status, want) in [
+            (401, exit::BAD_CONFIG),
+            (429, exit::RATE_LIMITED),
+            (500, exit::UNREACHABLE),
+            (404, exit::REFUSED),
+        ] {
+            let f = otp_verify_answer(status, None, &json!({"code": "1100"})).unwrap_err();
+            assert_eq!(f.status, want, "{status}: {}", f.message);
+        }
+        // An error code still reads the same with an error status.
+        assert_eq!(
+            otp_verify_answer(400, None, &json!({"code": "1104"})).unwrap(),
+            Verdict::Rejected
+        );
+        assert_eq!(
+            otp_verify_answer(201, None, &json!({"code": 1100})).unwrap(),
+            Verdict::Approved
+        );
     }
 }

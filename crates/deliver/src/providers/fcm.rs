@@ -273,7 +273,8 @@ fn details(body: &Value) -> (Option<&str>, Vec<&str>) {
     (code, fields)
 }
 
-/// A field name fit for our message (Google's path syntax only), else nothing.
+/// A field name fit for our message (Google's path syntax only, no number longer than an
+/// index: a phone number in a field is not quoted), else nothing.
 fn field_words(fields: &[&str]) -> String {
     fields
         .iter()
@@ -281,6 +282,8 @@ fn field_words(fields: &[&str]) -> String {
             f.len() <= 64
                 && f.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._[]".contains(&b))
+                && f.split(|c: char| !c.is_ascii_digit())
+                    .all(|run| run.len() <= 3)
         })
         .map_or(String::new(), |f| format!(", field {f}"))
 }
@@ -710,5 +713,31 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(f.message, "fcm: request refused (INVALID_ARGUMENT)");
+    }
+
+    #[test]
+    fn a_field_with_a_long_number_is_not_quoted() {
+        // Found by fuzzing (fuzz/regressions/provider_answer/): a field path holding a phone
+        // number was named whole.
+        let body = status(
+            400,
+            "INVALID_ARGUMENT",
+            json!([{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [{"field": "message.t233241234567oken"}]}]),
+        );
+        let f = send_answer(400, None, &body).unwrap_err();
+        assert_eq!(f.message, "fcm: request refused (INVALID_ARGUMENT)");
+        let body = status(
+            400,
+            "INVALID_ARGUMENT",
+            json!([{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [{"field": "message.data[12].key"}]}]),
+        );
+        let f = send_answer(400, None, &body).unwrap_err();
+        assert!(
+            f.message.ends_with("field message.data[12].key)"),
+            "{}",
+            f.message
+        );
     }
 }

@@ -249,9 +249,12 @@ pub fn verify_check_request(
     })
 }
 
-/// Twilio's error code in an error answer (`{"code": N, "message": …, "status": …}`).
+/// Twilio's error code in an error answer (`{"code": N, "message": …, "status": …}`). Its
+/// codes have at most 5 digits; a longer number is no Twilio code (and is not quoted).
 fn code_of(body: &serde_json::Value) -> Option<u64> {
-    body.get("code").and_then(serde_json::Value::as_u64)
+    body.get("code")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|&c| c < 100_000)
 }
 
 /// `(HTTP 400, code 21211)`, or `(HTTP 400)` without a code.
@@ -688,5 +691,19 @@ mod tests {
             f.message,
             "twilio: rate limited, retry after 30 s (HTTP 429, code 20429)"
         );
+    }
+
+    #[test]
+    fn a_code_longer_than_twilios_is_not_quoted() {
+        // Found by fuzzing (fuzz/checks.rs, provider_answer): a number in `code` went into
+        // the message whole, and it could be the phone number.
+        let f = failure(
+            400,
+            None,
+            &serde_json::json!({"code": 233241234567_u64}),
+            TO,
+        );
+        assert_eq!(f.status, exit::REFUSED);
+        assert_eq!(f.message, "twilio: refused (HTTP 400)");
     }
 }

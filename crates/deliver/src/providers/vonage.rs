@@ -200,8 +200,10 @@ pub fn sms_status_failure(status: u64, to: &str) -> Option<Failure> {
             masked(to)
         )),
         // 2 Missing parameters, 3 Invalid parameters, 12 Message too long, 14 Invalid signature, 22 Invalid network
-        // code, 23 Invalid callback URL, 32/33/34 …: the status number says which.
-        _ => Failure::refused(format!("vonage: refused (status {s})")),
+        // code, 23 Invalid callback URL, 32/33/34 …: the status number says which. Vonage's
+        // statuses have at most 3 digits; a longer number is not quoted.
+        _ if s < 1000 => Failure::refused(format!("vonage: refused (status {s})")),
+        _ => Failure::refused("vonage: refused (unknown status)"),
     })
 }
 
@@ -690,5 +692,16 @@ mod tests {
             exit::REFUSED
         );
         assert_eq!(check(401, "").unwrap_err().status, exit::BAD_CONFIG);
+    }
+
+    #[test]
+    fn a_status_longer_than_vonages_is_not_quoted() {
+        let f = sms_status_failure(447_700_900_067, TO).unwrap();
+        assert_eq!(f.status, exit::REFUSED);
+        assert_eq!(f.message, "vonage: refused (unknown status)");
+        assert_eq!(
+            sms_status_failure(999, TO).unwrap().message,
+            "vonage: refused (status 999)"
+        );
     }
 }

@@ -4,7 +4,8 @@
 
 ANSWERS is a JSON file {"/path": [{"status": N, "body": JSON, "headers": {...}}, ...]}: each
 request to a path gets that path's next answer (the last one again once they are used up);
-a path not in the file gets 404. Every request is appended to RECORD as one JSON line
+a path not in the file gets 404. A body that is a string is sent as it is (an answer that
+is not JSON, or JSON exactly as a provider spells it); any other body is sent as JSON. Every request is appended to RECORD as one JSON line
 {method, path, headers, body}. Prints the port on stdout once listening. The test kills it.
 """
 import http.server, json, socketserver, ssl, sys, threading
@@ -34,7 +35,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer = queue[min(n, len(queue) - 1)]
             else:
                 answer = {"status": 404, "body": {}}
-        out = json.dumps(answer.get("body", {})).encode()
+        body = answer.get("body", {})
+        out = (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(answer["status"])
         self.send_header("Content-Type", "application/json")
         for k, v in answer.get("headers", {}).items():

@@ -168,11 +168,6 @@ impl Receiver {
     pub fn https(dir: &Dir, status: &str) -> Receiver {
         Receiver::start(dir, &["https", status])
     }
-    /// HTTPS standing in for a provider's API: the n-th request gets the n-th of
-    /// `answers` (`{"status": N, "body": "…", "headers": {…}}`; the last one repeats).
-    pub fn canned(dir: &Dir, answers: &serde_json::Value) -> Receiver {
-        Receiver::start(dir, &["canned", &answers.to_string()])
-    }
     /// SMTP with STARTTLS and AUTH.
     pub fn smtp(dir: &Dir) -> Receiver {
         Receiver::start(dir, &["smtp"])

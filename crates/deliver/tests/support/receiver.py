@@ -2,10 +2,6 @@
 
   receiver.py https CERT KEY RECORD STATUS|hang   HTTPS; each request appended to RECORD
                                                   as one JSON line {method, path, headers, body}
-  receiver.py canned CERT KEY RECORD ANSWERS      HTTPS standing in for a provider's API:
-                                                  requests recorded as for https; the n-th
-                                                  request gets the n-th of ANSWERS (a JSON list
-                                                  of {status, body, headers}; the last repeats)
   receiver.py smtp  CERT KEY RECORD               SMTP with STARTTLS and AUTH PLAIN/LOGIN;
                                                   each message appended to RECORD as JSON
                                                   {auth, mail_from, rcpt_to, data, tls}
@@ -48,36 +44,6 @@ if mode == "https":
         daemon_threads = True
 
     server = Server(("127.0.0.1", 0), Handler)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
-
-elif mode == "canned":
-    answers = json.loads(sys.argv[5])
-    served = [0]
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-            save({"method": "POST", "path": self.path,
-                  "headers": {k.lower(): v for k, v in self.headers.items()},
-                  "body": body.decode()})
-            a = answers[min(served[0], len(answers) - 1)]
-            served[0] += 1
-            out = a.get("body", "").encode()
-            self.send_response(a["status"])
-            self.send_header("Content-Type", "application/json")
-            for k, v in a.get("headers", {}).items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
