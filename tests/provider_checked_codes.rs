@@ -47,10 +47,12 @@ if [ -z "$PAM_OTP_CHECK" ]; then
   exit 0
 fi
 [ "$mode" = check_down ] && { echo "fake: cannot reach the provider" >&2; exit 75; }
+[ "$mode" = check_slow ] && sleep 10
 read -r handle code < $out/pending || exit 81
 [ "$handle" = "$PAM_OTP_CHECK" ] || exit 81
 [ "$line" = "$code" ] || exit 80
 rm $out/pending
+echo approved
 exit 0"#;
 
 impl Provider {
@@ -246,5 +248,37 @@ fn a_rate_limited_provider_tells_the_user_when_to_try_again() {
             .any(|p| p.contains("could not be sent; try again in 30 s")),
         "{:?}",
         out.prompts
+    );
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn a_check_killed_midway_counts_as_a_wrong_code() {
+    // The provider may have judged the code before the helper was killed: never a free guess.
+    let provider = Provider::new("check_slow");
+    let env = provider.env(&[PHONE], "deliver_timeout=2");
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    let theirs = provider.theirs();
+    provider.mode("check_slow");
+    env.answer(pending, &theirs)
+        .expect(PAM_AUTH_ERR, "bad_code")
+        .expect_line_contains("killed after 2000 ms\"), counted as a wrong code");
+    assert_eq!(env.state().failures, 1);
+}
+
+#[test]
+#[ignore = "root: the helper runs as nobody; waits 31 s"]
+fn deliver_ttl_bounds_a_providers_code_too() {
+    // The provider would still take its code; our deliver_ttl says the login's time is up.
+    let provider = Provider::new("ttl");
+    let env = provider.env(&[PHONE], "deliver_ttl=30");
+    let pending = env.start("otp", &Client::new(Conv::Stdin));
+    let theirs = provider.theirs();
+    std::thread::sleep(std::time::Duration::from_secs(31));
+    env.answer(pending, &theirs)
+        .expect(PAM_AUTH_ERR, "code_expired");
+    assert!(
+        provider.record.join("pending").exists(),
+        "the provider was not asked"
     );
 }

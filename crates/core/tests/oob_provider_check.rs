@@ -76,7 +76,7 @@ impl Drop for Place {
 const PROVIDER: &str = r#"
 if [ -z "$PAM_OTP_CHECK" ]; then echo "verify VE42"; exit 0; fi
 [ "$PAM_OTP_CHECK" = VE42 ] || exit 81
-[ "$line" = 4321 ] && exit 0
+[ "$line" = 4321 ] && { echo approved; exit 0; }
 echo "the provider says the code is wrong" >&2
 exit 80"#;
 
@@ -129,6 +129,28 @@ fn a_send_reports_the_providers_handle_and_only_its_check_decides() {
     );
     assert_eq!(ask(&place, "VE42", b"1234"), Ok(Checked::Rejected));
     assert_eq!(ask(&place, "VE43", b"4321"), Ok(Checked::Expired));
+}
+
+#[test]
+#[ignore = "needs root: the helper runs as nobody"]
+fn exit_0_alone_approves_nothing_and_a_bad_verify_line_fails_the_send() {
+    // A helper that knows nothing of check mode: it "delivers" whatever it is given.
+    let place = Place::new("naive", "exit 0");
+    assert_eq!(ask(&place, "VE42", b"4321"), Err(SpawnError::BadAnswer));
+    let place = Place::new("bad_verify", "echo 'verify VE 42'; exit 0");
+    let contact = contact();
+    let code = OneTimeCode::generate(6, &mut OsRandom).unwrap();
+    let sent = deliver(
+        &place.helper(),
+        &Request {
+            user: "alice",
+            contact: &contact,
+            service: "sshd",
+            expires_at: 1_900_000_120,
+            code: &code,
+        },
+    );
+    assert_eq!(sent, Err(SpawnError::BadAnswer));
 }
 
 #[test]

@@ -104,12 +104,14 @@ pub fn job() -> Result<Job, Failure> {
             return Err(Failure::new(exit::USAGE, format!("{name}: unusable")));
         }
     }
-    let check = match std::env::var(ENV_CHECK) {
-        Ok(h) => Some(
-            verify_handle(&format!("verify {h}"))
+    // Present but not a handle (not even UTF-8) is an error, never send mode.
+    let check = match std::env::var_os(ENV_CHECK) {
+        Some(h) => Some(
+            h.to_str()
+                .and_then(|h| verify_handle(&format!("verify {h}")))
                 .ok_or_else(|| Failure::new(exit::USAGE, format!("{ENV_CHECK}: not a handle")))?,
         ),
-        Err(_) => None,
+        None => None,
     };
     // One line of 6-8 digits (a code we made) or, in check mode, of 4-10 (what the user
     // typed for the provider's code); more than a small bound is not a code.
@@ -159,7 +161,11 @@ pub fn run() -> Result<(), Failure> {
     let config = config::load(&path)?;
     if let Some(handle) = &job.check {
         return match providers::check(&config, &job, handle)? {
-            providers::Verdict::Approved => Ok(()),
+            providers::Verdict::Approved => {
+                // The caller takes approval only from exit 0 *and* this line.
+                println!("{}", pam_otp_core::oob::spawn::APPROVED);
+                Ok(())
+            }
             providers::Verdict::Rejected => Err(Failure::new(
                 exit::CODE_REJECTED,
                 "the provider says the code is wrong",

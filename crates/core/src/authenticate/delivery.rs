@@ -16,9 +16,11 @@
 //! 5. Sent by a provider that makes its own code (the helper said `verify HANDLE`: Twilio
 //!    Verify, Vonage Verify, Arkesel OTP): ours was never shown, so it is retired, and the
 //!    answer is accepted only if the provider approves it ([`spawn::check`], with no lock
-//!    held); the provider's verdict is then recorded under the lock like any attempt
-//!    (wrong or expired count toward the lock-out; single use is the provider's). A check
-//!    that cannot reach the provider refuses (`deliver_failed`) and counts nothing.
+//!    held) before our code's own expiry (`deliver_ttl`); the provider's verdict is then
+//!    recorded under the lock like any attempt (wrong or expired count toward the
+//!    lock-out; single use is the provider's). A check that never reached the provider, or
+//!    that it would not answer, refuses (`deliver_failed`) and counts nothing; one that may
+//!    have been judged (killed mid-check, refused, unreadable) counts as a wrong code.
 
 use crate::log_text;
 use crate::oob::code::{CodeHash, OneTimeCode, OsRandom};
@@ -242,7 +244,7 @@ pub(super) fn send_and_check(
                 let mut next = state.clone();
                 add_counts(&mut next.oob.deliveries, &counts);
                 if let (Some(record), true) = (next.oob.record.as_mut(), verify.is_some()) {
-                    record.retire_pending();
+                    record.retire(&pending);
                 }
                 next
             });
@@ -258,7 +260,7 @@ pub(super) fn send_and_check(
             user: &account.name,
             contact,
             service: &service,
-            expires_at,
+            ours: &pending,
             handle: &handle,
         };
         return check_with_provider(attempt, host, account, &ask, &typed, now, &counts, &note);
@@ -275,8 +277,32 @@ struct ProviderCheck<'a> {
     user: &'a str,
     contact: &'a Contact,
     service: &'a str,
-    expires_at: u64,
+    /// The code this login issued (never sent): its expiry bounds the provider's code's
+    /// life too (`deliver_ttl`), and it is retired once the provider has answered.
+    ours: &'a PendingCode,
     handle: &'a str,
+}
+
+/// Whether a failed check decided nothing about the code: the provider was never asked,
+/// or could not or would not answer. Any other failure (a refusal, a helper killed
+/// mid-check, an answer we cannot read) may have spent one of the provider's attempts and
+/// counts as a wrong code.
+fn undecided(e: &SpawnError) -> bool {
+    use crate::oob::exit::HelperExit;
+    match e {
+        SpawnError::BadSettings
+        | SpawnError::UnsafeHelper(_)
+        | SpawnError::BadRequest
+        | SpawnError::Start(_)
+        | SpawnError::RateLimited { .. } => true,
+        SpawnError::Failed { exit, .. } => {
+            matches!(
+                exit,
+                HelperExit::Unreachable | HelperExit::BadConfig | HelperExit::Usage
+            )
+        }
+        SpawnError::TimedOut(_) | SpawnError::Signalled(_) | SpawnError::BadAnswer => false,
+    }
 }
 
 /// Step 5: the provider made the code; only its answer accepts `typed`.
@@ -292,38 +318,41 @@ fn check_with_provider(
     note: &str,
 ) -> Verdict {
     let policy = attempt.config.policy;
-    // What no provider could accept is wrong without asking (and without spending one of
-    // the provider's check attempts).
-    let answer =
-        if spawn::CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit) {
-            spawn::check(
-                ask.helper,
-                &CheckRequest {
-                    user: ask.user,
-                    contact: ask.contact,
-                    service: ask.service,
-                    expires_at: ask.expires_at,
-                    handle: ask.handle,
-                    typed,
-                },
-            )
-        } else {
-            Ok(Checked::Rejected)
-        };
     let checked_at = now_after(host, now);
     let key = StateKey {
         uid: account.uid,
         name: &account.name,
     };
-    let verdict = match answer {
-        Ok(v) => v,
-        Err(e) => {
+    // Past our own code's life (deliver_ttl), or what no provider could accept: decided
+    // here without asking (and without spending one of the provider's attempts).
+    let well_formed =
+        spawn::CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit);
+    let answer = if checked_at >= ask.ours.expires_at {
+        Ok(Checked::Expired)
+    } else if !well_formed {
+        Ok(Checked::Rejected)
+    } else {
+        spawn::check(
+            ask.helper,
+            &CheckRequest {
+                user: ask.user,
+                contact: ask.contact,
+                service: ask.service,
+                expires_at: ask.ours.expires_at,
+                handle: ask.handle,
+                typed,
+            },
+        )
+    };
+    let (verdict, failed_check) = match answer {
+        Ok(v) => (v, None),
+        Err(e) if undecided(&e) => {
             // Nothing was decided about the code: count the deliveries, retire ours, refuse.
             let saved = attempt.stores.transact(key, &mut |state| {
                 let mut next = state.clone();
                 add_counts(&mut next.oob.deliveries, counts);
                 if let Some(record) = next.oob.record.as_mut() {
-                    record.retire_pending();
+                    record.retire(ask.ours);
                 }
                 next
             });
@@ -336,19 +365,28 @@ fn check_with_provider(
             attempt.log(host, Level::Warning, Reason::DeliverFailed, &detail);
             return Verdict::Deny(Reason::DeliverFailed);
         }
+        // The provider may have judged the code (and spent an attempt): a wrong code.
+        Err(e) => (Checked::Rejected, Some(e)),
     };
-    let note = format!("{note}; checked by the provider");
+    let note = match failed_check {
+        None => format!("{note}; checked by the provider"),
+        Some(e) => format!(
+            "{note}; the provider's check failed ({}), counted as a wrong code",
+            log_text::escape(e.to_string().as_bytes())
+        ),
+    };
     attempt.settle(host, account, typed, checked_at, false, &note, &mut |s| {
-        judge_by_provider(s, verdict, checked_at, &policy, counts)
+        judge_by_provider(s, verdict, ask.ours, checked_at, &policy, counts)
     })
 }
 
 /// The decision on a code the provider checked (pure): locked out → refused whatever the
 /// provider said; approved → accepted; rejected → a wrong code; no pending verification →
-/// expired. Our own code, never sent, is retired. `counts` are added to the state.
+/// expired. Our own code `ours`, never sent, is retired. `counts` are added to the state.
 fn judge_by_provider(
     stored: &State,
     verdict: Checked,
+    ours: &PendingCode,
     now: u64,
     policy: &crate::verify::Policy,
     counts: &DeliveryCounts,
@@ -356,7 +394,7 @@ fn judge_by_provider(
     let mut state = stored.clone();
     add_counts(&mut state.oob.deliveries, counts);
     if let Some(record) = state.oob.record.as_mut() {
-        record.retire_pending();
+        record.retire(ours);
     }
     if stored.is_locked(now) {
         return Decision {

@@ -285,11 +285,14 @@ impl OobState {
         CodeCheck::Accepted
     }
 
-    /// Makes the pending code unacceptable from now on (as if used): for a send the
-    /// provider made with a code of its own, where ours was never shown to anyone.
-    pub fn retire_pending(&mut self) {
+    /// Makes `issued` unacceptable from now on (as if used), if it is still the pending
+    /// code: for a send the provider made with a code of its own, where ours was never shown
+    /// to anyone. A newer code (another login's, sent since) is left alone.
+    pub fn retire(&mut self, issued: &PendingCode) {
         if let Some(pending) = self.pending.as_mut() {
-            pending.used = true;
+            if pending.hash == issued.hash && pending.issued_at == issued.issued_at {
+                pending.used = true;
+            }
         }
     }
 

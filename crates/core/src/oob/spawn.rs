@@ -54,6 +54,8 @@ pub const ENV_EXPIRES: &str = "PAM_OTP_EXPIRES";
 pub const ENV_CONF: &str = "PAM_OTP_DELIVER_CONF";
 /// Check mode: the provider's handle of the verification it started (see [`check`]).
 pub const ENV_CHECK: &str = "PAM_OTP_CHECK";
+/// The stdout line a helper in check mode prints, with exit 0, when the provider approved.
+pub const APPROVED: &str = "approved";
 /// Longest provider handle accepted from a helper's `verify HANDLE` line.
 pub const MAX_HANDLE_LEN: usize = 128;
 /// Fewest and most digits of a code the user types for a provider to check (the providers'
@@ -156,6 +158,9 @@ pub enum SpawnError {
     TimedOut(Duration),
     /// It was killed by this signal (not ours).
     Signalled(i32),
+    /// It exited 0 with an answer that breaks the contract: a `verify` line whose handle
+    /// does not parse, or a check without its `approved` line.
+    BadAnswer,
     /// The provider is rate limiting us ([`super::exit::RATE_LIMITED`]): `retry_after` is
     /// the wait it asked for, when it said (from the helper's `retry-after N` line).
     RateLimited {
@@ -184,6 +189,7 @@ impl SpawnError {
             SpawnError::Start(_) => "start_failed",
             SpawnError::TimedOut(_) => "timeout",
             SpawnError::Signalled(_) => "signalled",
+            SpawnError::BadAnswer => "bad_answer",
             SpawnError::RateLimited { .. } => "rate_limited",
             SpawnError::Failed { exit, .. } => exit.word(),
         }
@@ -201,6 +207,7 @@ impl std::fmt::Display for SpawnError {
                 write!(f, "delivery helper killed after {} ms", t.as_millis())
             }
             SpawnError::Signalled(s) => write!(f, "delivery helper killed by signal {s}"),
+            SpawnError::BadAnswer => f.write_str("delivery helper answered outside its contract"),
             SpawnError::RateLimited {
                 retry_after: Some(secs),
                 message,
@@ -338,11 +345,19 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
         check: None,
     };
     let out = run(helper, &job, request.code.as_bytes())?;
-    let stdout = scrub(&out, request.code.as_bytes());
+    // The handle is read from the raw line (scrubbing could cut our code's digits out of a
+    // provider's id); a `verify` line that does not parse fails this contact: a provider
+    // sent its own code, and ours, never sent, must not be the one checked.
+    let first = out.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    let verify = match first.strip_prefix("verify ") {
+        Some(_) => Some(verify_handle(&first).ok_or(SpawnError::BadAnswer)?),
+        None => None,
+    };
     Ok(Delivered {
         elapsed: start.elapsed(),
-        verify: verify_handle(&stdout),
-        stdout,
+        verify,
+        stdout: scrub(&out, request.code.as_bytes()),
     })
 }
 
@@ -363,7 +378,12 @@ pub fn check(helper: &Helper<'_>, request: &CheckRequest<'_>) -> Result<Checked,
         check: Some(request.handle),
     };
     match run(helper, &job, request.typed) {
-        Ok(_) => Ok(Checked::Approved),
+        // Approval is said twice, by exit 0 and an `approved` line: a helper that does not
+        // know check mode (and would just send the digits as a code, exit 0) approves nothing.
+        Ok(out) if out.split(|&b| b == b'\n').next() == Some(APPROVED.as_bytes()) => {
+            Ok(Checked::Approved)
+        }
+        Ok(_) => Err(SpawnError::BadAnswer),
         Err(SpawnError::Failed {
             exit: HelperExit::CodeRejected,
             ..

@@ -83,6 +83,12 @@ fn the_prompts_name_the_channel_and_the_wait() {
     );
 }
 
+/// The pending code `sent` made.
+fn ours() -> PendingCode {
+    let hash = CodeHash::with_salt([3; 16], b"123456").unwrap();
+    PendingCode::new(hash, 6, T0, 120).unwrap()
+}
+
 #[test]
 fn only_the_providers_approval_accepts_and_our_unsent_code_is_retired() {
     let policy = Policy {
@@ -90,28 +96,52 @@ fn only_the_providers_approval_accepts_and_our_unsent_code_is_retired() {
         ..Policy::default()
     };
     let none = DeliveryCounts::default();
-    let approved = judge_by_provider(&sent(b"123456"), Checked::Approved, T0 + 5, &policy, &none);
+    let (s, v) = (sent(b"123456"), &ours());
+    let approved = judge_by_provider(&s, Checked::Approved, v, T0 + 5, &policy, &none);
     assert_eq!(approved.outcome, Ok(Method::Delivered));
     // Our code (never sent to anyone) cannot be used afterwards.
-    let ours = judge(&approved.state, b"123456", T0 + 6, &policy, &none);
-    assert_eq!(ours.outcome, Err(Denial::Replay));
+    let ours_typed = judge(&approved.state, b"123456", T0 + 6, &policy, &none);
+    assert_eq!(ours_typed.outcome, Err(Denial::Replay));
 
-    let rejected = judge_by_provider(&sent(b"123456"), Checked::Rejected, T0 + 5, &policy, &none);
+    let rejected = judge_by_provider(&s, Checked::Rejected, v, T0 + 5, &policy, &none);
     assert_eq!(rejected.outcome, Err(Denial::BadCode));
     assert_eq!(rejected.state.failures, 1);
-    let ours = judge(&rejected.state, b"123456", T0 + 6, &policy, &none);
+    let ours_typed = judge(&rejected.state, b"123456", T0 + 6, &policy, &none);
     assert_eq!(
-        ours.outcome,
+        ours_typed.outcome,
         Err(Denial::Replay),
         "retired on a rejection too"
     );
 
     // Expired counts toward the same lock-out; locked, even an approval is refused.
-    let expired = judge_by_provider(&rejected.state, Checked::Expired, T0 + 7, &policy, &none);
+    let expired = judge_by_provider(&rejected.state, Checked::Expired, v, T0 + 7, &policy, &none);
     assert_eq!(expired.outcome, Err(Denial::Expired));
     assert!(expired.locked_now.is_some());
-    let locked = judge_by_provider(&expired.state, Checked::Approved, T0 + 8, &policy, &none);
+    let locked = judge_by_provider(&expired.state, Checked::Approved, v, T0 + 8, &policy, &none);
     assert!(matches!(locked.outcome, Err(Denial::Locked { .. })));
+}
+
+#[test]
+fn only_this_logins_code_is_retired() {
+    // Another login sent a newer code since ours (a fallback to e-mail, say): it stays live.
+    let policy = Policy::default();
+    let none = DeliveryCounts::default();
+    let mut s = sent(b"123456");
+    let newer = PendingCode::new(
+        CodeHash::with_salt([4; 16], b"654321").unwrap(),
+        6,
+        T0 + 3,
+        120,
+    )
+    .unwrap();
+    let limits = SendLimits {
+        min_interval_secs: 0,
+        ..SendLimits::default()
+    };
+    s.oob.record.as_mut().unwrap().issue(&limits, newer, T0 + 3);
+    let d = judge_by_provider(&s, Checked::Rejected, &ours(), T0 + 5, &policy, &none);
+    let typed = judge(&d.state, b"654321", T0 + 6, &policy, &none);
+    assert_eq!(typed.outcome, Ok(Method::Delivered));
 }
 
 #[test]
