@@ -575,3 +575,26 @@ fn credentials_are_in_no_argument_no_environment_and_no_log() {
     }
     rig.fake.reset();
 }
+
+#[test]
+#[ignore = "root: the helper runs as nobody"]
+fn phone_prefixes_keep_texts_and_calls_to_the_sites_countries() {
+    // A user may write any number in their own file; the site pays only for its prefixes.
+    let rig = Rig::new("prefixes", |rig| {
+        format!("phone_prefixes = +44 +1\n{}", twilio(rig))
+    });
+    let env = rig.env(&[&format!("sms:{PHONE}")], "");
+    let out = env.run("otp", &Client::answer("123456"));
+    out.expect(PAM_AUTH_ERR, "deliver_failed")
+        .expect_line_contains("67 is outside phone_prefixes");
+    assert!(
+        rig.fake.requests().is_empty(),
+        "nothing reached the provider"
+    );
+    // A number inside them goes out as usual.
+    let uk = "+447700900123";
+    let env = rig.env(&[&format!("sms:{uk}")], "");
+    rig.login(&env, uk, str::to_string)
+        .expect(PAM_SUCCESS, "ok");
+    rig.assert_documented_requests_only();
+}

@@ -40,6 +40,9 @@ pub struct Config {
     pub sms_provider: Option<Provider>,
     /// Who carries `voice:` contacts.
     pub voice_provider: Option<Provider>,
+    /// `phone_prefixes`: when set, the only number prefixes (`+233`, `+44`, `+1`) texts and
+    /// calls may go to; a user cannot make the site pay for any other country.
+    pub phone_prefixes: Vec<String>,
     pub twilio: Option<twilio::Settings>,
     pub vonage: Option<vonage::Settings>,
     pub arkesel: Option<arkesel::Settings>,
@@ -302,6 +305,20 @@ pub fn parse(text: &str) -> Result<Config, Failure> {
 /// The provider settings: each provider's own keys, and which provider carries SMS and
 /// voice (a provider named there must have its settings).
 fn providers(keys: &mut Keys, config: &mut Config) -> Result<(), Failure> {
+    if let Some(list) = keys.plain("phone_prefixes") {
+        for prefix in list.split([' ', ',']).filter(|p| !p.is_empty()) {
+            let digits = prefix.strip_prefix('+').unwrap_or_default();
+            if !(1..=7).contains(&digits.len())
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || digits.starts_with('0')
+            {
+                return Err(bad(
+                    "phone_prefixes must be +DIGITS prefixes (such as +233 +44 +1), separated by spaces",
+                ));
+            }
+            config.phone_prefixes.push(prefix.to_owned());
+        }
+    }
     config.twilio = twilio::Settings::parse(keys)?;
     config.vonage = vonage::Settings::parse(keys)?;
     config.arkesel = arkesel::Settings::parse(keys)?;
@@ -355,7 +372,12 @@ fn check_https(url: &str, key: &str) -> Result<(), Failure> {
     let rest = url
         .strip_prefix("https://")
         .ok_or_else(|| bad(format!("{key} must start with https://")))?;
-    if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c == '@') {
+    // https://host[:port][/path]: no credentials, query, fragment or backslash, which
+    // would change what the provider's path appended to it means.
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || rest.contains(|c: char| c.is_whitespace() || c.is_control() || "@?#\\".contains(c))
+    {
         return Err(bad(format!("{key} is not a URL")));
     }
     Ok(())
@@ -390,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn phone_prefixes_are_plus_digits() {
+        let c = parse("phone_prefixes = +233 +44,+1\n").unwrap();
+        assert_eq!(c.phone_prefixes, ["+233", "+44", "+1"]);
+        for bad in [
+            "phone_prefixes = 233",
+            "phone_prefixes = +0",
+            "phone_prefixes = +12345678",
+            "phone_prefixes = +4a",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn strict() {
         for text in [
             "nonsense",
@@ -404,6 +440,9 @@ mod tests {
             "email_from = not-an-address",
             "webhook_url = https://x",
             "webhook_url = http://x\nwebhook_secret = 0123456789abcdef",
+            "webhook_url = https://x?y\nwebhook_secret = 0123456789abcdef",
+            "webhook_url = https://x#\nwebhook_secret = 0123456789abcdef",
+            "webhook_url = https:///x\nwebhook_secret = 0123456789abcdef",
             "webhook_url = https://x\nwebhook_secret = short",
             "ntfy_token = tk",
             "ntfy_url = https://x\nntfy_priority = loud",

@@ -104,11 +104,7 @@ pub fn parse_service_account(text: &str) -> Result<ServiceAccount, Failure> {
         return Err(key_error("type is not service_account"));
     }
     let project_id = field("project_id")?;
-    let project_ok = project_id.len() <= 100
-        && project_id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-:.".contains(&b));
-    if !project_ok {
+    if !is_project_id(&project_id) {
         return Err(key_error("project_id is not a Google Cloud project id"));
     }
     let private_key_id = field("private_key_id")?;
@@ -213,6 +209,33 @@ pub fn token_answer(
             "fcm: token endpoint answered HTTP {status}"
         ))),
     }
+}
+
+/// A Google Cloud project id, as Google's rules give it: 6 to 30 lower-case letters, digits
+/// and hyphens, starting with a letter, not ending with a hyphen; optionally after a
+/// `domain:` (a domain-scoped project, `example.com:my-project`). It goes into the send
+/// URL's path, so nothing else (no `.`, `..` or `/` in the id) is let through.
+fn is_project_id(text: &str) -> bool {
+    let (domain, id) = match text.rsplit_once(':') {
+        Some((d, id)) => (Some(d), id),
+        None => (None, text),
+    };
+    let id_ok = (6..=30).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && !id.ends_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let domain_ok = domain.is_none_or(|d| {
+        d.len() <= 253
+            && d.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+    });
+    id_ok && domain_ok
 }
 
 /// The send URL: `{fcm_base_url}/v1/projects/{project_id}/messages:send`.
@@ -424,6 +447,26 @@ pub fn send(config: &Config, job: &Job) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn project_ids_follow_googles_rules() {
+        for ok in ["pam-otp-test", "my-project-123", "example.com:my-project"] {
+            assert!(is_project_id(ok), "{ok}");
+        }
+        for bad in [
+            "..",
+            "../x",
+            "a/b-cdef",
+            "Upper-case",
+            "short",
+            "1starts-with-digit",
+            "ends-with-",
+            "example..com:my-project",
+            ":my-project",
+        ] {
+            assert!(!is_project_id(bad), "{bad}");
+        }
+    }
     use pam_otp_core::oob::contact::{Channel, Contact};
     use pam_otp_core::oob::exit;
     use serde_json::json;

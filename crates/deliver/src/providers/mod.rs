@@ -123,6 +123,18 @@ pub fn send(config: &Config, job: &Job) -> Result<Sent, Failure> {
         return fcm::send(config, job).map(|()| Sent::Delivered);
     }
     let call = channel == Channel::Voice;
+    let number = job.contact.address();
+    if !config.phone_prefixes.is_empty()
+        && !config
+            .phone_prefixes
+            .iter()
+            .any(|p| number.starts_with(p.as_str()))
+    {
+        return Err(Failure::bad_contact(format!(
+            "{} is outside phone_prefixes: no text or call is sent there",
+            masked(number)
+        )));
+    }
     match provider_for(config, channel)? {
         Provider::Twilio => twilio::message(config, job).map(|()| Sent::Delivered),
         Provider::TwilioVerify => twilio::verify_start(config, job, call).map(Sent::Verify),
