@@ -198,7 +198,7 @@ pub fn test(opts: &ModuleOpts, a: &DeliverTestArgs) -> Result<ExitCode> {
             a.deliver_conf.as_deref(),
         ) {
             Ok(sent) if sent.delivered.verify.is_some() => println!(
-                "Sent to {} in {} ms: the provider made the code itself (verification {}) and checks it at login.",
+                "Sent to {} in {} ms: the provider made the code itself (verification {}); it stays pending at the provider until it lapses (Vonage refuses another to the same number until then).",
                 contact.to_value(),
                 sent.delivered.elapsed.as_millis(),
                 sent.delivered.verify.as_deref().unwrap_or_default()
