@@ -329,6 +329,15 @@ fn curl(fake: &FakeProviders) -> [f64; 3] {
     ]
 }
 
+/// The 1, 5 and 15 minute load averages.
+fn loadavg() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub(crate) fn providers(sends: usize) {
     // SAFETY: geteuid has no preconditions.
     assert_eq!(
@@ -360,6 +369,7 @@ pub(crate) fn providers(sends: usize) {
         .collect();
     let mut idle_s: [Series; 2] = std::array::from_fn(|_| Series { samples: vec![] });
     let mut curl_s: [Series; 3] = std::array::from_fn(|_| Series { samples: vec![] });
+    let load_before = loadavg();
     let begun = Instant::now();
     for round in 0..=sends {
         let keep = round > 0; // round 0 is the warm-up
@@ -398,6 +408,10 @@ pub(crate) fn providers(sends: usize) {
                         checked[j].samples.push(t);
                     }
                 }
+                // The fake appends what it delivered to one file, and `last_code_to` reads it
+                // all: emptied after each run (unmeasured), so that a round does not cost more
+                // than the one before. requests.jsonl, which the final check reads, stays.
+                fs::write(rig.fake.record_dir.join("delivered.jsonl"), "").unwrap();
             } else if j == apis.len() {
                 let t = no_network(&helper(&idle, None));
                 if keep {
@@ -434,7 +448,9 @@ pub(crate) fn providers(sends: usize) {
          `ThreadingHTTPServer`, TLS by Python's `ssl`, ECDSA P-256 certificate) on loopback, so \
          its own cost is in every row and a real provider's latency and the network are not. \
          A fresh TCP connection and TLS handshake per request. {requests} requests, all of the \
-         documented shape.\n"
+         documented shape. Load average {load_before} at the start, {} at the end (the \
+         machine is shared).\n",
+        loadavg()
     );
     println!(
         "| what is timed | requests | median ms | p95 ms | max ms | above the helper's start, \
