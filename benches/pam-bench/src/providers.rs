@@ -340,11 +340,8 @@ fn loadavg() -> String {
 
 pub(crate) fn providers(sends: usize) {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "providers needs root: the helper runs as nobody"
-    );
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "providers needs root: the helper runs as nobody");
     let rig = Rig::new();
     let apis = apis(
         &rig.fake.base_url(),
