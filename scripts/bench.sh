@@ -9,7 +9,8 @@
 # Needs the Debian packages libpam0g-dev, libpam-google-authenticator, libpam-oath
 # (scripts/install-deps.sh --all) and, for the system-call counts, strace (optional); for
 # the fleet-mode tables redis-server, redis-tools and openssl (install-deps.sh; the benchmark
-# starts its own servers on loopback and stops them; without them those tables are left out).
+# starts its own servers on loopback and stops them; without them those tables are left out);
+# as root, for the provider table, python3, openssl and curl (the local fake providers).
 # Builds in target/bench (its own target directory, so it does not wait for other builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-$PWD/target/bench}"
 echo "== building the module (release) and the benchmark" >&2
 cargo build --release --locked --lib --quiet
 cargo build --release --locked --quiet --manifest-path benches/pam-bench/Cargo.toml
+# The delivery helper, for `pam-bench providers` (found beside pam-bench).
+cargo build --release --locked --quiet -p pam-otp-deliver
 # Measured from a fresh copy, as a package installs it: the linker's own output file, same
 # bytes, costs about 8 µs more per login here (one more page fault per login, slower ones:
 # the page cache holds a file written piecemeal differently from one written in one go).
@@ -38,6 +41,7 @@ if [[ $quick == true ]]; then
   fleet=(--procs "1,4" --logins-per-proc 20 --rounds 1)
   load=(--logins 200)
   delivery=(--logins 100)
+  providers=(--sends 20)
   out=/dev/stdout
 else
   latency=(--logins 3000)
@@ -48,6 +52,7 @@ else
   fleet=(--procs "1,4,16" --logins-per-proc 250 --rounds 3)
   load=(--logins 3000)
   delivery=(--logins 1000)
+  providers=(--sends 1000)
   out="$(mktemp)"
 fi
 
@@ -138,8 +143,10 @@ HEADER
   # Codes sent out of band: the helper runs as nobody, so root only.
   if [[ $(id -u) -eq 0 ]]; then
     "$bench" delivery "${delivery[@]}" --module "$module" --dir "$scratch"
+    # Through the providers: the local fake (python3, openssl, curl) and pam-otp-deliver.
+    "$bench" providers "${providers[@]}" --dir "$scratch"
   else
-    echo "(not root: the delivery table left out; its helper runs as nobody)"
+    echo "(not root: the delivery and provider tables left out; their helper runs as nobody)"
     echo
   fi
   if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null; then

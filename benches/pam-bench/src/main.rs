@@ -22,6 +22,9 @@
 //! pam-bench delivery [--logins N]         (root) a login with a code sent out of band (helper
 //!                                         that delivers at once) beside app-code logins, and
 //!                                         its parts: helper spawn, state transaction, code
+//! pam-bench providers [--sends N]         (root) one code sent through each provider API
+//!                                         (the local fake providers, HTTPS on loopback) by
+//!                                         the built pam-otp-deliver as the module starts it
 //! common: --only NAME,NAME (modules to include; pam_permit always is)
 //!         --module PATH (pam_otp.so, default target/release/libpam_otp.so)
 //!         --dir DIR (scratch directory, default $TMPDIR or /var/tmp; it holds the state)
@@ -52,6 +55,7 @@ mod latency;
 mod leak;
 mod load;
 mod parallel;
+mod providers;
 mod redis;
 mod setup;
 mod stats;
@@ -74,6 +78,7 @@ use latency::{block, latency};
 use leak::{leak, leak_one, once};
 use load::{load, load_block};
 use parallel::{parallel, worker};
+use providers::providers;
 use setup::{me, private_dir, Home, Kind, Module, RemoveUser};
 use store_latency::store_latency;
 
@@ -213,6 +218,7 @@ fn main() {
     let mut home_user = None;
     let mut appendfsync = "everysec".to_string();
     let mut rounds = 3;
+    let mut sends = 200;
     let mut positional = Vec::new();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -232,6 +238,7 @@ fn main() {
             "--logins-per-proc" => opts.per_proc = value().parse().unwrap(),
             "--appendfsync" => appendfsync = value(),
             "--rounds" => rounds = value().parse().unwrap(),
+            "--sends" => sends = value().parse().unwrap(),
             "--only" => opts.only = value().split(',').map(str::to_string).collect(),
             "--procs" => {
                 opts.procs = value().split(',').map(|p| p.parse().unwrap()).collect();
@@ -310,6 +317,7 @@ fn main() {
             }
             delivery(&opts);
         }
+        "providers" => providers(sends),
         "disk" => {
             if opts.logins == 0 {
                 opts.logins = 1000;
@@ -329,7 +337,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: pam-bench latency|parallel|leak|disk|once|store-latency|fleet|load|delivery ... \
+                "usage: pam-bench latency|parallel|leak|disk|once|store-latency|fleet|load|delivery|providers ... \
                  (see the source's header)"
             );
             std::process::exit(2);
