@@ -481,20 +481,20 @@ fn a_slow_provider_hits_the_timeouts_and_a_dropped_connection_is_unreachable() {
     // Slower than the module's deliver_timeout: the helper is killed.
     let env = rig.env(&[&sms], "deliver_timeout=2");
     rig.fake.next_with(&serde_json::json!({
-        "provider": "twilio", "answer": "slow", "delay_ms": 4000
+        "provider": "twilio", "answer": "slow", "delay_ms": 6000
     }));
     let started = std::time::Instant::now();
     let out = env.run("otp", &Client::answer("123456"));
     out.expect(PAM_AUTH_ERR, "deliver_failed")
         .expect_line_contains("killed after 2000 ms");
     assert!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < Duration::from_secs(6),
         "{:?}",
         started.elapsed()
     );
     // Slower than the helper's own timeout (5 s in deliver.conf, below the module's 10 s):
-    // the helper gives up and says so.
-    std::thread::sleep(Duration::from_secs(3));
+    // the helper gives up and says so. (First, the fake finishes its slow answer.)
+    std::thread::sleep(Duration::from_secs(5));
     let env = rig.env(&[&sms], "");
     rig.fake.next_with(&serde_json::json!({
         "provider": "twilio", "answer": "slow", "delay_ms": 7000
