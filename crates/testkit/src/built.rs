@@ -87,23 +87,8 @@ fn check_redis_library(module: &Path) {
 /// the CLI's own tests), checked to be newer than every source file it was built from.
 pub fn cli_path() -> PathBuf {
     static CLI: OnceLock<PathBuf> = OnceLock::new();
-    CLI.get_or_init(|| {
-        let path = profile_dir().join("pam-otp");
-        let built = modified(&path).unwrap_or_else(|| {
-            panic!(
-                "{} is missing: run `cargo test` from the workspace root (or `cargo build`)",
-                path.display()
-            )
-        });
-        assert_fresh(
-            &path,
-            built,
-            "pam-otp.d",
-            &["crates/cli/src", "crates/core/src"],
-        );
-        path
-    })
-    .clone()
+    CLI.get_or_init(|| fresh_binary("pam-otp", &["crates/cli/src", "crates/core/src"]))
+        .clone()
 }
 
 /// The delivery helper `pam-otp-deliver` as cargo built it, checked to be newer than every
@@ -113,22 +98,26 @@ pub fn deliver_path() -> PathBuf {
     static DELIVER: OnceLock<PathBuf> = OnceLock::new();
     DELIVER
         .get_or_init(|| {
-            let path = profile_dir().join("pam-otp-deliver");
-            let built = modified(&path).unwrap_or_else(|| {
-                panic!(
-                    "{} is missing: run `cargo test` from the workspace root (or `cargo build`)",
-                    path.display()
-                )
-            });
-            assert_fresh(
-                &path,
-                built,
-                "pam-otp-deliver.d",
+            fresh_binary(
+                "pam-otp-deliver",
                 &["crates/deliver/src", "crates/core/src"],
-            );
-            path
+            )
         })
         .clone()
+}
+
+/// The workspace binary `name` in the profile directory, checked with [`assert_fresh`]
+/// against its dep-info file (`name.d`) or, without one, the files below `source_dirs`.
+fn fresh_binary(name: &str, source_dirs: &[&str]) -> PathBuf {
+    let path = profile_dir().join(name);
+    let built = modified(&path).unwrap_or_else(|| {
+        panic!(
+            "{} is missing: run `cargo test` from the workspace root (or `cargo build`)",
+            path.display()
+        )
+    });
+    assert_fresh(&path, built, &format!("{name}.d"), source_dirs);
+    path
 }
 
 /// Panics unless the artifact at `path`, built at `built`, is newer than every source file
