@@ -391,11 +391,29 @@ fn judge_by_provider(
     policy: &crate::verify::Policy,
     counts: &DeliveryCounts,
 ) -> Decision {
-    let mut state = stored.clone();
-    add_counts(&mut state.oob.deliveries, counts);
-    if let Some(record) = state.oob.record.as_mut() {
+    let mut retired = stored.clone();
+    if let Some(record) = retired.oob.record.as_mut() {
         record.retire(ours);
     }
+    decide(&retired, now, policy, counts, |_| match verdict {
+        Checked::Approved => Ok(Method::Delivered),
+        Checked::Rejected => Err(Denial::BadCode),
+        Checked::Expired => Err(Denial::Expired),
+    })
+}
+
+/// What both judges share (pure): `counts` added to the state; locked out → refused with
+/// `outcome` never asked; else `outcome` (which may change the state) counted toward the
+/// lock-out like any attempt.
+fn decide(
+    stored: &State,
+    now: u64,
+    policy: &crate::verify::Policy,
+    counts: &DeliveryCounts,
+    outcome: impl FnOnce(&mut State) -> Result<Method, Denial>,
+) -> Decision {
+    let mut state = stored.clone();
+    add_counts(&mut state.oob.deliveries, counts);
     if stored.is_locked(now) {
         return Decision {
             outcome: Err(Denial::Locked {
@@ -406,11 +424,7 @@ fn judge_by_provider(
             token: None,
         };
     }
-    let outcome = match verdict {
-        Checked::Approved => Ok(Method::Delivered),
-        Checked::Rejected => Err(Denial::BadCode),
-        Checked::Expired => Err(Denial::Expired),
-    };
+    let outcome = outcome(&mut state);
     let locked_now = count_attempt(&mut state, outcome.is_ok(), now, policy);
     Decision {
         outcome,
@@ -452,33 +466,17 @@ fn judge(
     policy: &crate::verify::Policy,
     counts: &DeliveryCounts,
 ) -> Decision {
-    let mut state = stored.clone();
-    add_counts(&mut state.oob.deliveries, counts);
-    if stored.is_locked(now) {
-        return Decision {
-            outcome: Err(Denial::Locked {
-                until: stored.locked_until,
-            }),
-            state,
-            locked_now: None,
-            token: None,
+    decide(stored, now, policy, counts, |state| {
+        let mut record: OobState = state.oob.record.take().unwrap_or_default();
+        let outcome = match record.check(typed, now) {
+            CodeCheck::Accepted => Ok(Method::Delivered),
+            CodeCheck::Replay => Err(Denial::Replay),
+            CodeCheck::Expired => Err(Denial::Expired),
+            CodeCheck::Wrong | CodeCheck::NoCode => Err(Denial::BadCode),
         };
-    }
-    let mut record: OobState = state.oob.record.take().unwrap_or_default();
-    let outcome = match record.check(typed, now) {
-        CodeCheck::Accepted => Ok(Method::Delivered),
-        CodeCheck::Replay => Err(Denial::Replay),
-        CodeCheck::Expired => Err(Denial::Expired),
-        CodeCheck::Wrong | CodeCheck::NoCode => Err(Denial::BadCode),
-    };
-    state.oob.record = Some(record);
-    let locked_now = count_attempt(&mut state, outcome.is_ok(), now, policy);
-    Decision {
-        outcome,
-        state,
-        locked_now,
-        token: None,
-    }
+        state.oob.record = Some(record);
+        outcome
+    })
 }
 
 #[cfg(test)]
