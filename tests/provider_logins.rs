@@ -13,7 +13,6 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,7 +21,6 @@ use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 use pam_otp_testkit::providers::*;
 use pam_otp_testkit::whole_process::Env;
 
-const NOBODY: u32 = 65534;
 const PHONE: &str = "+233241234567";
 const TOKEN: &str = "fcmRegistrationToken_0123456789:APA91b-abcdefghijklmnopqrstuvwxyz";
 
@@ -35,76 +33,35 @@ const CREDENTIALS: [&str; 5] = [
     FCM_PRIVATE_KEY_ID,
 ];
 
-/// The fake, and the helper set up as an administrator would: the binary root-owned in a
-/// root-safe directory, its credentials file (and the CA and service-account key it names)
-/// owned by its user with mode 0600.
+/// The fake and the helper set up as an administrator would (see
+/// `pam_otp_testkit::providers::InstalledHelper`), with one credentials file.
 struct Rig {
-    fake: FakeProviders,
-    dir: PathBuf,
+    installed: InstalledHelper,
+    /// What `deliver_helper=` names: the wrapper that hands the helper its file.
     helper: PathBuf,
 }
 
 impl Rig {
     /// `conf` builds deliver.conf from the fake (its base URL, key paths).
     fn new(name: &str, conf: impl Fn(&Rig) -> String) -> Rig {
-        let dir = pam_otp_core::testing::root_safe_dir()
-            .join(format!("provider_logins_{name}_{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let fake = FakeProviders::start(&dir.join("fake"));
-        let private = dir.join("private");
-        fs::create_dir(&private).unwrap();
-        std::os::unix::fs::chown(&private, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
-        let binary = dir.join("pam-otp-deliver.bin");
-        fs::copy(pam_otp_testkit::built::deliver_path(), &binary).unwrap();
-        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
-        // The module always hands the helper the default credentials file; the test's own
-        // goes through this one-line wrapper (also root-owned, in the same directory).
-        let helper = dir.join("pam-otp-deliver");
-        fs::write(
-            &helper,
-            format!(
-                "#!/bin/sh\nPAM_OTP_DELIVER_CONF={}/deliver.conf exec {}\n",
-                private.display(),
-                binary.display()
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-        let rig = Rig { fake, dir, helper };
-        rig.private("ca.pem", &fs::read_to_string(&rig.fake.ca).unwrap());
-        rig.private(
-            "fcm.json",
-            &fs::read_to_string(&rig.fake.service_account).unwrap(),
+        let installed = InstalledHelper::new(
+            &format!("provider_logins_{name}"),
+            &pam_otp_testkit::built::deliver_path(),
         );
-        rig.private(
-            "vonage.key",
-            &fs::read_to_string(&rig.fake.vonage_private_key).unwrap(),
-        );
-        let text = format!(
-            "ca_file = {}\ntimeout = 5\n{}",
-            rig.path("ca.pem").display(),
-            conf(&rig)
-        );
-        rig.private("deliver.conf", &text);
+        let mut rig = Rig {
+            installed,
+            helper: PathBuf::new(),
+        };
+        rig.helper = rig.installed.install("deliver", &conf(&rig));
         rig
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.join("private").join(name)
-    }
-
-    fn private(&self, name: &str, text: &str) {
-        let path = self.path(name);
-        fs::write(&path, text).unwrap();
-        std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        self.installed.path(name)
     }
 
     fn url(&self) -> String {
-        self.fake.base_url()
+        self.installed.fake.base_url()
     }
 
     /// A user whose secret file holds only these contacts, and the module set to send at
@@ -131,22 +88,15 @@ impl Rig {
     /// `to` (read from the fake, as the user reads their phone).
     fn login(&self, env: &Env, to: &str, answer: impl Fn(&str) -> String) -> Outcome {
         let pending = env.start("otp", &Client::new(Conv::Stdin));
-        let code = self.fake.last_code_to(to);
+        let code = self.installed.fake.last_code_to(to);
         env.forbid(&code);
         env.answer(pending, &answer(&code))
     }
 
     #[track_caller]
     fn assert_documented_requests_only(&self) {
-        let violations = self.fake.violations();
+        let violations = self.installed.fake.violations();
         assert!(violations.is_empty(), "{violations:#?}");
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        self.fake.kill();
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -227,7 +177,7 @@ fn our_code_logs_in_once(name: &str, conf: fn(&Rig) -> String, contact: &str, to
     let ok = rig.login(&env, to, str::to_string);
     ok.expect(PAM_SUCCESS, "ok")
         .expect_line_contains("accepted code sent out of band");
-    let used = rig.fake.last_code_to(to);
+    let used = rig.installed.fake.last_code_to(to);
     let again = rig.login(&env, to, |_| used.clone());
     again.expect(PAM_AUTH_ERR, "replay");
     rig.assert_documented_requests_only();
@@ -242,9 +192,9 @@ fn their_code_logs_in_once(name: &str, conf: fn(&Rig) -> String, contact: &str) 
         .expect_line_contains("(the provider's own code)")
         .expect_line_contains("checked by the provider");
     // The next login starts a new verification; the used code is not it.
-    let used = rig.fake.last_code_to(PHONE);
+    let used = rig.installed.fake.last_code_to(PHONE);
     let pending = env.start("otp", &Client::new(Conv::Stdin));
-    let fresh = rig.fake.last_code_to(PHONE);
+    let fresh = rig.installed.fake.last_code_to(PHONE);
     env.forbid(&fresh);
     let out = env.answer(pending, &used);
     if fresh == used {
@@ -338,13 +288,15 @@ fn errors_refuse_with_their_reason(
     for (answer, words) in cases {
         // A user of their own per case: six sends an hour is the most any user gets.
         let env = rig.env(&[contact], "");
-        rig.fake.next_with(&serde_json_value(provider, answer));
-        let sent_before = rig.fake.delivered().len();
+        rig.installed
+            .fake
+            .next_with(&serde_json_value(provider, answer));
+        let sent_before = rig.installed.fake.delivered().len();
         let out = env.run("otp", &Client::answer("123456"));
         out.expect(PAM_AUTH_ERR, "deliver_failed")
             .expect_line_contains(words);
         assert_eq!(
-            rig.fake.delivered().len(),
+            rig.installed.fake.delivered().len(),
             sent_before,
             "{answer}: nothing was delivered"
         );
@@ -359,7 +311,7 @@ fn errors_refuse_with_their_reason(
             "a provider's failure is not the user's"
         );
     }
-    rig.fake.reset();
+    rig.installed.fake.reset();
     rig.assert_documented_requests_only();
 }
 
@@ -449,10 +401,10 @@ fn fcm_errors_refuse_with_their_reason() {
 fn a_failing_sms_falls_back_to_the_app_in_file_order() {
     let rig = Rig::new("fallback", all);
     let env = rig.env(&[&format!("sms:{PHONE}"), &format!("fcm:{TOKEN}")], "");
-    rig.fake.next("twilio", "insufficient_balance", 1);
+    rig.installed.fake.next("twilio", "insufficient_balance", 1);
     let pending = env.start("otp", &Client::new(Conv::Stdin));
     assert_eq!(env.prompts_so_far(&pending), ["Code sent to app •••:"]);
-    let code = rig.fake.last_code_to(TOKEN);
+    let code = rig.installed.fake.last_code_to(TOKEN);
     env.forbid(&code);
     let out = env.answer(pending, &code);
     out.expect(PAM_SUCCESS, "ok")
@@ -460,6 +412,7 @@ fn a_failing_sms_falls_back_to_the_app_in_file_order() {
         .expect_line_contains("insufficient balance")
         .expect_line_contains("app ••• delivered");
     let order: Vec<String> = rig
+        .installed
         .fake
         .requests()
         .iter()
@@ -480,7 +433,7 @@ fn a_slow_provider_hits_the_timeouts_and_a_dropped_connection_is_unreachable() {
     let sms = format!("sms:{PHONE}");
     // Slower than the module's deliver_timeout: the helper is killed.
     let env = rig.env(&[&sms], "deliver_timeout=2");
-    rig.fake.next_with(&serde_json::json!({
+    rig.installed.fake.next_with(&serde_json::json!({
         "provider": "twilio", "answer": "slow", "delay_ms": 6000
     }));
     let started = std::time::Instant::now();
@@ -496,7 +449,7 @@ fn a_slow_provider_hits_the_timeouts_and_a_dropped_connection_is_unreachable() {
     // the helper gives up and says so. (First, the fake finishes its slow answer.)
     std::thread::sleep(Duration::from_secs(5));
     let env = rig.env(&[&sms], "");
-    rig.fake.next_with(&serde_json::json!({
+    rig.installed.fake.next_with(&serde_json::json!({
         "provider": "twilio", "answer": "slow", "delay_ms": 7000
     }));
     let out = env.run("otp", &Client::answer("123456"));
@@ -504,7 +457,7 @@ fn a_slow_provider_hits_the_timeouts_and_a_dropped_connection_is_unreachable() {
         .expect_line_contains("(unreachable)")
         .expect_line_contains("timed out");
     std::thread::sleep(Duration::from_secs(3));
-    rig.fake.next("twilio", "drop", 1);
+    rig.installed.fake.next("twilio", "drop", 1);
     let out = env.run("otp", &Client::answer("123456"));
     out.expect(PAM_AUTH_ERR, "deliver_failed")
         .expect_line_contains("(unreachable)");
@@ -515,13 +468,13 @@ fn a_slow_provider_hits_the_timeouts_and_a_dropped_connection_is_unreachable() {
 fn credentials_are_in_no_argument_no_environment_and_no_log() {
     let rig = Rig::new("secrets", all);
     let env = rig.env(&[&format!("sms:{PHONE}")], "");
-    rig.fake.next_with(&serde_json::json!({
+    rig.installed.fake.next_with(&serde_json::json!({
         "provider": "twilio", "answer": "slow", "delay_ms": 1500
     }));
     // While the helper waits for the provider: its argv and environment, as anyone on the
     // host could read them in /proc (the environment only as root or nobody). Watched from
     // another thread: the prompt comes only once the helper is done.
-    let root = rig.dir.clone();
+    let root = rig.installed.dir.clone();
     let watcher = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
@@ -550,7 +503,7 @@ fn credentials_are_in_no_argument_no_environment_and_no_log() {
         environ.contains("PAM_OTP_CONTACT=+233241234567"),
         "{environ}"
     );
-    let code = rig.fake.last_code_to(PHONE);
+    let code = rig.installed.fake.last_code_to(PHONE);
     env.forbid(&code);
     for secret in CREDENTIALS.iter().copied().chain([code.as_str()]) {
         assert!(!argv.contains(secret), "argv {argv:?}");
@@ -568,12 +521,12 @@ fn credentials_are_in_no_argument_no_environment_and_no_log() {
             if provider == "fcm" && answer == "insufficient_balance" {
                 continue;
             }
-            rig.fake.next(provider, answer, 1);
+            rig.installed.fake.next(provider, answer, 1);
             let out = env.run("otp", &Client::answer("123456"));
             out.expect(PAM_AUTH_ERR, "deliver_failed");
         }
     }
-    rig.fake.reset();
+    rig.installed.fake.reset();
 }
 
 #[test]
@@ -588,7 +541,7 @@ fn phone_prefixes_keep_texts_and_calls_to_the_sites_countries() {
     out.expect(PAM_AUTH_ERR, "deliver_failed")
         .expect_line_contains("67 is outside phone_prefixes");
     assert!(
-        rig.fake.requests().is_empty(),
+        rig.installed.fake.requests().is_empty(),
         "nothing reached the provider"
     );
     // A number inside them goes out as usual.

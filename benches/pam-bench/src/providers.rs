@@ -29,7 +29,6 @@
 //! used per round, so every provider sees a new verification each time.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -42,7 +41,6 @@ use pam_otp_testkit::providers::*;
 
 use crate::stats::{percentile, Series};
 
-const NOBODY: u32 = 65534;
 const TOKEN: &str = "fcmRegistrationToken_0123456789:APA91b-abcdefghijklmnopqrstuvwxyz";
 
 /// One provider API measured: its deliver.conf (without the common `ca_file`/`timeout`) and
@@ -151,92 +149,19 @@ fn apis(url: &str, vonage_key: &Path, fcm_json: &Path) -> Vec<Api> {
     ]
 }
 
-/// The fake, and the helper installed as an administrator would (see the module docs).
-struct Rig {
-    fake: FakeProviders,
-    dir: PathBuf,
-    binary: PathBuf,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let built = std::env::current_exe()
-            .unwrap()
-            .with_file_name("pam-otp-deliver");
-        assert!(
-            built.exists(),
-            "{} not found: cargo build --release -p pam-otp-deliver (with this program's \
-             CARGO_TARGET_DIR)",
-            built.display()
-        );
-        let dir = pam_otp_core::testing::root_safe_dir()
-            .join(format!("pam-bench-providers.{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let fake = FakeProviders::start(&dir.join("fake"));
-        let private = dir.join("private");
-        fs::create_dir(&private).unwrap();
-        std::os::unix::fs::chown(&private, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
-        let binary = dir.join("pam-otp-deliver.bin");
-        fs::copy(&built, &binary).unwrap();
-        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
-        let rig = Rig { fake, dir, binary };
-        rig.private("ca.pem", &fs::read_to_string(&rig.fake.ca).unwrap());
-        rig.private(
-            "fcm.json",
-            &fs::read_to_string(&rig.fake.service_account).unwrap(),
-        );
-        rig.private(
-            "vonage.key",
-            &fs::read_to_string(&rig.fake.vonage_private_key).unwrap(),
-        );
-        rig
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join("private").join(name)
-    }
-
-    fn private(&self, name: &str, text: &str) {
-        let path = self.path(name);
-        fs::write(&path, text).unwrap();
-        std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-    }
-
-    /// deliver-`n`.conf (the common `ca_file` and `timeout` first) and the root-owned
-    /// wrapper that hands it to the helper; the wrapper's path.
-    fn install(&self, n: usize, conf: &str) -> PathBuf {
-        let name = format!("deliver-{n}.conf");
-        self.private(
-            &name,
-            &format!(
-                "ca_file = {}\ntimeout = 5\n{conf}",
-                self.path("ca.pem").display()
-            ),
-        );
-        let wrapper = self.dir.join(format!("pam-otp-deliver-{n}"));
-        fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\nPAM_OTP_DELIVER_CONF={} exec {}\n",
-                self.path(&name).display(),
-                self.binary.display()
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
-        wrapper
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        self.fake.kill();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// The built helper beside this program, installed with the fake providers (see the module
+/// docs and `InstalledHelper`).
+fn install() -> InstalledHelper {
+    let built = std::env::current_exe()
+        .unwrap()
+        .with_file_name("pam-otp-deliver");
+    assert!(
+        built.exists(),
+        "{} not found: cargo build --release -p pam-otp-deliver (with this program's \
+         CARGO_TARGET_DIR)",
+        built.display()
+    );
+    InstalledHelper::new("pam-bench-providers", &built)
 }
 
 fn helper<'a>(path: &'a Path, conf: Option<&'a Path>) -> Helper<'a> {
@@ -342,7 +267,7 @@ pub(crate) fn providers(sends: usize) {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     assert_eq!(euid, 0, "providers needs root: the helper runs as nobody");
-    let rig = Rig::new();
+    let rig = install();
     let apis = apis(
         &rig.fake.base_url(),
         &rig.path("vonage.key"),
@@ -351,9 +276,9 @@ pub(crate) fn providers(sends: usize) {
     let wrappers: Vec<PathBuf> = apis
         .iter()
         .enumerate()
-        .map(|(n, a)| rig.install(n, &a.conf))
+        .map(|(n, a)| rig.install(&format!("deliver-{n}"), &a.conf))
         .collect();
-    let idle = rig.install(apis.len(), "");
+    let idle = rig.install(&format!("deliver-{}", apis.len()), "");
     let idle_conf = rig.path(&format!("deliver-{}.conf", apis.len()));
 
     // Jobs taking turns: each API, the two no-network starts, curl.

@@ -14,6 +14,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -381,5 +382,97 @@ impl FakeProviders {
 impl Drop for FakeProviders {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The uid and gid the installed helper runs as (`deliver_user=nobody`).
+pub const NOBODY: u32 = 65534;
+
+/// The fake providers, and a built `pam-otp-deliver` installed as an administrator would:
+/// the binary root-owned in a root-safe directory (`pam_otp_core::testing::root_safe_dir`,
+/// as `oob::spawn` demands), its private files (credentials, the fake's CA, the FCM service
+/// account and the Vonage key) owned by `nobody` with mode 0600. Removed on drop.
+pub struct InstalledHelper {
+    pub fake: FakeProviders,
+    /// The root-safe directory holding it all.
+    pub dir: PathBuf,
+    /// The copied helper binary.
+    pub binary: PathBuf,
+}
+
+impl InstalledHelper {
+    /// Copies `built` (the helper cargo built) into a new directory named for `name`, starts
+    /// the fake there and copies its CA (`ca.pem`), service account (`fcm.json`) and Vonage
+    /// key (`vonage.key`) in as private files.
+    pub fn new(name: &str, built: &Path) -> InstalledHelper {
+        let dir =
+            pam_otp_core::testing::root_safe_dir().join(format!("{name}_{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let fake = FakeProviders::start(&dir.join("fake"));
+        let private = dir.join("private");
+        fs::create_dir(&private).unwrap();
+        std::os::unix::fs::chown(&private, Some(NOBODY), Some(NOBODY)).unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+        let binary = dir.join("pam-otp-deliver.bin");
+        fs::copy(built, &binary).unwrap();
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
+        let installed = InstalledHelper { fake, dir, binary };
+        for (name, from) in [
+            ("ca.pem", &installed.fake.ca),
+            ("fcm.json", &installed.fake.service_account),
+            ("vonage.key", &installed.fake.vonage_private_key),
+        ] {
+            installed.private(name, &fs::read_to_string(from).unwrap());
+        }
+        installed
+    }
+
+    /// The private file `name`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join("private").join(name)
+    }
+
+    /// Writes the private file `name` (owner `nobody`, mode 0600).
+    pub fn private(&self, name: &str, text: &str) {
+        let path = self.path(name);
+        fs::write(&path, text).unwrap();
+        std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// The credentials file `name`.conf (the fake's `ca_file` and a 5 s `timeout` first,
+    /// then `conf`), and the root-owned one-line wrapper `pam-otp-deliver-name` that hands
+    /// it to the helper (a login always names the default credentials file); the wrapper's
+    /// path, for `deliver_helper=`.
+    pub fn install(&self, name: &str, conf: &str) -> PathBuf {
+        let file = format!("{name}.conf");
+        self.private(
+            &file,
+            &format!(
+                "ca_file = {}\ntimeout = 5\n{conf}",
+                self.path("ca.pem").display()
+            ),
+        );
+        let wrapper = self.dir.join(format!("pam-otp-deliver-{name}"));
+        fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nPAM_OTP_DELIVER_CONF={} exec {}\n",
+                self.path(&file).display(),
+                self.binary.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        wrapper
+    }
+}
+
+impl Drop for InstalledHelper {
+    fn drop(&mut self) {
+        self.fake.kill();
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
