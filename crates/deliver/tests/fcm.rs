@@ -21,29 +21,9 @@ const APP: &str = "dXk2R3Fp:APA91bH-test_token-0123456789abcdef";
 const ACCESS: &str = "ya29.test-access-token";
 const SEND: &str = "/v1/projects/pam-otp-test/messages:send";
 
-/// An RSA key (PKCS#8 PEM) made by openssl, its path.
-fn rsa_key(dir: &Dir) -> std::path::PathBuf {
-    let key = dir.path("sa-key.pem");
-    let ok = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    key
-}
-
 /// A service account key file for `api`'s token endpoint (0600) and deliver.conf.
 fn conf(dir: &Dir, api: &Canned) -> std::path::PathBuf {
-    let pem = std::fs::read_to_string(rsa_key(dir)).unwrap();
+    let pem = std::fs::read_to_string(rsa_key(dir, "sa-key").0).unwrap();
     let account = json!({
         "type": "service_account", "project_id": "pam-otp-test",
         "private_key_id": "4f1c0ffee0123456789abcdef0123456789abcde", "private_key": pem,
@@ -132,8 +112,8 @@ fn the_code_is_pushed_with_a_token_minted_from_the_service_account() {
         .args([
             "dgst",
             "-sha256",
-            "-prverify",
-            "sa-key.pem",
+            "-verify",
+            "sa-key.pub",
             "-signature",
             "sig",
             "signed",

@@ -164,43 +164,11 @@ fn verify_with_basic_auth_and_its_verdicts() {
     }
 }
 
-/// An RSA key (PKCS#8 PEM) at `path`, 0600, and its public half beside it.
-fn rsa_key(dir: &Dir) -> (std::path::PathBuf, std::path::PathBuf) {
-    let key = dir.path("vonage.key");
-    let public = dir.path("vonage.pub");
-    let ok = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok);
-    let ok = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    (key, public)
-}
-
 #[test]
 fn verify_with_an_application_signs_a_jwt() {
     let dir = Dir::new("vo_jwt");
     test_ca(&dir);
-    let (key, public) = rsa_key(&dir);
+    let (key, public) = rsa_key(&dir, "vonage");
     let rx = Canned::start(
         &dir,
         &json!({VERIFY: [{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]}),
@@ -254,7 +222,7 @@ fn verify_with_an_application_signs_a_jwt() {
 fn a_key_file_others_can_read_or_a_link_is_refused() {
     let dir = Dir::new("vo_keyfile");
     test_ca(&dir);
-    let (key, _) = rsa_key(&dir);
+    let (key, _) = rsa_key(&dir, "vonage");
     let rx = Canned::start(
         &dir,
         &json!({VERIFY: [{"status": 202, "body": format!(r#"{{"request_id":"{ID}"}}"#)}]}),

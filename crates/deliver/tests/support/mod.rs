@@ -61,6 +61,28 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A fresh RSA-2048 key pair made by openssl in `dir`: the private key (PKCS#8 PEM, 0600,
+/// as a key file must be) at `name.key`, its public half (SPKI PEM) at `name.pub`.
+pub fn rsa_key(dir: &Dir, name: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (format!("{name}.key"), format!("{name}.pub"));
+    openssl(
+        &dir.0,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key,
+        ],
+    );
+    openssl(&dir.0, &["pkey", "-in", &key, "-pubout", "-out", &public]);
+    let key = dir.path(&key);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (key, dir.path(&public))
+}
+
 /// A CA and a certificate for 127.0.0.1/localhost signed by it: (ca.pem, srv.pem, srv.key).
 pub fn test_ca(dir: &Dir) -> (PathBuf, PathBuf, PathBuf) {
     let ec = [
