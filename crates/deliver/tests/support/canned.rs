@@ -3,9 +3,8 @@
 //! `#[path = "support/canned.rs"] mod canned;` next to `mod support;`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 
 use crate::support::Dir;
 
@@ -25,21 +24,16 @@ impl Canned {
         let answers_file = dir.path(&format!("answers-{n}.json"));
         std::fs::write(&answers_file, answers.to_string()).unwrap();
         let record = dir.path(&format!("record-canned-{n}"));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/canned.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(dir.path("srv.pem"))
-            .arg(dir.path("srv.key"))
-            .arg(&record)
-            .arg(&answers_file)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("canned.py prints its port");
+        let (cert, key) = (dir.path("srv.pem"), dir.path("srv.key"));
+        let (child, port) = crate::support::python_server(
+            "canned.py",
+            &[
+                cert.as_os_str(),
+                key.as_os_str(),
+                record.as_os_str(),
+                answers_file.as_os_str(),
+            ],
+        );
         Canned {
             child,
             port,
@@ -54,11 +48,7 @@ impl Canned {
 
     /// Every request so far: `{method, path, headers, body}`.
     pub fn records(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.record)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        crate::support::read_records(&self.record)
     }
 }
 

@@ -158,28 +158,49 @@ pub struct Receiver {
     pub record: PathBuf,
 }
 
+/// Starts `python3 tests/support/SCRIPT ARGS…` and reads the port it prints on its first
+/// line (every stand-in here does that once it listens).
+pub fn python_server(script: &str, args: &[&std::ffi::OsStr]) -> (Child, u16) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script);
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the stand-in prints its port");
+    (child, port)
+}
+
+/// What a stand-in recorded at `path`, one JSON value per request or message.
+pub fn read_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 impl Receiver {
     fn start(dir: &Dir, args: &[&str]) -> Receiver {
-        let (_, cert, key) = (dir.path("ca.pem"), dir.path("srv.pem"), dir.path("srv.key"));
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let record = dir.path(&format!("record-{}-{n}", args[0]));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/receiver.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(args[0])
-            .arg(&cert)
-            .arg(&key)
-            .arg(&record)
-            .args(&args[1..])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("the receiver prints its port");
+        let (cert, key) = (dir.path("srv.pem"), dir.path("srv.key"));
+        let mut argv: Vec<&std::ffi::OsStr> = vec![
+            args[0].as_ref(),
+            cert.as_os_str(),
+            key.as_os_str(),
+            record.as_os_str(),
+        ];
+        argv.extend(args[1..].iter().map(|a| std::ffi::OsStr::new(*a)));
+        let (child, port) = python_server("receiver.py", &argv);
         Receiver {
             child,
             port,
@@ -196,11 +217,7 @@ impl Receiver {
     }
     /// What it recorded, one JSON value per request or message.
     pub fn records(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.record)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        read_records(&self.record)
     }
 }
 
