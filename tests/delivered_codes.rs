@@ -10,45 +10,33 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pam_otp_core::testing::HelperDir;
 use pam_otp_testkit::client::{Client, Conv};
 use pam_otp_testkit::codes::{Key, Totp};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 use pam_otp_testkit::whole_process::Env;
 
-const NOBODY: u32 = 65534;
-
 /// A helper script and the directory it records into.
 struct Helper {
-    dir: PathBuf,
-    record: PathBuf,
+    dir: HelperDir,
     path: PathBuf,
 }
 
 impl Helper {
     /// A helper whose body runs after `code` (its stdin line) and `$out` are set.
     fn new(name: &str, body: &str) -> Helper {
-        let dir = pam_otp_core::testing::root_safe_dir()
-            .join(format!("delivered_{name}_{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let record = dir.join("record");
-        fs::create_dir(&record).unwrap();
-        std::os::unix::fs::chown(&record, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&record, fs::Permissions::from_mode(0o700)).unwrap();
-        let path = dir.join("deliver");
-        let text = format!(
-            "#!/bin/sh\nout={}\nread -r code\necho $$ > $out/pid\n\
-             printf '%s %s %s\\n' \"$PAM_OTP_CHANNEL\" \"$PAM_OTP_CONTACT\" \"$code\" >> $out/sent\n{body}\n",
-            record.display()
+        let dir = HelperDir::new(&format!("delivered_{name}"));
+        let path = dir.script(
+            "deliver",
+            &format!(
+                "read -r code\necho $$ > $out/pid\n\
+                 printf '%s %s %s\\n' \"$PAM_OTP_CHANNEL\" \"$PAM_OTP_CONTACT\" \"$code\" >> $out/sent\n{body}"
+            ),
         );
-        fs::write(&path, text).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        Helper { dir, record, path }
+        Helper { dir, path }
     }
 
     /// A helper that always delivers (`name`: its own directory, one per test).
@@ -66,8 +54,8 @@ impl Helper {
 
     /// Every code sent so far: (channel, contact, code).
     fn sent(&self) -> Vec<(String, String, String)> {
-        fs::read_to_string(self.record.join("sent"))
-            .unwrap_or_default()
+        self.dir
+            .read("sent")
             .lines()
             .map(|l| {
                 let mut w = l.split(' ').map(str::to_string);
@@ -78,12 +66,6 @@ impl Helper {
 
     fn last_code(&self) -> String {
         self.sent().last().expect("a code was sent").2.clone()
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -307,7 +289,7 @@ fn a_hanging_helper_is_killed_at_the_timeout_with_its_group() {
     let env = delivery_only(&helper, "deliver_interval=0 deliver_timeout=2");
     env.write_secret_raw("deliver = email:alice@example.org\n");
     let probe = {
-        let record = helper.record.clone();
+        let record = helper.dir.record.clone();
         std::thread::spawn(move || {
             // Wait for the helper to record its pid, then read its command line.
             for _ in 0..3000 {
@@ -337,7 +319,7 @@ fn a_hanging_helper_is_killed_at_the_timeout_with_its_group() {
     assert!(!has(&environ), "the code is in the helper's environment");
     assert!(!out.stderr.contains(&code), "the code is in a log line");
     // The helper and the grandchild it started are gone.
-    let child = fs::read_to_string(helper.record.join("child")).unwrap();
+    let child = fs::read_to_string(helper.dir.record.join("child")).unwrap();
     for p in [pid.as_str(), child.trim()] {
         let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
         assert!(

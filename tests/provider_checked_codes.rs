@@ -12,14 +12,12 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
+use pam_otp_core::testing::HelperDir;
 use pam_otp_testkit::client::{Client, Conv};
 use pam_otp_testkit::pam_ffi::{PAM_AUTH_ERR, PAM_SUCCESS};
 use pam_otp_testkit::whole_process::Env;
-
-const NOBODY: u32 = 65534;
 
 /// A provider in shell. On a send it records our code (which must never log anyone in),
 /// makes its own, and prints `verify VE<n>`; in check mode it approves its code once for
@@ -27,8 +25,7 @@ const NOBODY: u32 = 65534;
 /// verification). `$mode` changes its answers: `check_down` fails every check as
 /// unreachable, `sms_broke` refuses every SMS send, `rate` is rate limited for 30 s.
 struct Provider {
-    dir: PathBuf,
-    record: PathBuf,
+    dir: HelperDir,
     path: PathBuf,
 }
 
@@ -57,32 +54,17 @@ exit 0"#;
 
 impl Provider {
     fn new(name: &str) -> Provider {
-        let dir = pam_otp_core::testing::root_safe_dir()
-            .join(format!("provider_checked_{name}_{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let record = dir.join("record");
-        fs::create_dir(&record).unwrap();
-        std::os::unix::fs::chown(&record, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&record, fs::Permissions::from_mode(0o700)).unwrap();
-        let path = dir.join("deliver");
-        let text = format!("#!/bin/sh\nout={}\n{SCRIPT}\n", record.display());
-        fs::write(&path, text).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        Provider { dir, record, path }
+        let dir = HelperDir::new(&format!("provider_checked_{name}"));
+        let path = dir.script("deliver", SCRIPT);
+        Provider { dir, path }
     }
 
     fn mode(&self, mode: &str) {
-        fs::write(self.record.join("mode"), mode).unwrap();
+        fs::write(self.dir.recorded("mode"), mode).unwrap();
     }
 
     fn lines(&self, name: &str) -> Vec<String> {
-        fs::read_to_string(self.record.join(name))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.dir.read(name).lines().map(str::to_string).collect()
     }
 
     /// The code the provider sent last (what the user's phone shows).
@@ -111,12 +93,6 @@ impl Provider {
             self.path.display()
         ));
         env
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -175,10 +151,10 @@ fn wrong_answers_count_toward_the_lockout_and_a_locked_user_gets_no_send() {
     // Not digits, or too short for any provider: wrong without asking it.
     let env = provider.env(&[PHONE], "max_failures=5");
     let pending = env.start("otp", &Client::new(Conv::Stdin));
-    let pending_before = fs::read_to_string(provider.record.join("pending")).unwrap();
+    let pending_before = fs::read_to_string(provider.dir.recorded("pending")).unwrap();
     env.answer(pending, "12a").expect(PAM_AUTH_ERR, "bad_code");
     assert_eq!(
-        fs::read_to_string(provider.record.join("pending")).unwrap(),
+        fs::read_to_string(provider.dir.recorded("pending")).unwrap(),
         pending_before,
         "the provider was not asked"
     );
@@ -278,7 +254,7 @@ fn deliver_ttl_bounds_a_providers_code_too() {
     env.answer(pending, &theirs)
         .expect(PAM_AUTH_ERR, "code_expired");
     assert!(
-        provider.record.join("pending").exists(),
+        provider.dir.recorded("pending").exists(),
         "the provider was not asked"
     );
 }

@@ -8,11 +8,14 @@
 //!
 //! - [`TestDir`]: a private directory, removed on drop, whose name has no digits;
 //!   [`names_in`] and [`write_file`] for what it holds.
+//! - [`HelperDir`]: a root-safe place for scripted delivery helpers and what they record.
 //! - [`ScriptedHost`]: an [`crate::authenticate::Host`] whose user, token and answers are
 //!   scripted and which records every prompt and log line.
 
+mod helper_dir;
 mod scripted_host;
 mod test_dir;
 
+pub use helper_dir::{HelperDir, NOBODY};
 pub use scripted_host::ScriptedHost;
 pub use test_dir::{names_in, root_safe_dir, write_file, TestDir};

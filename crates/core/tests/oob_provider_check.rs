@@ -6,8 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,38 +14,19 @@ use pam_otp_core::oob::contact::Contact;
 use pam_otp_core::oob::spawn::{
     check, deliver, CheckRequest, Checked, Helper, Request, SpawnError,
 };
+use pam_otp_core::testing::{HelperDir, NOBODY};
 
-const NOBODY: u32 = 65534;
-
-/// A root-safe directory with one helper script and a record directory nobody may write.
+/// A root-safe directory with one helper script (which records its environment).
 struct Place {
-    dir: PathBuf,
-    record: PathBuf,
+    dir: HelperDir,
     helper: PathBuf,
 }
 
 impl Place {
     fn new(name: &str, body: &str) -> Place {
-        let dir = pam_otp_core::testing::root_safe_dir()
-            .join(format!("oob_check_{name}_{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let record = dir.join("record");
-        fs::create_dir(&record).unwrap();
-        std::os::unix::fs::chown(&record, Some(NOBODY), Some(NOBODY)).unwrap();
-        let helper = dir.join("deliver");
-        let text = format!(
-            "#!/bin/sh\nout={}\nread -r line\nenv > $out/env\n{body}\n",
-            record.display()
-        );
-        fs::write(&helper, text).unwrap();
-        fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-        Place {
-            dir,
-            record,
-            helper,
-        }
+        let dir = HelperDir::new(&format!("oob_check_{name}"));
+        let helper = dir.script("deliver", &format!("read -r line\nenv > $out/env\n{body}"));
+        Place { dir, helper }
     }
 
     fn helper(&self) -> Helper<'_> {
@@ -61,13 +40,7 @@ impl Place {
     }
 
     fn env(&self) -> String {
-        fs::read_to_string(self.record.join("env")).unwrap_or_default()
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        self.dir.read("env")
     }
 }
 

@@ -10,53 +10,18 @@
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pam_otp_core::oob::code::{OneTimeCode, OsRandom};
 use pam_otp_core::oob::contact::Contact;
 use pam_otp_core::oob::exit::HelperExit;
 use pam_otp_core::oob::spawn::{deliver, Helper, PathProblem, Request, SpawnError};
+use pam_otp_core::testing::{HelperDir, NOBODY};
 
-const NOBODY: u32 = 65534;
-
-struct Place {
-    dir: PathBuf,
-    record: PathBuf,
-}
-
-impl Place {
-    fn new(name: &str) -> Place {
-        let dir = pam_otp_core::testing::root_safe_dir()
-            .join(format!("oob_spawn_{name}_{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let record = dir.join("record");
-        fs::create_dir(&record).unwrap();
-        std::os::unix::fs::chown(&record, Some(NOBODY), Some(NOBODY)).unwrap();
-        fs::set_permissions(&record, fs::Permissions::from_mode(0o700)).unwrap();
-        Place { dir, record }
-    }
-
-    /// A helper script `name` whose body may use `$out` (the record directory).
-    fn helper(&self, name: &str, body: &str) -> PathBuf {
-        let path = self.dir.join(name);
-        let text = format!("#!/bin/sh\nout={}\n{body}\n", self.record.display());
-        fs::write(&path, text).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
-
-    fn read(&self, name: &str) -> String {
-        fs::read_to_string(self.record.join(name)).unwrap_or_default()
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// A root-safe place for this test's helper scripts.
+fn place(name: &str) -> HelperDir {
+    HelperDir::new(&format!("oob_spawn_{name}"))
 }
 
 fn run(
@@ -111,7 +76,7 @@ fn live_in_group(pgid: u32) -> Vec<String> {
 #[test]
 #[ignore = "root: the helper runs as nobody"]
 fn the_helper_sees_only_the_fixed_environment_and_the_code_on_stdin() {
-    let place = Place::new("record");
+    let place = place("record");
     // A descriptor the test process opens without O_CLOEXEC, as a careless host might.
     let leak_path = place.dir.join("leaked-descriptor-marker");
     fs::write(&leak_path, b"x").unwrap();
@@ -119,7 +84,7 @@ fn the_helper_sees_only_the_fixed_environment_and_the_code_on_stdin() {
     // SAFETY: a valid C string; the descriptor is closed below.
     let leak = unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY) };
     assert!(leak >= 0);
-    let helper = place.helper(
+    let helper = place.script(
         "record.sh",
         r#"read -r code
 printf '%s\n' "$code" > $out/stdin
@@ -173,8 +138,8 @@ echo more"#,
 #[test]
 #[ignore = "root: the helper runs as nobody"]
 fn a_hanging_helper_is_killed_at_the_timeout_with_its_children() {
-    let place = Place::new("hang");
-    let helper = place.helper(
+    let place = place("hang");
+    let helper = place.script(
         "hang.sh",
         "echo $$ > $out/pid\n/bin/sleep 300 &\necho $! > $out/child\n/bin/sleep 300",
     );
@@ -203,8 +168,8 @@ fn a_hanging_helper_is_killed_at_the_timeout_with_its_children() {
 #[test]
 #[ignore = "root: the helper runs as nobody"]
 fn a_helper_that_exits_leaving_a_child_behind_returns_at_once_and_the_child_dies() {
-    let place = Place::new("orphan");
-    let helper = place.helper(
+    let place = place("orphan");
+    let helper = place.script(
         "orphan.sh",
         "echo $$ > $out/pid\n/bin/sleep 300 &\necho done",
     );
@@ -227,8 +192,8 @@ fn a_helper_that_exits_leaving_a_child_behind_returns_at_once_and_the_child_dies
 #[test]
 #[ignore = "root: the helper runs as nobody"]
 fn a_failing_helper_gives_its_exit_kind_and_a_line_without_the_code() {
-    let place = Place::new("fail");
-    let refused = place.helper(
+    let place = place("fail");
+    let refused = place.script(
         "refused.sh",
         "read -r code\necho \"provider said no to $code\" >&2\necho second >&2\nexit 69",
     );
@@ -245,7 +210,7 @@ fn a_failing_helper_gives_its_exit_kind_and_a_line_without_the_code() {
         (78, HelperExit::BadConfig),
         (3, HelperExit::Other(3)),
     ] {
-        let h = place.helper(&format!("exit{status}.sh"), &format!("exit {status}"));
+        let h = place.script(&format!("exit{status}.sh"), &format!("exit {status}"));
         let (outcome, _) = run(&h, Duration::from_secs(10));
         assert_eq!(
             outcome,
@@ -255,7 +220,7 @@ fn a_failing_helper_gives_its_exit_kind_and_a_line_without_the_code() {
             })
         );
     }
-    let killed = place.helper("killed.sh", "kill -TERM $$");
+    let killed = place.script("killed.sh", "kill -TERM $$");
     assert_eq!(
         run(&killed, Duration::from_secs(10)).0,
         Err(SpawnError::Signalled(15))
@@ -265,8 +230,8 @@ fn a_failing_helper_gives_its_exit_kind_and_a_line_without_the_code() {
 #[test]
 #[ignore = "root: the helper runs as nobody"]
 fn a_chatty_helper_cannot_block_and_its_output_is_bounded() {
-    let place = Place::new("chatty");
-    let helper = place.helper(
+    let place = place("chatty");
+    let helper = place.script(
         "chatty.sh",
         "/usr/bin/head -c 2000000 /dev/zero | /usr/bin/tr '\\0' x\n/usr/bin/head -c 2000000 /dev/zero >&2",
     );
@@ -278,16 +243,16 @@ fn a_chatty_helper_cannot_block_and_its_output_is_bounded() {
 #[test]
 #[ignore = "root: the path checks need root-owned files"]
 fn unsafe_helper_paths_are_refused_and_not_run() {
-    let place = Place::new("unsafe");
+    let place = place("unsafe");
     let body = "touch $out/ran";
-    let good = place.helper("good.sh", body);
+    let good = place.script("good.sh", body);
     assert!(run(&good, Duration::from_secs(10)).0.is_ok());
     assert!(place.record.join("ran").exists());
     fs::remove_file(place.record.join("ran")).unwrap();
 
-    let group_writable = place.helper("gw.sh", body);
+    let group_writable = place.script("gw.sh", body);
     fs::set_permissions(&group_writable, fs::Permissions::from_mode(0o775)).unwrap();
-    let not_root = place.helper("user.sh", body);
+    let not_root = place.script("user.sh", body);
     std::os::unix::fs::chown(&not_root, Some(1000), None).unwrap();
     let link = place.dir.join("link.sh");
     symlink(&good, &link).unwrap();
@@ -296,7 +261,7 @@ fn unsafe_helper_paths_are_refused_and_not_run() {
     fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
     let in_open_dir = open_dir.join("x.sh");
     fs::copy(&good, &in_open_dir).unwrap();
-    let not_exec = place.helper("noexec.sh", body);
+    let not_exec = place.script("noexec.sh", body);
     fs::set_permissions(&not_exec, fs::Permissions::from_mode(0o644)).unwrap();
     for (path, want) in [
         (group_writable, PathProblem::Writable),
