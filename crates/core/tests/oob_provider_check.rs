@@ -12,7 +12,7 @@ use std::time::Duration;
 use pam_otp_core::oob::code::{OneTimeCode, OsRandom};
 use pam_otp_core::oob::contact::Contact;
 use pam_otp_core::oob::spawn::{
-    check, deliver, CheckRequest, Checked, Helper, Request, SpawnError,
+    check, deliver, CheckRequest, Checked, Delivered, Helper, Request, SpawnError,
 };
 use pam_otp_core::testing::{HelperDir, NOBODY};
 
@@ -57,6 +57,22 @@ fn contact() -> Contact {
     Contact::parse("sms:+233241234567").unwrap()
 }
 
+/// A send of a fresh code of ours to the phone.
+fn send(place: &Place) -> Result<Delivered, SpawnError> {
+    let contact = contact();
+    let code = OneTimeCode::generate(6, &mut OsRandom).unwrap();
+    deliver(
+        &place.helper(),
+        &Request {
+            user: "alice",
+            contact: &contact,
+            service: "sshd",
+            expires_at: 1_900_000_120,
+            code: &code,
+        },
+    )
+}
+
 fn ask(place: &Place, handle: &str, typed: &[u8]) -> Result<Checked, SpawnError> {
     let contact = contact();
     check(
@@ -76,19 +92,7 @@ fn ask(place: &Place, handle: &str, typed: &[u8]) -> Result<Checked, SpawnError>
 #[ignore = "needs root: the helper runs as nobody"]
 fn a_send_reports_the_providers_handle_and_only_its_check_decides() {
     let place = Place::new("verify", PROVIDER);
-    let contact = contact();
-    let code = OneTimeCode::generate(6, &mut OsRandom).unwrap();
-    let sent = deliver(
-        &place.helper(),
-        &Request {
-            user: "alice",
-            contact: &contact,
-            service: "sshd",
-            expires_at: 1_900_000_120,
-            code: &code,
-        },
-    )
-    .unwrap();
+    let sent = send(&place).unwrap();
     assert_eq!(sent.verify.as_deref(), Some("VE42"));
     assert!(!place.env().contains("PAM_OTP_CHECK"), "{}", place.env());
 
@@ -111,18 +115,7 @@ fn exit_0_alone_approves_nothing_and_a_bad_verify_line_fails_the_send() {
     let place = Place::new("naive", "exit 0");
     assert_eq!(ask(&place, "VE42", b"4321"), Err(SpawnError::BadAnswer));
     let place = Place::new("bad_verify", "echo 'verify VE 42'; exit 0");
-    let contact = contact();
-    let code = OneTimeCode::generate(6, &mut OsRandom).unwrap();
-    let sent = deliver(
-        &place.helper(),
-        &Request {
-            user: "alice",
-            contact: &contact,
-            service: "sshd",
-            expires_at: 1_900_000_120,
-            code: &code,
-        },
-    );
+    let sent = send(&place);
     assert_eq!(sent, Err(SpawnError::BadAnswer));
 }
 
@@ -153,18 +146,7 @@ fn a_rate_limit_says_how_long_to_wait() {
         "rate",
         "echo 'retry-after 30'; echo 'twilio: rate limited' >&2; exit 82",
     );
-    let contact = contact();
-    let code = OneTimeCode::generate(6, &mut OsRandom).unwrap();
-    let got = deliver(
-        &place.helper(),
-        &Request {
-            user: "alice",
-            contact: &contact,
-            service: "sshd",
-            expires_at: 1_900_000_120,
-            code: &code,
-        },
-    );
+    let got = send(&place);
     let Err(e) = got else { panic!("{got:?}") };
     assert_eq!(
         e,
