@@ -258,13 +258,7 @@ pub fn otp_generate_answer(
     body: &Value,
 ) -> Result<(), Failure> {
     let Some(code) = otp_answer_code(status, body) else {
-        return Err(match status {
-            401 | 403 => Failure::config(format!("arkesel: bad credentials (HTTP {status})")),
-            200..=299 => {
-                Failure::refused(format!("arkesel: unreadable OTP answer (HTTP {status})"))
-            }
-            status => common(status, retry_after),
-        });
+        return Err(otp_without_code(status, retry_after));
     };
     match code {
         1000 => Ok(()),
@@ -294,6 +288,15 @@ pub fn otp_generate_answer(
         code => Err(Failure::refused(format!(
             "arkesel: request refused (HTTP {status}, code {code})"
         ))),
+    }
+}
+
+/// An OTP answer without a `code` of its own (both OTP calls): by its HTTP status.
+fn otp_without_code(status: u16, retry_after: Option<u64>) -> Failure {
+    match status {
+        401 | 403 => Failure::config(format!("arkesel: bad credentials (HTTP {status})")),
+        200..=299 => Failure::refused(format!("arkesel: unreadable OTP answer (HTTP {status})")),
+        status => common(status, retry_after),
     }
 }
 
@@ -331,13 +334,7 @@ pub fn otp_verify_answer(
     body: &Value,
 ) -> Result<Verdict, Failure> {
     let Some(code) = otp_answer_code(status, body) else {
-        return Err(match status {
-            401 | 403 => Failure::config(format!("arkesel: bad credentials (HTTP {status})")),
-            200..=299 => {
-                Failure::refused(format!("arkesel: unreadable OTP answer (HTTP {status})"))
-            }
-            status => common(status, retry_after),
-        });
+        return Err(otp_without_code(status, retry_after));
     };
     match code {
         1100 => Ok(Verdict::Approved),
