@@ -338,9 +338,7 @@ fn confirm(
         let matches = match expected {
             Expected::Ours(hash) => hash.matches(&typed),
             Expected::Provider(handle) => {
-                let checkable = spawn::CHECK_DIGITS.contains(&typed.len())
-                    && typed.iter().all(u8::is_ascii_digit);
-                match checkable.then(|| provider_check(handle, &typed)).transpose()? {
+                match spawn::checkable(&typed).then(|| provider_check(handle, &typed)).transpose()? {
                     Some(Checked::Approved) => true,
                     Some(Checked::Expired) => fail!(
                         "the provider no longer has the code (expired, or too many tries); nothing was saved. Enrol again."

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use pam_otp_core::oob::contact::{Channel, Contact};
 use pam_otp_core::oob::exit;
 use pam_otp_core::oob::spawn::{
-    verify_handle, CHECK_DIGITS, ENV_CHANNEL, ENV_CHECK, ENV_CONF, ENV_CONTACT, ENV_EXPIRES,
+    is_handle, CHECK_DIGITS, ENV_CHANNEL, ENV_CHECK, ENV_CONF, ENV_CONTACT, ENV_EXPIRES,
     ENV_SERVICE, ENV_USER,
 };
 use zeroize::Zeroizing;
@@ -108,7 +108,8 @@ pub fn job() -> Result<Job, Failure> {
     let check = match std::env::var_os(ENV_CHECK) {
         Some(h) => Some(
             h.to_str()
-                .and_then(|h| verify_handle(&format!("verify {h}")))
+                .filter(|h| is_handle(h))
+                .map(str::to_owned)
                 .ok_or_else(|| Failure::new(exit::USAGE, format!("{ENV_CHECK}: not a handle")))?,
         ),
         None => None,

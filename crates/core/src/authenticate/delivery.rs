@@ -325,11 +325,9 @@ fn check_with_provider(
     };
     // Past our own code's life (deliver_ttl), or what no provider could accept: decided
     // here without asking (and without spending one of the provider's attempts).
-    let well_formed =
-        spawn::CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit);
     let answer = if checked_at >= ask.ours.expires_at {
         Ok(Checked::Expired)
-    } else if !well_formed {
+    } else if !spawn::checkable(typed) {
         Ok(Checked::Rejected)
     } else {
         spawn::check(

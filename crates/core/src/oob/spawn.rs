@@ -364,10 +364,7 @@ pub fn deliver(helper: &Helper<'_>, request: &Request<'_>) -> Result<Delivered, 
 /// Asks the provider, through the helper in check mode ([`ENV_CHECK`]), whether the code
 /// the user typed is the one it sent. The typed code goes on stdin, as a code does.
 pub fn check(helper: &Helper<'_>, request: &CheckRequest<'_>) -> Result<Checked, SpawnError> {
-    if !CHECK_DIGITS.contains(&request.typed.len())
-        || !request.typed.iter().all(u8::is_ascii_digit)
-        || verify_handle(&format!("verify {}", request.handle)).is_none()
-    {
+    if !checkable(request.typed) || !is_handle(request.handle) {
         return Err(SpawnError::BadRequest);
     }
     let job = Job {
@@ -400,12 +397,23 @@ pub fn check(helper: &Helper<'_>, request: &CheckRequest<'_>) -> Result<Checked,
 /// letters, digits and `._:-`.
 pub fn verify_handle(stdout_line: &str) -> Option<String> {
     let handle = stdout_line.strip_prefix("verify ")?;
-    let ok = !handle.is_empty()
+    is_handle(handle).then(|| handle.to_owned())
+}
+
+/// Whether `handle` is one a helper may print and be given back: 1 to [`MAX_HANDLE_LEN`]
+/// characters of letters, digits and `._:-`.
+pub fn is_handle(handle: &str) -> bool {
+    !handle.is_empty()
         && handle.len() <= MAX_HANDLE_LEN
         && handle
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-    ok.then(|| handle.to_owned())
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+/// Whether `typed` could be a provider's code ([`CHECK_DIGITS`] ASCII digits): anything else
+/// is wrong without asking.
+pub fn checkable(typed: &[u8]) -> bool {
+    CHECK_DIGITS.contains(&typed.len()) && typed.iter().all(u8::is_ascii_digit)
 }
 
 /// The wait of a helper's `retry-after N` line, at most a day.
